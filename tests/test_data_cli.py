@@ -146,3 +146,17 @@ def test_console_entry_point_exit_code(tmp_path):
     p = subprocess.run([sys.executable, "-c", code, "data", "check", "synthetic", str(root)],
                        capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 1 and "synth_0000.png: IR image has no visible partner" in p.stdout
+
+
+def test_registry_files_ship_as_package_data():
+    "Every packaged split/checksum file exists and matches the package-data globs in pyproject.toml (so wheels carry it)."
+    import fnmatch
+    import tomllib
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    globs = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]["fusion_papers"]
+    reg = Path(data.__file__).parent / "registry"
+    files = [f for s in data.DATASETS.values() for f in [*s.splits.values(), *([s.checksums] if s.checksums else [])]]
+    assert files
+    for f in files:
+        assert (reg / f).is_file(), f
+        assert any(fnmatch.fnmatch(f"registry/{f}", g) for g in globs), f"registry/{f} is not package data: {globs}"
