@@ -7,7 +7,6 @@ Docs: https://fusion-papers.github.io/fusion_papers/losses.html.md"""
 # %% ../nbs/00d_losses.ipynb #f88f5e0f
 from __future__ import annotations
 
-import math
 import os
 import warnings
 from pathlib import Path
