@@ -21,6 +21,13 @@ def _need(*parts):
         pytest.skip(f"fixture {'/'.join(parts)} not available")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fuse_command(bindir):
+    "The `fuse` subcommand belongs to peers; without it there is nothing to test here."
+    if "fuse" not in run(bindir, "--help").stdout:
+        pytest.skip("the `fuse` subcommand (peers.cli_register) is not in this checkout")
+
+
 @pytest.fixture(scope="module")
 def small_pairs(tmp_path_factory):
     "Two M3FD pairs (colour visible) and one TNO pair (gray visible), downscaled, as ir/ and vi/ folders."
