@@ -6,7 +6,8 @@ Two workloads, each per metric:
 
 Each workload runs twice, in a child process limited to one thread (OMP/MKL/OpenBLAS/cv2/torch) and in one
 with the default thread counts. Times are wall-clock (median of repeats) and CPU time of the process.
-There is no GPU code path yet (all metrics are numpy/OpenCV), so no GPU column is produced.
+When torch sees a CUDA GPU, the FMI variants (the only GPU code path: `device="cuda"`) are also timed on
+it (column "GPU"); the other metrics are numpy/OpenCV only.
 
     python benchmarks/metrics_bench.py [--convention cddfuse] [--repeats 3] [--quick] [--json out.json]
 
@@ -68,6 +69,20 @@ def worker(args) -> dict:
             metrics.evaluate_prepared(A, B, F, [m], conv)
             walls.append(time.perf_counter() - w0); cpus.append(time.process_time() - c0)
         res["pair"][m] = {"wall_ms": 1000 * statistics.median(walls), "cpu_ms": 1000 * statistics.median(cpus)}
+    res["gpu"] = {}
+    if args.threads == 0:
+        try:
+            import torch
+            has_gpu = torch.cuda.is_available()
+        except ImportError:
+            has_gpu = False
+        if has_gpu:
+            for m in metrics.FMI_METRICS:
+                metrics.evaluate_prepared(A, B, F, [m], conv, device="cuda")        # warm-up
+                torch.cuda.synchronize(); w0 = time.perf_counter()
+                metrics.evaluate_prepared(A, B, F, [m], conv, device="cuda")
+                torch.cuda.synchronize()
+                res["gpu"][m] = 1000 * (time.perf_counter() - w0)
     if core.has_fixtures("vifb"):
         root = core.fixture("vifb")
         stems = sorted(p.stem for p in (root / "ir").iterdir())
@@ -113,14 +128,19 @@ def main():
     print(f"# fusion_papers.metrics benchmark — convention {args.convention}; {one['pair_desc']}")
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs visible; load average "
           f"{os.getloadavg()[0]:.1f}; wall = median of {args.repeats} (FMI: 1) runs, cpu = process CPU time\n")
-    print("| metric | 640×480, 1 thread: wall ms | cpu ms | default threads: wall ms | VIFB 21 pairs, 1 thread: wall s | cpu s | default threads: wall s |")
-    print("|---|---|---|---|---|---|---|")
+    gpu = dflt.get("gpu") or {}
+    print("| metric | 640×480, 1 thread: wall ms | cpu ms | default threads: wall ms | VIFB 21 pairs, 1 thread: wall s | cpu s | default threads: wall s |"
+          + (" GPU (FMI) ms |" if gpu else ""))
+    print("|---|---|---|---|---|---|---|" + ("---|" if gpu else ""))
     from fusion_papers.metrics import METRICS
     for m in METRICS:
         p1, pd = one["pair"][m], dflt["pair"][m]
         v1, vd = one["vifb"].get(m), dflt["vifb"].get(m)
         cells = [p1["wall_ms"], p1["cpu_ms"], pd["wall_ms"]] + ([v1["wall_s"], v1["cpu_s"], vd["wall_s"]] if v1 and vd else [None] * 3)
-        print(f"| {m} | " + " | ".join("–" if c is None else (f"{c:.1f}" if i < 3 else f"{c:.2f}") for i, c in enumerate(cells)) + " |")
+        row = " | ".join("–" if c is None else (f"{c:.1f}" if i < 3 else f"{c:.2f}") for i, c in enumerate(cells))
+        print(f"| {m} | {row} |" + (f" {gpu[m]:.1f} |" if m in gpu else (" – |" if gpu else "")))
+    if not gpu:
+        print("\n(no CUDA GPU visible: GPU timings not measured)")
     if args.json:
         Path(args.json).write_text(json.dumps(runs, indent=1))
 
