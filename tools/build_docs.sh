@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Render the documentation site into _docs/.
+#  - where Quarto is installed: `nbdev-docs` (the standard nbdev route) does it all;
+#  - offline / without Quarto (this project's CI): nbdev-proc-nbs, then smalldocs (pure Python) renders _proc.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v quarto >/dev/null 2>&1 && [ "${FUSION_PAPERS_DOCS:-}" != smalldocs ]; then
+  nbdev-docs
+  exit 0
+fi
+rm -rf _proc _docs
+nbdev-proc-nbs 2>&1 | grep -v -E "Quarto is not installed|requires root access|sudo: not found|Cancelled. Please download" || true
+[ -d _proc ] || { echo "nbdev-proc-nbs produced no _proc/"; exit 1; }
+smalldocs render --quiet _proc
+mv _proc/_docs _docs
+echo "docs rendered into _docs/ ($(find _docs -name '*.html' | wc -l) pages)"

@@ -1,0 +1,132 @@
+#!/usr/bin/env python
+"""Open every page of the rendered docs in headless Chromium and fail on broken pages, images or links.
+
+Usage: python tools/check_docs.py [_docs] [--sidebar nbs/sidebar.yml] [--chromium /usr/bin/chromium]
+
+Checks, for every page listed in the sidebar (plus the index):
+  * the page exists and is served with HTTP 200;
+  * every <img> on it finished loading with a non-zero natural size;
+  * every internal link (same site) resolves to an existing file (anchors ignored);
+  * every stylesheet/script/image request the page made was answered with 200.
+Prints one line per page and a summary; exits 1 on any problem.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import socketserver
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urljoin, urlparse, unquote
+
+import yaml
+
+
+def sidebar_pages(sidebar: Path) -> list[str]:
+    "Source files named in sidebar.yml, in order (folders/sections flattened)."
+    data = yaml.safe_load(sidebar.read_text())
+    out: list[str] = []
+
+    def walk(items):
+        for it in items or []:
+            if isinstance(it, str):
+                out.append(it)
+            elif isinstance(it, dict):
+                if "href" in it:
+                    out.append(it["href"])
+                walk(it.get("contents"))
+    walk(data["website"]["sidebar"]["contents"])
+    return out
+
+
+def html_name(src: str) -> str:
+    p = Path(src)
+    return str(p.with_suffix(".html")) if p.suffix in {".ipynb", ".qmd", ".md"} else src
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+
+def serve(root: Path):
+    handler = functools.partial(_Quiet, directory=str(root))
+    srv = socketserver.TCPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/"
+
+
+_IMG_JS = """() => Array.from(document.images).map(i => ({src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0}))"""
+_LINK_JS = """() => Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"""
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("site", nargs="?", default="_docs")
+    ap.add_argument("--sidebar", default="nbs/sidebar.yml")
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    a = ap.parse_args(argv)
+    site, sidebar = Path(a.site), Path(a.sidebar)
+    if not site.is_dir():
+        print(f"check_docs: {site} is not a folder (render the docs first)")
+        return 1
+    pages = ["index.html"] + [html_name(s) for s in sidebar_pages(sidebar) if html_name(s) != "index.html"]
+    from playwright.sync_api import sync_playwright
+
+    srv, base = serve(site)
+    problems: list[str] = []
+    checked_imgs = checked_links = 0
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=a.chromium, headless=True,
+                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                               "--disable-component-update", "--disable-sync", "--no-first-run"])
+            for name in pages:
+                page = browser.new_page()
+                bad_requests: list[str] = []
+                page.on("response", lambda r, bad=bad_requests: bad.append(f"{r.status} {r.url}")
+                        if r.url.startswith(base) and r.status >= 400 else None)
+                page.on("requestfailed", lambda r, bad=bad_requests: bad.append(f"failed {r.url}")
+                        if r.url.startswith(base) else None)
+                url = urljoin(base, name)
+                if not (site / name).exists():
+                    problems.append(f"{name}: page missing (listed in {sidebar})")
+                    print(f"MISSING {name}")
+                    page.close()
+                    continue
+                resp = page.goto(url, wait_until="load")
+                if resp is None or resp.status != 200:
+                    problems.append(f"{name}: HTTP {None if resp is None else resp.status}")
+                page.wait_for_timeout(100)
+                imgs = page.evaluate(_IMG_JS)
+                links = page.evaluate(_LINK_JS)
+                page_problems = [f"{name}: image did not load: {i['src']}" for i in imgs if not i["ok"]]
+                for href in links:
+                    u = urlparse(href)
+                    if not href.startswith(base):
+                        continue
+                    target = site / unquote(u.path[len(urlparse(base).path):] or "index.html")
+                    if target.is_dir():
+                        target = target / "index.html"
+                    if not target.exists():
+                        page_problems.append(f"{name}: broken internal link {href}")
+                page_problems += [f"{name}: request {b}" for b in bad_requests]
+                page.close()
+                checked_imgs += len(imgs)
+                checked_links += len(links)
+                print(f"{'OK ' if not page_problems else 'BAD'} {name}: {len(imgs)} images, {len(links)} links")
+                problems += page_problems
+            browser.close()
+    finally:
+        srv.shutdown()
+    print(f"checked {len(pages)} pages, {checked_imgs} images, {checked_links} links; {len(problems)} problem(s)")
+    for p in problems:
+        print("  -", p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

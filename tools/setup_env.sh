@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project virtualenv .venv and install everything the tests and the chapters need.
+# Idempotent: a second run only checks. Needs network access to PyPI (and Debian, for Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $($PY --version)"
+  $PY -m venv .venv
+fi
+. .venv/bin/activate
+stamp=.venv/.fusion_papers_installed
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "[setup] installing fusion_papers[dev] (torch, ultralytics, transformers, nbdev, papermill, ...)"
+  python -m pip install -q --upgrade pip
+  python -m pip install -q -e ".[dev]" playwright
+  echo "$want" > "$stamp"
+fi
+# Headless Chromium for the rendered-docs check (Debian package; the test fails without it).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[setup] installing Debian chromium for the docs check"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "[setup] WARNING: chromium is not installed (apt-get install chromium); the docs browser check will fail"
+  fi
+fi
+echo "[setup] ready: $(python -c 'import torch, fusion_papers; print("fusion_papers", fusion_papers.__version__, "torch", torch.__version__)')"
