@@ -48,7 +48,7 @@ def project_root() -> Path | None:
 
 
 def fixtures_root(path: str | os.PathLike | None = None) -> Path:
-    "Folder of the shared fixtures: `path`, else `$FUSION_PAPERS_DATA`, else `<checkout>/../shared/data`."
+    "Folder of the shared fixtures: `path`, else `$FUSION_PAPERS_DATA`, else `shared/data` beside the checkout (or one level up)."
     if path is not None:
         return Path(path).expanduser()
     env = os.environ.get(DATA_ENV)
@@ -56,6 +56,10 @@ def fixtures_root(path: str | os.PathLike | None = None) -> Path:
         return Path(env).expanduser()
     root = project_root()
     base = root if root is not None else Path.cwd()
+    # `../shared/data` beside the checkout; a git worktree nested one level deeper finds the same folder
+    for up in (base.parent, base.parent.parent):
+        if (up / "shared" / "data").is_dir():
+            return (up / "shared" / "data").resolve()
     return (base / ".." / "shared" / "data").resolve()
 
 
