@@ -11,7 +11,7 @@ import pytest
 from fusion_papers import core, peers
 
 PEERS = ["tardal", "seafusion", "reconet", "didfuse", "ifcnn"]
-CLASSICAL = ["average", "max", "laplacian", "dwt", "gff"]
+CLASSICAL = ["average", "max", "vsm", "laplacian", "dwt", "gff"]
 
 
 def run(bindir, *args, env=None):
