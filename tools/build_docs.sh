@@ -9,7 +9,14 @@ if command -v quarto >/dev/null 2>&1 && [ "${FUSION_PAPERS_DOCS:-}" != smalldocs
   exit 0
 fi
 rm -rf _proc _docs
-nbdev-proc-nbs 2>&1 | grep -v -E "Quarto is not installed|requires root access|sudo: not found|Cancelled. Please download" || true
+# (nbdev-proc-nbs first tries to install Quarto, which fails harmlessly offline; its real errors still fail the build)
+set +e
+nbdev-proc-nbs > .proc_nbs.log 2>&1
+rc=$?
+set -e
+grep -v -E "Quarto is not installed|requires root access|sudo: not found|Cancelled. Please download" .proc_nbs.log || true
+rm -f .proc_nbs.log
+[ $rc -eq 0 ] || { echo "nbdev-proc-nbs failed (exit $rc)"; exit 1; }
 [ -d _proc ] || { echo "nbdev-proc-nbs produced no _proc/"; exit 1; }
 smalldocs render --quiet _proc
 mv _proc/_docs _docs
