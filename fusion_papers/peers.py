@@ -678,29 +678,20 @@ def fuse_dataset(method: str, dataset: str, cache_dir: str | os.PathLike, max_pa
 _IMG_EXT = tuple(data.IMAGE_EXTS)
 
 
-def _match_stems(ir_dir: Path, vis_dir: Path) -> list[tuple[str, Path, Path]]:
-    ls = lambda d: {p.stem: p for p in sorted(d.iterdir()) if p.is_file() and p.suffix.lower() in _IMG_EXT}
-    a, b = ls(ir_dir), ls(vis_dir)
-    common = sorted(set(a) & set(b))
-    if not common:
-        raise FileNotFoundError(f"no image stems in common between {ir_dir} and {vis_dir}")
-    return [(s, a[s], b[s]) for s in common]
-
-
 def fuse_files(method: str, ir, vis, out, weights=None, device: str = "cpu", gray: bool = False,
                progress: bool = True, **options) -> list[Path]:
     "Fuse one pair of files, or every stem-matched pair of two folders, with `method`; write PNGs; return the written paths."
     ir, vis, out = Path(ir), Path(vis), Path(out)
+    fuse = get(method, weights=weights, device=device, **options)  # unknown method / weights: fail before touching files
     if ir.is_dir() != vis.is_dir():
         raise ValueError("--ir and --vis must both be files or both be folders")
     if ir.is_dir():
-        jobs = [(s, a, b, out / f"{s}.png") for s, a, b in _match_stems(ir, vis)]
+        jobs = [(s, a, b, out / f"{s}.png") for s, a, b in data.match_by_stem(ir, vis)]
     else:
         dst = out / f"{ir.stem}.png" if (out.is_dir() or str(out).endswith(os.sep)) else out
         if dst.suffix.lower() not in _IMG_EXT:
             raise ValueError(f"{out}: give an image file name (.png, .jpg, ...) or an existing folder")
         jobs = [(ir.stem, ir, vis, dst)]
-    fuse = get(method, weights=weights, device=device, **options)
     written = []
     for stem, a, b, dst in jobs:
         pair = data.load_pair(a, b)

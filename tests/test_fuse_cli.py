@@ -1,5 +1,6 @@
 """The `fusion-papers fuse` command: listing, single pairs, folders matched by stem, clear errors."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,8 +55,14 @@ def test_fuse_folder_by_stem(bindir, small_pairs, tmp_path, method):
     if method in PEERS and not core.has_fixtures("weights"):
         pytest.skip("weights not available")
     out = tmp_path / "out"
+    # an image without a partner is an error that names it, and nothing is written
     r = run(bindir, "fuse", "--method", method, "--ir", str(small_pairs / "ir"), "--vis", str(small_pairs / "vi"),
             "-o", str(out))
+    assert r.returncode == 1 and "unmatched" in r.stderr and not out.exists()
+    vi = tmp_path / "vi"
+    shutil.copytree(small_pairs / "vi", vi)
+    (vi / "unmatched.png").unlink()
+    r = run(bindir, "fuse", "--method", method, "--ir", str(small_pairs / "ir"), "--vis", str(vi), "-o", str(out))
     assert r.returncode == 0, r.stderr
     names = sorted(p.name for p in out.iterdir())
     assert len(names) == 3 and "unmatched.png" not in names
