@@ -32,9 +32,9 @@ __all__ = ['IMAGE_EXTS', 'SYNTH_SCENES', 'SYNTH_DET_CLASSES', 'SYNTH_SEG_CLASSES
            'read_yolo', 'read_class_names', 'make_synthetic_dataset', 'remap_classes', 'read_voc_xml', 'read_voc_json',
            'read_coco_json', 'read_mask', 'colorize_mask', 'Layout', 'DatasetSpec', 'get_dataset', 'read_split_file',
            'dataset_split', 'tim_tno_crops', 'load_checksums', 'file_sha256', 'build_checksum_registry', 'find_layout',
-           'scan_pairs', 'list_pairs', 'load_pair_entry', 'iter_pairs', 'load_boxes', 'crop_boxes', 'hflip_boxes',
-           'FusionPairDataset', 'collate', 'make_loader', 'CheckReport', 'check_dataset', 'format_registry',
-           'cli_register', 'public_copy', 'fetch_public_copy', 'make_yolo_view']
+           'images_by_stem', 'match_by_stem', 'scan_pairs', 'list_pairs', 'load_pair_entry', 'iter_pairs', 'load_boxes',
+           'crop_boxes', 'hflip_boxes', 'FusionPairDataset', 'collate', 'make_loader', 'CheckReport', 'check_dataset',
+           'format_registry', 'cli_register', 'public_copy', 'fetch_public_copy', 'make_yolo_view']
 
 # %% ../nbs/00a_data.ipynb #639596a8
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -1043,6 +1043,28 @@ def _images_by_stem(folder: Path) -> tuple[dict[str, Path], list[str]]:
                 dups.append(f.stem)
             found[f.stem] = f
     return found, dups
+
+
+def images_by_stem(folder) -> dict[str, Path]:
+    "Image files of `folder` keyed by file stem; a clear error when the folder is missing or empty, or two images share a stem."
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: not a folder")
+    found, dups = _images_by_stem(folder)
+    if dups:
+        raise ValueError(f"{folder}: several images share the stem(s) {sorted(set(dups))[:10]}")
+    if not found:
+        raise FileNotFoundError(f"{folder}: no images ({', '.join(IMAGE_EXTS)})")
+    return found
+
+
+def match_by_stem(ir_dir, vis_dir) -> list[tuple[str, Path, Path]]:
+    "(stem, ir_path, vis_path) for two folders matched by file stem; an image without a partner is an error naming it."
+    a, b = images_by_stem(ir_dir), images_by_stem(vis_dir)
+    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    if only_a or only_b:
+        raise ValueError(f"unpaired images: only in {ir_dir}: {only_a[:10]}; only in {vis_dir}: {only_b[:10]}")
+    return [(s, a[s], b[s]) for s in sorted(a)]
 
 
 def scan_pairs(spec: DatasetSpec | str, root, split: str | None = None) -> dict[str, Any]:

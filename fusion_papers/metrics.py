@@ -935,18 +935,8 @@ def evaluate_prepared(a: np.ndarray, b: np.ndarray, f: np.ndarray, metrics=None,
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-def _stems(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: not a folder")
-    out = {}
-    for p in sorted(folder.iterdir()):
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTS:
-            if p.stem in out:
-                raise ValueError(f"{folder}: two images with the stem {p.stem!r} ({out[p.stem].name}, {p.name})")
-            out[p.stem] = p
-    if not out:
-        raise FileNotFoundError(f"{folder}: no images ({', '.join(IMAGE_EXTS)})")
-    return out
+from .data import images_by_stem
+_stems = images_by_stem  # one stem index for the whole project (fusion_papers.data)
 
 
 def match_files(ir_dir, vis_dir, fused_dir, method: str | None = None) -> list[dict]:

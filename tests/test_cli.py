@@ -1,5 +1,6 @@
 """The `fusion-papers` command: help, version, and the reproduce machinery (on a tiny stand-in chapter)."""
 import json
+import re
 import subprocess
 import sys
 
@@ -17,8 +18,9 @@ def run(bindir, *args, **kw):
 def test_help_and_version(bindir):
     r = run(bindir, "--help")
     assert r.returncode == 0
+    listed = set(re.findall(r"^\s{2,}([a-z]+)\s", r.stdout, re.M))  # argparse lists subcommands indented
     for sub in ("reproduce", "data", "metrics", "fuse"):
-        assert sub in r.stdout, f"subcommand {sub} missing from --help"
+        assert sub in listed, f"subcommand {sub} missing from --help: {sorted(listed)}"
     r = run(bindir, "--version")
     assert r.returncode == 0 and fusion_papers.__version__ in r.stdout
 
