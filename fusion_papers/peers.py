@@ -8,6 +8,7 @@ Docs: https://fusion-papers.github.io/fusion_papers/peers.html.md"""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import time
 from dataclasses import dataclass, field
@@ -579,7 +580,11 @@ def _weight_prov(*keys) -> dict:
 
 
 def _classical(fn, **defaults):
+    takes = [n for n in inspect.signature(fn).parameters][2:]   # after (ir, vis_y)
     def factory(weights=None, device="cpu", **options):
+        unknown = sorted(set(options) - set(takes))
+        if unknown:   # refuse here, not later inside the fusion loop
+            raise ValueError(f"method {fn.__name__.removeprefix('fuse_')!r} has no option(s) {unknown}; it takes {takes}")
         kw = {**defaults, **options}
         return y_fusion(lambda ir, vy: fn(ir, vy, **kw))
     return factory
@@ -610,7 +615,13 @@ def get(name: str, weights: str | os.PathLike | None = None, device: str = "cpu"
     key = str(name).strip().lower()
     if key not in _METHODS:
         raise ValueError(f"unknown fusion method {name!r}; choose from {', '.join(method_names())}")
-    fuse = _METHODS[key].factory(weights=weights, device=device, **options)
+    factory = _METHODS[key].factory
+    params = inspect.signature(factory).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            raise ValueError(f"method {key!r} has no option(s) {unknown}; it takes {sorted(set(params) - {'weights', 'device'})}")
+    fuse = factory(weights=weights, device=device, **options)
     try:
         fuse.method = key
     except AttributeError:
@@ -720,8 +731,9 @@ def _cli_fuse(args) -> int:
     if missing:
         raise ValueError(f"fuse needs --method, --ir, --vis and -o (missing: {', '.join('--' + m for m in missing)}); "
                          "or --list")
+    options = {"official_compat": True} if args.official_compat else {}   # only methods that have that mode accept it
     fuse_files(args.method, args.ir, args.vis, args.output, weights=args.weights, device=args.device,
-               gray=args.gray, progress=not args.quiet)
+               gray=args.gray, progress=not args.quiet, **options)
     return 0
 
 
@@ -737,6 +749,9 @@ def cli_register(subparsers) -> None:
     p.add_argument("-o", "--output", help="output image (single pair) or folder")
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     p.add_argument("--gray", action="store_true", help="write the fused luminance only (no colour recombination)")
+    p.add_argument("--official-compat", action="store_true",
+                   help="write exactly what the method's official code writes, quirks included (e.g. CAF's wrapped negative values); "
+                        "only for methods that have such a mode (caf-det, caf-seg)")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=_cli_fuse)
 
