@@ -75,14 +75,30 @@ def available_chapters(nbs: Path) -> dict[str, Path]:
     return {k: nbs / v for k, v in CHAPTERS.items() if (nbs / v).exists()}
 
 
+def _is_stamped_figure(path: Path) -> bool:
+    "A figure written by `report.savefig` (it carries a provenance stamp); dataset images and previews are not."
+    if path.suffix.lower() != ".png" or path.name.endswith(".preview.png"):
+        return False
+    from fusion_papers.report import read_provenance
+    try:
+        read_provenance(path)
+        return True
+    except Exception:
+        return False
+
+
 def _list_outputs(folder: Path) -> dict[str, list[str]]:
-    kinds = {"tables": (".csv", ".json"), "figures": (".png", ".svg", ".pdf")}
-    out = {k: [] for k in kinds}
+    "Tables (CSV), figures (PNGs stamped by report.savefig) and result files (JSON, manifests excluded) under `folder`."
+    out = {"tables": [], "figures": [], "results": []}
     for f in sorted(folder.rglob("*")):
-        if f.is_file() and not f.name.startswith("."):
-            for k, exts in kinds.items():
-                if f.suffix.lower() in exts:
-                    out[k].append(str(f))
+        if not f.is_file() or f.name.startswith("."):
+            continue
+        if f.suffix.lower() == ".csv":
+            out["tables"].append(str(f))
+        elif f.suffix.lower() == ".json" and "manifest" not in f.name:
+            out["results"].append(str(f))
+        elif _is_stamped_figure(f):
+            out["figures"].append(str(f))
     return out
 
 
@@ -125,7 +141,8 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
         dt = time.perf_counter() - t0
         outputs = _list_outputs(pdir / "results")
         results[paper] = {"notebook": str(executed), "wall_time_s": round(dt, 1), **outputs}
-        print(f"[{paper}] done in {dt:.0f} s: {len(outputs['tables'])} tables, {len(outputs['figures'])} figures under {pdir / 'results'}")
+        print(f"[{paper}] done in {dt:.0f} s: {len(outputs['tables'])} tables, {len(outputs['figures'])} figures, "
+              f"{len(outputs['results'])} result files (JSON, each with a run manifest) under {pdir / 'results'}")
         for k in ("tables", "figures"):
             for f in outputs[k]:
                 print(f"    {k[:-1]}: {f}")

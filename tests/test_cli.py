@@ -39,7 +39,9 @@ def _fake_chapter(path):
         "from pathlib import Path\nimport json\nd = Path(out_dir); d.mkdir(parents=True, exist_ok=True)\n"
         "(d / 'table1.csv').write_text(f'profile,seed\\n{profile},{seed}\\n')\n"
         "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt\n"
-        "plt.plot([0, 1]); plt.savefig(d / 'fig1.png')\n")
+        "from fusion_papers.report import savefig\n"
+        "fig = plt.figure(); plt.plot([0, 1]); savefig(fig, d / 'fig1.png', {'profile': profile, 'seed': seed})\n"
+        "(d / 'data').mkdir(); plt.imsave(d / 'data' / 'train_0001.png', [[0, 1], [1, 0]])  # a dataset image, not a figure\n")
     nb.cells = [p, body]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
@@ -57,6 +59,7 @@ def test_reproduce_runs_chapter_and_lists_outputs(tmp_path, bindir):
     assert (out / "caf" / "02_caf.ipynb").exists()
     assert (out / "caf" / "results" / "table1.csv").read_text().splitlines()[1] == "smoke,7"
     assert "figure: " in r.stdout and "fig1.png" in r.stdout
+    assert "train_0001" not in r.stdout and "fig1.preview.png" not in r.stdout  # only stamped figures are listed
     summary = json.loads((out / "reproduce_summary.json").read_text())
     assert summary["papers"]["caf"]["figures"][0].endswith("fig1.png")
 
