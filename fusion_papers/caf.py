@@ -27,10 +27,9 @@ __all__ = ['CAF_PROFILES', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED
            'fuse_official_files', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods', 'check_official_outputs',
            'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches', 'fused_rgb',
            'task_classes', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
-           'cached_run', 'json_safe', 'dataset_root', 'plot_searched_weights', 'official_pair_outputs',
-           'fusion_patches', 'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser',
-           'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics', 'downscaled_pairs', 'CAFExplorer',
-           'fig7_metrics']
+           'dataset_root', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches', 'train_fusion',
+           'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'variant_weights', 'LastOutput', 'table3_nets',
+           'fusion_metrics', 'downscaled_pairs', 'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -602,24 +601,7 @@ def synthetic_task_root(out_dir, settings: CAFSettings, seed: int = 0) -> Path:
                                        splits={"train": n // 2, "val": n // 4, "test": n - n // 2 - n // 4})
 
 
-def cached_run(path, params: dict, fn, **run_kw):
-    "Run `fn()` → JSON-able dict inside a `core.Run`, saved at `path`; reuse the saved result when its params match."
-    path = Path(path)
-    if path.exists():
-        res = core.load_json(path)
-        if res.get("params") == json_safe(params):
-            return res
-    with core.Run(path.parent, params, name=path.stem + ".manifest.json", **run_kw) as run:
-        res = fn()
-        res["params"] = json_safe(params)
-        core.save_json(path, res)
-    return res
 
-
-def json_safe(o):
-    "Round-trip through JSON (tuples → lists, NumPy scalars → numbers) so saved and fresh params compare equal."
-    import json
-    return json.loads(json.dumps(o, default=lambda x: x.item() if hasattr(x, "item") else str(x)))
 
 
 def dataset_root(name: str, settings: CAFSettings, data_root=None, out_dir=None, seed: int = 0) -> Path | None:
@@ -996,7 +978,7 @@ def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, conventi
         per_image, _ = peers.compare_methods(list(methods), list(datasets), list(metrics), convention, cache_dir=cache_dir,
                                              weights=weights, device=str(device), progress=progress)
         return per_image
-    key = json_safe(dict(methods=list(methods), datasets=list(datasets), metrics=list(metrics), convention=convention,
+    key = core.json_safe(dict(methods=list(methods), datasets=list(datasets), metrics=list(metrics), convention=convention,
                          max_side=max_side))
     cache = Path(cache_dir) / "fig7_per_image.csv" if cache_dir is not None else None
     if cache is not None and cache.exists() and (cache.parent / "fig7_key.json").exists() \

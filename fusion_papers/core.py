@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ['DATA_ENV', 'REQUIRE_DATA_ENV', 'PROFILES', 'project_root', 'fixtures_root', 'data_required', 'has_fixtures',
            'fixture', 'Profile', 'get_profile', 'get_device', 'seed_everything', 'atomic_path', 'atomic_write_bytes',
            'atomic_write_text', 'save_json', 'load_json', 'save_csv', 'git_sha', 'package_versions', 'device_info',
-           'run_manifest', 'Run', 'Checkpointer', 'sha256_file', 'in_notebook']
+           'run_manifest', 'Run', 'json_safe', 'cached_run', 'Checkpointer', 'sha256_file', 'in_notebook']
 
 # %% ../nbs/00_core.ipynb #f04a62d6
 DATA_ENV = "FUSION_PAPERS_DATA"
@@ -289,6 +289,32 @@ class Run:
                                      started_utc=self._start, status=status, **self.extra)
         save_json(self.out_dir / self.name, self.manifest)
         return False
+
+# %% ../nbs/00_core.ipynb #3f6ac666
+def _json_default_or_str(o):
+    try:
+        return _json_default(o)
+    except TypeError:
+        return str(o)
+
+
+def json_safe(o):
+    "`o` as it reads back from JSON (tuples → lists, NumPy scalars → numbers, other objects → str), so saved and fresh values compare equal."
+    return json.loads(json.dumps(o, default=_json_default_or_str))
+
+
+def cached_run(path, params: dict, fn: Callable[[], dict], **run_kw) -> dict:
+    "Run `fn()` (→ JSON-able dict) inside a `Run` and save it at `path` with `params`; reuse the saved result when `params` match."
+    path = Path(path)
+    if path.exists():
+        res = load_json(path)
+        if res.get("params") == json_safe(params):
+            return res
+    with Run(path.parent, params, name=path.stem + ".manifest.json", **run_kw) as run:
+        res = fn()
+        res["params"] = json_safe(params)
+        save_json(path, res)
+    return res
 
 # %% ../nbs/00_core.ipynb #6077e3fc
 class Checkpointer:
