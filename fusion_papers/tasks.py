@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import core
+from . import core, data
 
 # %% auto #0
 __all__ = ['COCO_IOU_THRESHOLDS', 'IGNORE_INDEX', 'DET_ARCHS', 'SEG_ARCHS', 'MIT_SPECS', 'IMAGENET_MEAN', 'IMAGENET_STD',
@@ -569,9 +569,7 @@ def _to_rgb8(img) -> np.ndarray:
     return a
 
 
-def _read_rgb(path) -> np.ndarray:
-    from PIL import Image
-    return np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+_read_rgb = data.load_rgb   # one image reader (errors name the file; 16-bit and RGB-gray handled)
 
 
 def _stems(n, stems):
@@ -671,7 +669,7 @@ class DetFolder:
         d = self.root / "images" / split
         if not d.is_dir():
             raise FileNotFoundError(f"{d} not found (YOLO layout: root/images/{split}, root/labels/{split})")
-        self.files = sorted(p for p in d.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+        self.files = sorted(p for p in d.iterdir() if p.suffix.lower() in data.IMAGE_EXTS)
         self.names = read_names(self.root)
 
     def __len__(self):
@@ -698,7 +696,7 @@ class SegFolder:
         d = self.root / "images" / split
         if not d.is_dir():
             raise FileNotFoundError(f"{d} not found (segmentation layout: root/images/{split}, root/masks/{split})")
-        self.files = sorted(p for p in d.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"))
+        self.files = sorted(p for p in d.iterdir() if p.suffix.lower() in data.IMAGE_EXTS)
         self.names = read_names(self.root)
         meta = self.root / "dataset.json"
         self.unlabeled = core.load_json(meta).get("unlabeled", 0) if meta.exists() else 0
