@@ -1634,8 +1634,8 @@ _MOCK_DET = {"m3fd": ("People", "Car"), "msrs": ("person", "car"), "multispectra
 def _mock_split_counts(n: int, splits: Sequence[str]) -> dict[str, int]:
     if not splits:
         return {None: n}
-    if n < len(splits):
-        raise ValueError(f"n={n} is too small for the {len(splits)} splits {tuple(splits)} (one pair each at least)")
+    if n < len(splits):                            # fewer pairs than splits: one each, the last ones stay empty
+        return {s: int(i < n) for i, s in enumerate(splits)}
     k = max(1, n // 4)
     out = {s: k for s in splits[1:]}
     out[splits[0]] = n - k * (len(splits) - 1)
@@ -1857,6 +1857,11 @@ def _write_mock_one(spec: DatasetSpec, lay: Layout, root: Path, n: int, seed: in
             d.mkdir(exist_ok=True)
             (d / f"{stem}.xml").write_text(_voc_xml(stem, ".png", size, [o for o in objs if o[0] in MULTISPECTRAL_CLASSES]))
         per[stem] = {"split": sp, "size": list(size), "n_boxes": len(objs)}
+    # empty split folders keep the structure when n < the number of splits
+    for sp in (splits if "{split}" in lay.ir else ()):
+        for pat in (lay.ir, lay.vis, lay.masks):
+            if pat and "{split}" in pat:
+                (root / pat.format(split=sp)).mkdir(parents=True, exist_ok=True)
     # class lists, split files, extras
     if lay.boxes and lay.box_format == "yolo" and spec.det_classes:
         cdir = lay.box_dir(root, lay.annotations[0] if lay.annotations else None)
