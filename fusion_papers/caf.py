@@ -22,14 +22,15 @@ from . import core
 
 # %% auto #0
 __all__ = ['CAF_PROFILES', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'TASK_DATASETS', 'DET_COLUMNS', 'MS_COLUMNS',
-           'SEG_COLUMNS', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS', 'CAFSettings', 'resolve_settings', 'CAFNet',
-           'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma', 'fuse_official_u8',
-           'fuse_official_files', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods', 'check_official_outputs',
-           'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches', 'fused_rgb',
-           'task_classes', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
-           'dataset_root', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches', 'train_fusion',
-           'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'variant_weights', 'LastOutput', 'table3_nets',
-           'fusion_metrics', 'downscaled_pairs', 'CAFExplorer', 'fig7_metrics']
+           'SEG_COLUMNS', 'SEG_NO_COLUMN', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS', 'CAFSettings',
+           'resolve_settings', 'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward',
+           'official_luma', 'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser',
+           'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space',
+           'CAFLoss', 'make_batches', 'fused_rgb', 'task_classes', 'allow_random_vgg', 'build_task_net', 'search',
+           'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'plot_searched_weights',
+           'official_pair_outputs', 'fusion_patches', 'train_fusion', 'det_columns', 'seg_columns', 'finetune_task',
+           'row_fuser', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics', 'downscaled_pairs',
+           'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -358,10 +359,11 @@ class CAFLoss(nn.Module):
     """CAF's fusion loss: 0.5·MSE_vi-vsm + 0.5·MSE_ir-vsm + Σ_i h_i·s_i·L_i with h = softmax(β) over the 15 `CAF_TERMS`.
 
     `forward(fused, ir, vi, mask=None, weights=None)` on N×1×H×W tensors in [0,1] (`vi` = visible Y); `mask` is the IR
-    saliency weight M (default `losses.vsm_weights(ir, vi)`), `weights` replaces softmax(β) (for the H/R/A variants)."""
+    saliency weight M (default `losses.vsm_weights(ir, vi)`), `weights` replaces softmax(β) (for the H/R/A variants).
+    `allow_random=False` refuses a randomly initialised VGG-16 for the perceptual terms (the paper profile does)."""
 
     def __init__(self, beta_init: float = 1.25e-2, perceptual: str | None = "caf_official", vgg_weights=None,
-                 vsm_rule: str = "ma2017"):
+                 vsm_rule: str = "ma2017", allow_random: bool = True):
         super().__init__()
         from fusion_papers import losses
         self._L = losses
@@ -371,7 +373,7 @@ class CAFLoss(nn.Module):
         if perceptual is not None:
             with warnings.catch_warnings(record=True) as w:
                 warnings.simplefilter("always")
-                self.perceptual = losses.PerceptualLoss(mode=perceptual, weights_path=vgg_weights)
+                self.perceptual = losses.PerceptualLoss(mode=perceptual, weights_path=vgg_weights, allow_random=allow_random)
             for m in w:  # re-issue once, with the chapter's context
                 warnings.warn(f"CAFLoss: {m.message}", UserWarning, stacklevel=2)
         self.scales = torch.tensor([t.scale for t in CAF_TERMS])
@@ -468,9 +470,16 @@ def task_classes(kind: str, dataset: str) -> list[str]:
     from fusion_papers import data
     spec = data.get_dataset(dataset)
     names = spec.det_classes if kind == "det" else spec.seg_classes
+    if kind == "det" and dataset == "multispectral":
+        names = data.MULTISPECTRAL_CLASSES   # CAF Table 1's five classes (the release's files carry 8 ids)
     if not names:
         raise ValueError(f"dataset {dataset!r} has no {'detection' if kind == 'det' else 'segmentation'} classes")
     return list(names)
+
+
+def allow_random_vgg(settings: CAFSettings) -> bool:
+    "Whether a randomly initialised VGG-16 may stand in for the perceptual terms: smoke / reduced profiles and rehearsals only."
+    return settings.profile != "paper" or bool(getattr(settings, "rehearse", 0))
 
 
 def build_task_net(kind: str, settings: CAFSettings, names: list, device="cpu"):
@@ -489,9 +498,9 @@ def search(kind: str, train_batches: list, val_batches: list, task_net, settings
     device = torch.device(device)
     net = (net if net is not None else CAFNet()).to(device).train()
     if loss is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the random-VGG warning is carried by `loss.label`
-            loss = CAFLoss(settings.beta_init, settings.perceptual)
+        with warnings.catch_warnings():  # the random-VGG warning (smoke / rehearsal only) is carried by `loss.label`
+            warnings.filterwarnings("ignore", message="CAFLoss: PerceptualLoss: no pretrained VGG-16")
+            loss = CAFLoss(settings.beta_init, settings.perceptual, allow_random=allow_random_vgg(settings))
     loss = loss.to(device)
     tnet = getattr(task_net, "net", task_net)   # a tasks.TaskModel wraps its nn.Module in .net
     tnet.to(device).train()
@@ -582,7 +591,7 @@ def task_samples(kind: str, dataset: str, root=None, split: str | None = None, s
     out = []
     for stem, irp, visp in entries[:limit]:
         pair = data.load_pair_entry(dataset, stem, irp, visp)
-        target = data.load_boxes(dataset, stem, root=root) if kind == "det" else _load_mask(dataset, stem, root)
+        target = data.load_boxes(dataset, stem, root=root, classes=task_classes("det", dataset)) if kind == "det" else _load_mask(dataset, stem, root)
         out.append(_resize_sample(pair, target, kind, size))
     return out
 
@@ -682,9 +691,9 @@ def train_fusion(net: nn.Module, patches: list, weights, settings: CAFSettings, 
     device = torch.device(device)
     net = net.to(device).train()
     if loss is None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            loss = CAFLoss(settings.beta_init, settings.perceptual)
+        with warnings.catch_warnings():  # the random-VGG warning (smoke / rehearsal only) is carried by `loss.label`
+            warnings.filterwarnings("ignore", message="CAFLoss: PerceptualLoss: no pretrained VGG-16")
+            loss = CAFLoss(settings.beta_init, settings.perceptual, allow_random=allow_random_vgg(settings))
     loss = loss.to(device)
     h = torch.as_tensor(np.asarray(weights, np.float32), device=device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.train_lr)
@@ -720,12 +729,24 @@ DET_COLUMNS = {"people": "People", "person": "People", "car": "Car", "bus": "Bus
 MS_COLUMNS = {"person": "Person", "car": "Car", "bike": "Bike", "color_cone": "Cone", "car_stop": "CStop"}
 SEG_COLUMNS = {"unlabeled": "Unlabel", "car": "Car", "person": "Person", "bike": "Bike", "curve": "Curve",
                "guardrail": "Guardrail", "color_cone": "Cone", "bump": "Bump"}
+#: segmentation classes with no Table 2 column (MFNet car_stop: the paper omits it; it still counts in mIoU / mAcc) and the
+#: smoke profile's synthetic-only classes
+SEG_NO_COLUMN = ("car_stop", "road", "building", "vegetation")
+
+
+def _unmapped(rows, cmap, skip=(), what="") -> None:
+    "A class without a paper column is an error (never a silently missing column)."
+    bad = [c for c in rows.index if not str(c).startswith("mean") and c.lower() not in cmap and c.lower() not in skip]
+    if bad:
+        raise ValueError(f"{what}: classes {bad} have no column in the paper's table (known: {sorted(cmap)}); "
+                         "pass the paper's classes (e.g. data.load_boxes(..., classes=data.MULTISPECTRAL_CLASSES))")
 
 
 def det_columns(df, block: str = "M3FD") -> dict:
     "A `tasks` detection table (class, AP50, AP50_95) → CAF Table 1 columns of `block` ('M3FD' | 'Multispectral')."
     cmap = MS_COLUMNS if block == "Multispectral" else DET_COLUMNS
     rows = df.set_index("class")
+    _unmapped(rows, cmap, what=f"CAF Table 1 {block}")
     out = {f"{block}/{cmap[c.lower()]}": float(rows.loc[c, "AP50_95"]) for c in rows.index if c.lower() in cmap}
     out[f"{block}/mAP@.5:.95"] = float(rows.loc["mean", "AP50_95"])
     out[f"{block}/mAP@.5"] = float(rows.loc["mean", "AP50"])
@@ -735,6 +756,7 @@ def det_columns(df, block: str = "M3FD") -> dict:
 def seg_columns(df) -> dict:
     "A `tasks` segmentation table (class, IoU, Acc) → CAF Table 2 columns (mIoU / mAcc over all classes, unlabeled included)."
     rows = df.set_index("class")
+    _unmapped(rows, SEG_COLUMNS, SEG_NO_COLUMN, what="CAF Table 2")
     out = {}
     for c in rows.index:
         if c.lower() in SEG_COLUMNS:
@@ -762,7 +784,7 @@ def finetune_task(kind: str, fuse, dataset: str, root, settings: CAFSettings, ou
             images.append(img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2))
             stems.append(stem)
             if kind == "det":
-                cls, xyxy = data.load_boxes(dataset, stem, root=root)
+                cls, xyxy = data.load_boxes(dataset, stem, root=root, classes=names)
                 xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
                 h, w = pair.ir.shape
                 labels.append(np.column_stack([np.asarray(cls).reshape(-1), (xyxy[:, 0] + xyxy[:, 2]) / 2 / w,
