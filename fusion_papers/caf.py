@@ -26,11 +26,11 @@ __all__ = ['CAF_PROFILES', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED
            'resolve_settings', 'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward',
            'official_luma', 'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser',
            'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space',
-           'CAFLoss', 'make_batches', 'fused_rgb', 'task_classes', 'allow_random_vgg', 'build_task_net', 'search',
-           'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'plot_searched_weights',
-           'official_pair_outputs', 'fusion_patches', 'train_fusion', 'det_columns', 'seg_columns', 'finetune_task',
-           'row_fuser', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics', 'downscaled_pairs',
-           'CAFExplorer', 'fig7_metrics']
+           'CAFLoss', 'make_batches', 'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period',
+           'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root',
+           'plot_searched_weights', 'official_pair_outputs', 'fusion_patches', 'train_fusion', 'det_columns',
+           'seg_columns', 'finetune_task', 'row_fuser', 'variant_weights', 'LastOutput', 'table3_nets',
+           'fusion_metrics', 'downscaled_pairs', 'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class CAFSettings:
     search_steps: int | None = 3    # max steps per search epoch (None: the whole search set)
     search_beta_lr: float = 5e-2    # paper: Adam, 5e-2 (§4.1)
     search_lr_decay: float = 0.998  # paper: step decay 0.998 (applied per step here)
+    search_lr_decay_every: str = "step"  # "step" (default: ×0.998 after every β step) | "epoch" (×0.998 per search epoch)
     search_w_lr: float = 1e-2       # fusion weights during the search: SGD (not in paper/repo; DARTS-style)
     search_w_momentum: float = 0.9  # DARTS default
     search_w_wd: float = 3e-4       # DARTS default
@@ -91,8 +92,9 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
 
 # %% ../nbs/02_caf.ipynb #66792cd2
 def _cbr(cin: int, cout: int) -> nn.Sequential:
-    "3×3 conv (stride 1, padding 1) + BatchNorm + ReLU."
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, 1, 1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    "3×3 conv (bias) + BatchNorm + ReLU: `nets.ConvBlock`, whose children 0/1/2 are the official state-dict keys."
+    from fusion_papers import nets
+    return nets.ConvBlock(cin, cout, 3, bn=True, bias=True)
 
 
 class CAFNet(nn.Module):
@@ -183,9 +185,9 @@ def caf_forward(net: nn.Module, ir: np.ndarray, vis_y: np.ndarray) -> np.ndarray
 
 
 def official_luma(rgb01: np.ndarray) -> np.ndarray:
-    "Y as kornia's `rgb_to_ycbcr` computes it on float RGB in [0,1] (the official network input)."
-    rgb = torch.from_numpy(np.ascontiguousarray(rgb01, dtype=np.float32))
-    return (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]).numpy()
+    "Y as kornia's `rgb_to_ycbcr` computes it on float RGB in [0,1] (the official network input): Y of `data.rgb_to_ycrcb`."
+    from fusion_papers import data
+    return data.rgb_to_ycrcb(np.ascontiguousarray(rgb01, dtype=np.float32))[..., 0]
 
 
 def fuse_official_u8(net: nn.Module, ir_u8: np.ndarray, vis_bgr_u8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -482,6 +484,14 @@ def allow_random_vgg(settings: CAFSettings) -> bool:
     return settings.profile != "paper" or bool(getattr(settings, "rehearse", 0))
 
 
+def beta_decay_period(settings: CAFSettings, n_batches: int) -> int:
+    "Steps between two ×`search_lr_decay` of the β learning rate: 1 ('step') or the steps of one search epoch ('epoch')."
+    if settings.search_lr_decay_every not in ("step", "epoch"):
+        raise ValueError(f"search_lr_decay_every must be 'step' or 'epoch', got {settings.search_lr_decay_every!r}")
+    per_epoch = n_batches if settings.search_steps is None else min(settings.search_steps, n_batches)
+    return 1 if settings.search_lr_decay_every == "step" else max(1, per_epoch)
+
+
 def build_task_net(kind: str, settings: CAFSettings, names: list, device="cpu"):
     "The task network of the search / fine-tuning: `tasks.build_task_model` with the profile's architecture (random init)."
     from fusion_papers import tasks
@@ -509,7 +519,7 @@ def search(kind: str, train_batches: list, val_batches: list, task_net, settings
                             weight_decay=settings.search_w_wd)
     t_opt = torch.optim.Adam([p for p in tnet.parameters() if p.requires_grad], lr=1e-4)
     b_opt = torch.optim.Adam([loss.beta], lr=settings.search_beta_lr)
-    sched = torch.optim.lr_scheduler.StepLR(b_opt, step_size=1, gamma=settings.search_lr_decay)
+    sched = torch.optim.lr_scheduler.StepLR(b_opt, step_size=beta_decay_period(settings, len(train_batches)), gamma=settings.search_lr_decay)
     buffers = list(net.buffers()) + list(tnet.buffers())
     history, t0, step = [], time.perf_counter(), 0
     for epoch in range(settings.search_epochs):
@@ -892,8 +902,8 @@ class CAFExplorer:
         self.pairs = {p.name: p for p in pairs}
         self.methods, self.metrics, self.convention, self.loss_method = methods, tuple(metrics), convention, loss_method
         if loss is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with warnings.catch_warnings():  # a random VGG only changes the two perceptual values; the label says so
+                warnings.filterwarnings("ignore", message="CAFLoss: PerceptualLoss: no pretrained VGG-16")
                 loss = CAFLoss()
         self.loss = loss
         self._fused, self._scores, self._terms = {}, {}, {}
@@ -932,6 +942,15 @@ class CAFExplorer:
         tt = {k: torch.tensor(v) for k, v in self.terms(name).items()}
         return float(self.loss.combine(tt, torch.softmax(torch.as_tensor(np.asarray(beta, np.float32)), 0)))
 
+    @staticmethod
+    def beta_text(beta) -> str:
+        "Which β a view shows: 'uniform β', or the two largest weights h = softmax(β)."
+        b = np.asarray(beta, np.float64)
+        if np.ptp(b) == 0:
+            return "uniform β"
+        h = np.exp(b - b.max()); h /= h.sum()
+        return "β from the sliders (largest h: " + ", ".join(f"{CAF_TERMS[k].key} {h[k]:.2f}" for k in np.argsort(-h)[:2]) + ")"
+
     def figure(self, name: str, beta=None):
         "Static view of pair `name`: images, metric table and the loss value at `beta` (default: uniform)."
         import matplotlib.pyplot as plt
@@ -943,8 +962,8 @@ class CAFExplorer:
             lab = m if m not in sc.index else m + "\n" + " ".join(f"{k} {sc.loc[m, k]:.2f}" for k in self.metrics[:2]) \
                 + "\n" + " ".join(f"{k} {sc.loc[m, k]:.2f}" for k in self.metrics[2:])
             a.set_title(lab, fontsize=6.5)
-        beta = np.zeros(len(CAF_TERMS)) if beta is None else beta
-        fig.suptitle(f"{name}: CAF loss of {self.loss_method} at uniform β = {self.loss_value(name, beta):.4f} "
+        beta = np.zeros(len(CAF_TERMS)) if beta is None else np.asarray(beta, np.float64)
+        fig.suptitle(f"{name}: CAF loss of {self.loss_method} at {self.beta_text(beta)} = {self.loss_value(name, beta):.4f} "
                      f"({self.convention} convention)", fontsize=8)
         return fig
 
