@@ -1195,10 +1195,11 @@ def _eval_job(job):
 
 
 def resolve_workers(workers=None, n_jobs: int | None = None, device=None) -> int:
-    "Processes for `n_jobs` evaluations: `workers` (None or 0: every core), never more than the jobs; 1 on a GPU."
-    if resolve_device(device) not in (None, "cpu"):
+    """Processes for `n_jobs` evaluations: `workers` (None or 0: every core, but serial below 4 jobs, where starting
+    processes costs more than it saves), never more than the jobs; 1 on a GPU."""
+    if resolve_device(device) not in (None, "cpu") or (not workers and n_jobs is not None and n_jobs < 4):
         return 1
-    w = os.cpu_count() or 1 if not workers else int(workers)
+    w = (os.cpu_count() or 1) if not workers else int(workers)
     return max(1, min(w, n_jobs if n_jobs is not None else w))
 
 
@@ -1234,8 +1235,9 @@ def map_evaluate(jobs: dict, convention: str = DEFAULT_CONVENTION, workers=None,
             ctx = mp.get_context(method)
             if method == "forkserver":
                 ctx.set_forkserver_preload(["fusion_papers.metrics"])
-            pool = ProcessPoolExecutor(w, mp_context=ctx, initializer=_worker_init)
-            results = pool.map(_eval_job, stream, chunksize=max(1, min(8, len(keys) // (4 * w))))
+            from fusion_papers import metrics as _mod       # by module path (not __main__) for the workers
+            pool = ProcessPoolExecutor(w, mp_context=ctx, initializer=_mod._worker_init)
+            results = pool.map(_mod._eval_job, stream, chunksize=max(1, min(8, len(keys) // (4 * w))))
         for key, vals, err in results:
             if err is not None:
                 kind = {"ValueError": ValueError, "FileNotFoundError": FileNotFoundError}[err[0]]
@@ -1289,6 +1291,8 @@ def evaluate_batch(items: Iterable[dict], metrics=None, convention: str = DEFAUL
                 print(f"resuming: {len(done)} of {len(items)} pairs already in {journal}", flush=True)
         journal.parent.mkdir(parents=True, exist_ok=True)
         jf = open(journal, "w" if not done else "a")
+        if done and not journal.read_text().endswith("\n"):
+            jf.write("\n")                                # end the line a kill cut short
         if not done:
             jf.write(json.dumps(head) + "\n")
             jf.flush()
