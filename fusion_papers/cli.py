@@ -22,7 +22,7 @@ __all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'build_pars
            'reproduce', 'main']
 
 # %% ../nbs/05_cli.ipynb #730975c8
-CLI_MODULES = ("data", "metrics", "peers")   # the modules that own a subcommand (see COMMANDS)
+CLI_MODULES = ("data", "metrics", "peers", "fmb")   # the modules that own a subcommand (see COMMANDS)
 CHAPTER_MODULES = ("bdl", "caf", "segmif", "tim")
 
 
@@ -42,6 +42,7 @@ COMMANDS = {
     "data": ("data", "dataset registry: list datasets, check a local copy, write synthetic or mock data, adapt a release layout"),
     "metrics": ("metrics", "fusion-quality metrics of a fused image (or folders) under a named convention"),
     "fuse": ("peers", "fuse an IR/visible pair (or two folders matched by stem) with a registered method"),
+    "fmb": ("fmb", "the FMB benchmark: statistics, known defects, fusion leaderboard, synthetic set"),
 }
 
 
