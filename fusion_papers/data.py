@@ -1012,10 +1012,15 @@ _add(DatasetSpec(
     (Layout("images", "images", masks="labels", mask_format="index_png", split_files="{split}.txt",
             splits=("train", "val", "test"), single_file=True, key="canonical", note="ir_seg_dataset/ as released",
             source="haqishen/MFNet-pytorch @ fff9e28 README, util/MF_dataset.py", ir_file="png:RGBA4", vis_file="png:RGBA4",
-            stems="<5 digits>D|N", extra=("test_day.txt", "test_night.txt", "val_test.txt")),),
+            stems="<5 digits>D|N", extra=("test_day.txt", "test_night.txt", "val_test.txt")),
+     Layout("{split}/Infrared", "{split}/Visible", masks="{split}/Label", mask_format="index_png", splits=("train_all", "test_all"),
+            key="segmif", note="SegMiF's MFNet-derived copy (Google Drive); file modes and the name lists not verified",
+            source="JinyuanLiu-CV/SegMiF configs/voc_fusion.yaml, datasets/voc_fusion*.py (read by the layout audit)",
+            ir_file="png:L", vis_file="png:RGB", stems="<5 digits>D|N", extra=("{split}/Mask2",))),
     1569, "640x480", det_classes=None, seg_classes=MFNET_CLASSES, palette=MFNET_PALETTE, sizes=((640, 480),),
     label_formats=("4-channel PNG (RGB + thermal in the 4th channel)", "index PNG (9 classes)"),
-    notes="Test split = 393 frames. Not available offline. SegMiF's MFNet-derived copy ({train_all,test_all}/...) is not covered."))
+    notes="Test split = 393 frames. Not available offline. SegMiF's MFNet-derived copy ({train_all,test_all}/...) is read as "
+          "layout 'segmif' (separate IR/visible files); `adapt` cannot build the 4-channel canonical files from it (links only)."))
 _add(DatasetSpec(
     "fmb", "FMB (SegMiF, ICCV 2023): 1500 pairs, 15 ids (unlabeled + 14 classes)", ("SegMiF",),
     "https://github.com/JinyuanLiu-CV/SegMiF", "see the source repository", ("ir", "vis"),

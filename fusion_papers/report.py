@@ -693,27 +693,30 @@ LEGIBLE_PX = 12.0        # 9 pt at 96 dpi: the smallest text height (CSS px) rea
 
 class SavedFigure:
     """Result of `savefig`: `path` (full resolution), `preview_path` (≥ 900 px wide), `provenance`, `size` (full-res
-    px), `min_font_px` (smallest text of the figure, in px, as shown at the preview's width). Displays in notebooks
-    as the preview (HTML: the image links to the full-resolution PNG, which the docs build ships beside the page)."""
+    px), `preview_size`, `min_font_px` (smallest text of the figure, in px, as shown at the preview's width),
+    `preview_png` (bytes). Displays in notebooks as HTML: the full-resolution image shown at the preview's width,
+    in a `figure.fp-figure` naming the file; the docs build (`tools/docs_post.py`) writes it beside the page and
+    links the image to it."""
 
-    def __init__(self, path: Path, preview_path: Path, provenance: dict, preview_png: bytes,
+    def __init__(self, path: Path, preview_path: Path, provenance: dict, preview_png: bytes, full_png: bytes = b"",
                  size: tuple = (0, 0), preview_size: tuple = (0, 0), min_font_px: float = float("nan")):
-        self.path, self.preview_path, self.provenance, self._png = path, preview_path, provenance, preview_png
+        self.path, self.preview_path, self.provenance = path, preview_path, provenance
+        self.preview_png, self._full = preview_png, full_png or preview_png
         self.size, self.preview_size, self.min_font_px = tuple(size), tuple(preview_size), min_font_px
-
-    def _repr_png_(self):
-        return self._png
 
     def _repr_html_(self):
         import base64
-        b64 = base64.b64encode(self._png).decode()
+        b64 = base64.b64encode(self._full).decode()
         w = self.preview_size[0] or ""
         full = _html.escape(self.path.name)
         alt = _html.escape(str(self.provenance.get("figure") or self.path.stem))
         return (f'<figure class="fp-figure" data-full="{full}" style="margin:0">'
                 f'<img src="data:image/png;base64,{b64}" width="{w}" alt="{alt}" style="max-width:none">'
-                f'<figcaption style="font-size:80%;color:#57606a">{alt} — full resolution: {full} '
+                f'<figcaption style="font-size:80%;color:#57606a">{alt} — click for full resolution: {full} '
                 f'({self.size[0]}×{self.size[1]} px)</figcaption></figure>')
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
 
     def __repr__(self):
         return f"SavedFigure({str(self.path)!r}, preview={str(self.preview_path)!r})"
@@ -808,7 +811,7 @@ def savefig(fig, path, provenance: dict | str | None = None, preview_width: int 
     if close:
         import matplotlib.pyplot as plt
         plt.close(fig)
-    return SavedFigure(path, ppath, prov, pbuf.getvalue(), size=size, preview_size=im.size, min_font_px=min_font_px)
+    return SavedFigure(path, ppath, prov, pbuf.getvalue(), buf.getvalue(), size=size, preview_size=im.size, min_font_px=min_font_px)
 
 
 def read_provenance(path) -> dict:

@@ -173,6 +173,10 @@ def test_roadscene_release_layout_from_real_files(capsys, tmp_path):
     assert "OK: 50 pairs" in out
     p = next(data.iter_pairs("roadscene", root))
     assert p.ir.shape == p.vis.shape[:2]
+    dst = data.adapt("roadscene", root, tmp_path / "canon")            # links into ir/ + vi/: the registry's paths
+    rep = data.check_dataset("roadscene", dst, full=False)
+    assert rep.ok and data.find_layout("roadscene", dst).key == "canonical"
+    assert "checksums: 100 of 100 present files match (100 known)" in rep.notes
 
 
 # --- MSRS: the official split tree + the label repository's tree, rebuilt from MANIFEST's source paths ----------------
