@@ -830,7 +830,7 @@ def run_search(kind: str, settings: CAFSettings, out_dir, data_root=None, device
         va = StreamBatches(kind, ds, root, "val", settings.image_size, settings.batch_size, seed + 1, device, settings.max_images)
         n = len(tr) if settings.search_steps is None else min(settings.search_steps, len(tr))
         with core.stage(f"search-{kind}", out_dir, steps=settings.search_epochs * n,
-                        paper_steps=paper_steps(settings)[f"search-{kind}"],
+                        paper_steps=paper_steps(settings)[f"search-{kind}"], flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size,
                         note=f"Algorithm 1 step: task step + fusion step + finite-difference hypergradient ({settings.det_arch if kind == 'det' else settings.seg_arch})") as st:
             tn = build_task_net(kind, settings, task_classes(kind, ds), device)
             return search(kind, tr, va, tn, settings, device, seed, ckpt_dir=out_dir / "search" / f"ckpt_{kind}",
@@ -1091,6 +1091,7 @@ def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_re
             def fn(ds=ds, row=row, root=root, wd=wd):
                 with core.stage(f"{label}/{ds}/{row}", out_dir.parent, steps=steps, paper_steps=paper,
                                 unit="epoch·batch" if kind == "det" else "iteration",
+                                flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size,
                                 note=f"fuse + fine-tune {settings.det_arch if kind == 'det' else settings.seg_arch}; "
                                      f"the paper runs {len(CAF_PROFILES['paper'].table_rows)} rows",
                                 paper_rows=len(CAF_PROFILES["paper"].table_rows)) as st:
@@ -1122,7 +1123,7 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
         nb = math.ceil(len(patches) / settings.batch_size)
         nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
         with core.stage(f"train-{kind}", out_dir, steps=settings.train_epochs * nb, paper_steps=paper_steps(settings)["train"],
-                        note="fusion network on the searched loss (Adam 1e-4)") as st:
+                        flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size, note="fusion network on the searched loss (Adam 1e-4)") as st:
             r = train_fusion(net, patches, w, settings, device, seed, ckpt_dir=out_dir / "train" / f"ckpt_{kind}", stage=st,
                              progress=progress, desc=f"train {kind}")
         with core.atomic_path(state) as tmp:
@@ -1252,7 +1253,7 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
             nb = math.ceil(len(patches) / settings.batch_size)
             nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
             with core.stage(f"tbl-caf-3/{row}", out_dir, steps=settings.train_epochs * nb, paper_steps=paper_steps(settings)["train"],
-                            note="fusion training of one Table 3 row + MI/VIF on the M3FD test pairs") as st:
+                            flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size, note="fusion training of one Table 3 row + MI/VIF on the M3FD test pairs") as st:
                 tr = train_fusion(net, patches, w, settings, device, seed, ckpt_dir=t3 / row / "ckpt", stage=st,
                                   progress=progress, desc=f"Table 3 {row}")
                 net.eval()

@@ -441,8 +441,9 @@ def _reset_peak_rss() -> bool:
 class StageRecord:
     "What one `stage` measured; `count_flops()` wraps one step to measure its FLOPs, `tick(n)` counts steps when `steps` is not known up front."
 
-    def __init__(self, name, steps=None, paper_steps=None, flops_per_step=None, unit="step", note=""):
+    def __init__(self, name, steps=None, paper_steps=None, flops_per_step=None, unit="step", note="", flops_scale=1.0):
         self.name, self.steps, self.paper_steps, self.flops_per_step = name, steps, paper_steps, flops_per_step
+        self.flops_scale = float(flops_scale)
         self.unit, self.note = unit, note
         self.ticks, self.progress_bars, self.checkpoints = 0, 0, 0
         self.checkpoint_dir, self.resumed_from = None, None
@@ -467,13 +468,13 @@ class StageRecord:
         per = wall_s / steps if steps else None
         proj = None
         if self.flops_per_step and self.paper_steps:
-            proj = self.paper_steps * self.flops_per_step / GPU_THROUGHPUT["flops_per_s"] / 3600
+            proj = self.paper_steps * self.flops_per_step * self.flops_scale / GPU_THROUGHPUT["flops_per_s"] / 3600
         return dict(stage=self.name, unit=self.unit, steps=steps, paper_steps=self.paper_steps, wall_s=round(wall_s, 3),
                     s_per_step=None if per is None else round(per, 4), rss_start_mb=round(rss[0], 1),
                     peak_rss_mb=round(rss[1], 1), peak_rss_scope="stage" if reset_ok else "process",
-                    flops_per_step=self.flops_per_step,
+                    flops_per_step=self.flops_per_step, flops_scale=self.flops_scale,
                     projected_gpu_hours=None if proj is None else round(proj, 4),
-                    projection=("projection: paper_steps × flops_per_step ÷ " + GPU_THROUGHPUT["label"]) if proj is not None else None,
+                    projection=("projection: paper_steps × flops_per_step × flops_scale ÷ " + GPU_THROUGHPUT["label"]) if proj is not None else None,
                     progress_bars=self.progress_bars, checkpoints=self.checkpoints, checkpoint_dir=self.checkpoint_dir,
                     resumed_from=self.resumed_from, status=status, note=self.note,
                     finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -486,10 +487,11 @@ def record_path(out_dir) -> Path:
 
 @contextlib.contextmanager
 def stage(name: str, out_dir, steps: int | None = None, paper_steps: int | None = None, flops_per_step: int | None = None,
-          *, unit: str = "step", note: str = "", **meta):
+          *, unit: str = "step", note: str = "", flops_scale: float = 1.0, **meta):
     """One long stage of a chapter: yields a `StageRecord` and, on exit (also on error), writes its row into
-    `out_dir/rehearsal/record.json` (steps, s/step, peak RSS, FLOPs/step, projected GPU-hours, bars, checkpoints)."""
-    rec = StageRecord(name, steps, paper_steps, flops_per_step, unit, note)
+    `out_dir/rehearsal/record.json` (steps, s/step, peak RSS, FLOPs/step, projected GPU-hours, bars, checkpoints).
+    `flops_scale`: FLOPs of a paper step ÷ FLOPs of a step here (e.g. paper batch ÷ the lowered rehearsal batch)."""
+    rec = StageRecord(name, steps, paper_steps, flops_per_step, unit, note, flops_scale)
     reset_ok = _reset_peak_rss()
     rss0 = _rss_mb()[0]
     t0 = time.perf_counter()
@@ -522,7 +524,7 @@ def rehearsal_table(record) -> "pd.DataFrame":
     if not isinstance(record, dict):
         p = Path(record)
         record = load_json(record_path(p) if p.is_dir() else p)
-    cols = ["stage", "unit", "steps", "s_per_step", "peak_rss_mb", "flops_per_step", "paper_steps", "projected_gpu_hours",
+    cols = ["stage", "unit", "steps", "s_per_step", "peak_rss_mb", "flops_per_step", "flops_scale", "paper_steps", "projected_gpu_hours",
             "progress_bars", "checkpoints", "status"]
     df = pd.DataFrame(list(record.get("stages", {}).values()))
     return df[[c for c in cols if c in df.columns]] if len(df) else pd.DataFrame(columns=cols)
