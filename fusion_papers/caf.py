@@ -1094,7 +1094,7 @@ def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_re
                                 flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size,
                                 note=f"fuse + fine-tune {settings.det_arch if kind == 'det' else settings.seg_arch}; "
                                      f"the paper runs {len(CAF_PROFILES['paper'].table_rows)} rows",
-                                paper_rows=len(CAF_PROFILES["paper"].table_rows)) as st:
+                                paper_runs=len(CAF_PROFILES["paper"].table_rows)) as st:
                     st.flops_per_step = task_step_flops(kind, settings, task_classes(kind, ds), device)
                     t = finetune_task(kind, row_fuser(row, kind, trained_nets, weights, device), ds, root, settings, wd,
                                       device, seed, limit=settings.max_images, stage=st, progress=progress)
@@ -1253,7 +1253,8 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
             nb = math.ceil(len(patches) / settings.batch_size)
             nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
             with core.stage(f"tbl-caf-3/{row}", out_dir, steps=settings.train_epochs * nb, paper_steps=paper_steps(settings)["train"],
-                            flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size, note="fusion training of one Table 3 row + MI/VIF on the M3FD test pairs") as st:
+                            flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size, note="fusion training of one Table 3 row + MI/VIF on the M3FD test pairs",
+                            paper_runs=len(table3_nets())) as st:
                 tr = train_fusion(net, patches, w, settings, device, seed, ckpt_dir=t3 / row / "ckpt", stage=st,
                                   progress=progress, desc=f"Table 3 {row}")
                 net.eval()
