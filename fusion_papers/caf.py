@@ -200,7 +200,7 @@ def check_data_root(data_root, tables=None, task: str = "both", profile: str = "
 
 def rehearsal_settings(settings: CAFSettings, rehearse: int = 0) -> CAFSettings:
     """`settings` with every loop capped at `rehearse` steps/epochs/images (`core.cap`): search epochs and steps, training
-    epochs, steps and patches (N batches), task epochs and iterations, pairs per split/dataset, and the Table 1–2 rows (Ours first). Image
+    epochs, steps and patches (N batches), task epochs and iterations, pairs per split/dataset, the Table 1–2 rows (Ours first) and the Fig. 7 methods (the two CAF networks first). Image
     sizes, models, optimisers and code paths are unchanged; the batch size is lowered to 2 to fit a CPU."""
     if not rehearse:
         return settings
@@ -212,6 +212,7 @@ def rehearsal_settings(settings: CAFSettings, rehearse: int = 0) -> CAFSettings:
                    seg_iters=core.cap(settings.seg_iters, rehearse),
                    train_patches=min(settings.train_patches, int(rehearse) * min(settings.batch_size, 2)), max_images=core.cap(settings.max_images, rehearse),
                    table_rows=rows[:rehearse], table3_rows=core.cap(settings.table3_rows, rehearse),
+                   fig7_methods=settings.fig7_methods[:max(2, int(rehearse))],
                    batch_size=min(settings.batch_size, 2), rehearse=int(rehearse))
 
 
@@ -1008,12 +1009,14 @@ def finetune_task(kind: str, fuse, dataset: str, root, settings: CAFSettings, ou
     names = task_classes(kind, dataset)
     out_dir = Path(out_dir)
     ds_dir = out_dir / "data"
-    for split in ("train", "val", eval_split):
-        entries = split_entries(dataset, root, split, seed)[:limit]
+    splits = {split: split_entries(dataset, root, split, seed)[:limit] for split in ("train", "val", eval_split)}
+    bar = core.progress(total=sum(len(e) for e in splits.values()), desc=f"fuse {dataset}", disable=not progress)
+    for split, entries in splits.items():
         done = _fused_split_done(ds_dir, split)
         if done.exists() and core.load_json(done).get("stems") == [e[0] for e in entries]:
+            bar.update(len(entries))
             continue
-        for stem, irp, visp in core.progress(entries, desc=f"fuse {dataset}/{split}", disable=not progress):
+        for stem, irp, visp in entries:
             pair = data.load_pair_entry(dataset, stem, irp, visp)
             img = np.asarray(fuse(pair.ir, pair.vis), np.float32)
             img = img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
@@ -1027,7 +1030,9 @@ def finetune_task(kind: str, fuse, dataset: str, root, settings: CAFSettings, ou
                 tasks.write_yolo_dataset(ds_dir, [img], [lab], names, split, [stem])
             else:
                 tasks.write_seg_dataset(ds_dir, [img], [_load_mask(dataset, stem, root)], names, split, [stem])
+            bar.update(1)
         core.save_json(done, {"stems": [e[0] for e in entries]})
+    bar.close()
     model = build_task_net(kind, settings, names, device)
     fit_kw = dict(batch=settings.batch_size, imgsz=settings.task_imgsz, out_dir=out_dir / "train", seed=seed, progress=progress)
     if kind == "det":
@@ -1373,13 +1378,13 @@ class CAFExplorer:
 # %% ../nbs/02_caf.ipynb #c40f42e4
 def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, convention: str = "cddfuse", max_side: int | None = None,
                  weights=None, device="cpu", cache_dir=None, progress: bool = True, roots: dict | None = None,
-                 limit: int | None = None, fused_dir=None):
+                 limit: int | None = None, fused_dir=None, stage=None):
     """Per-image metrics of `methods` (peers registry names) on `datasets`: one row per (dataset, method, image).
 
     `roots`: dataset → folder (the paper profile's `data_root/<dataset>`; None: the fixtures). Pairs are streamed one at a
     time (each is downscaled to `max_side` first when given), fused by every method, scored with `metrics.evaluate_batch`
     and, with `fused_dir`, the fused images are written to `fused_dir/<dataset>/<method>/<image>.png`. `limit`: at most
-    that many pairs per dataset (rehearsals). The table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments)."""
+    that many pairs per dataset (rehearsals); `stage`: a `core.stage` that counts the FLOPs of the first method. The table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments)."""
     import pandas as pd
     from fusion_papers import data, metrics as M, peers
     key = core.json_safe(dict(methods=list(methods), datasets=list(datasets), metrics=list(metrics), convention=convention,
@@ -1397,7 +1402,8 @@ def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, conventi
         for p in iter_pairs_scaled(ds, max_side=max_side, entries=entries[ds]):
             items = []
             for m, f in fusers.items():
-                fused = f(p.ir, p.vis)
+                with (stage.count_flops() if stage is not None and m == next(iter(fusers)) else contextlib.nullcontext()):
+                    fused = f(p.ir, p.vis)
                 if fused_dir is not None:
                     data.save_image(Path(fused_dir) / ds / m / f"{p.name}.png", np.clip(fused, 0, 1))
                 items.append(dict(image=p.name, method=m, ir=p.ir, vis=p.vis, fused=fused))

@@ -49,8 +49,9 @@ def test_caf_rehearsal_via_cli(tmp_path, bindir, root):
     for name, s in stages.items():
         assert s["status"] == "ok", (name, s["status"])
         assert s["progress_bars"] >= 1, f"stage {name} has no progress bar"
-        assert s["checkpoints"] >= 1, f"stage {name} saved no checkpoint"
-        assert s["projected_gpu_hours"] is not None and s["projected_gpu_hours"] > 0, name
+        if name != "fig-caf-7":   # inference only: per-image outputs, no training state to checkpoint
+            assert s["checkpoints"] >= 1, f"stage {name} saved no checkpoint"
+            assert s["projected_gpu_hours"] is not None and s["projected_gpu_hours"] > 0, name
     summary = json.loads((out / "reproduce_summary.json").read_text())
     assert summary["rehearse"] == 1 and summary["papers"]["caf"]["parameters"]["rehearse"] == 1
     executed = (out / "caf" / "02_caf.ipynb").read_text()
