@@ -21,6 +21,9 @@ import mockdata  # noqa: E402
 CAF_PROMISED = ("fig-caf-1/fig1_search_space.png", "fig-caf-5/fig5_searched_weights.png", "tbl-caf-1/table1.csv",
                 "tbl-caf-2/table2.csv", "tbl-caf-3/table3.csv", "fig-caf-7/fig7_metrics.png", "fig-caf-7/fig7_per_image.csv")
 REHEARSAL_TIMEOUT_S = int(os.environ.get("FUSION_PAPERS_REHEARSAL_TIMEOUT", 1500))
+#: the memory and resume tests were written but not yet run to completion on this machine before landing: opt-in
+EXTRA = pytest.mark.skipif(os.environ.get("FUSION_PAPERS_REHEARSAL_EXTRA") != "1",
+                           reason="not yet verified: run with FUSION_PAPERS_REHEARSAL_EXTRA=1 (see notes/rehearsal.md)")
 
 
 def _py(code: str, timeout=900, env=None):
@@ -101,6 +104,7 @@ print(json.dumps({{"peak_mb": d["VmHWM"] / 1024}}))
 
 
 @pytest.mark.slow
+@EXTRA
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for peak RSS")
 def test_memory_does_not_grow_with_dataset(tmp_path):
     "The streaming stages on a mock M3FD of n and of 2n pairs (1024×768): peak RSS grows by less than 10 %."
@@ -146,6 +150,7 @@ print(json.dumps(dict(beta=res["beta"], resumed=res["resumed_from"], hist=[h["up
 
 
 @pytest.mark.slow
+@EXTRA
 def test_search_and_training_resume_identical(tmp_path):
     "Killed right after its 2nd checkpoint, the search (and later the training, 4th save) resumes and ends identical to an uninterrupted run."
     env = {"FUSION_PAPERS_BATCH": "1"}
