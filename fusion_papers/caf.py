@@ -21,9 +21,10 @@ import torch.nn as nn
 from . import core
 
 # %% auto #0
-__all__ = ['CAF_PROFILES', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'TASK_DATASETS', 'DET_COLUMNS', 'MS_COLUMNS',
-           'SEG_COLUMNS', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS', 'CAFSettings', 'resolve_settings', 'CAFNet',
-           'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma', 'fuse_official_u8',
+__all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED',
+           'TASK_DATASETS', 'DET_COLUMNS', 'MS_COLUMNS', 'SEG_COLUMNS', 'DET_BLOCKS', 'T3_STAND_INS', 'FIG7_DATASETS',
+           'FIG7_METRICS', 'CAFSettings', 'resolve_settings', 'stage_settings', 'CAFNet', 'find_caf_weights',
+           'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma', 'fuse_official_u8',
            'fuse_official_files', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods', 'check_official_outputs',
            'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches', 'fused_rgb',
            'task_classes', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
@@ -87,6 +88,35 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
     if bad:
         raise ValueError(f"unknown CAF setting(s) {bad}")
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+# %% ../nbs/02_caf.ipynb #ca5a9e02
+_LATER_ONLY = ("fig7_max_side", "fig7_methods", "table_rows")
+_SEARCH_ONLY = ("search_epochs", "search_steps", "search_beta_lr", "search_lr_decay", "search_w_lr", "search_w_momentum",
+                "search_w_wd", "fd_r")
+#: settings that cannot change a stage's result, kept out of its cache key (everything else is in it)
+STAGE_IRRELEVANT = {
+    "search": _LATER_ONLY + ("train_epochs", "train_steps", "train_lr", "train_patches", "task_epochs", "seg_iters"),
+    "train": _LATER_ONLY + _SEARCH_ONLY + ("task_epochs", "seg_iters", "task_imgsz", "det_arch", "seg_arch"),
+    "task": _LATER_ONLY,
+    "table3": ("fig7_methods", "table_rows") + _SEARCH_ONLY + ("task_epochs", "seg_iters", "task_imgsz", "det_arch", "seg_arch"),
+}
+#: the modules whose source is part of each stage's cache key
+STAGE_CODE = {
+    "search": ("fusion_papers.caf", "fusion_papers.hypergrad", "fusion_papers.losses", "fusion_papers.nets",
+               "fusion_papers.tasks", "fusion_papers.data"),
+    "train": ("fusion_papers.caf", "fusion_papers.losses", "fusion_papers.nets", "fusion_papers.data"),
+    "task": ("fusion_papers.caf", "fusion_papers.tasks", "fusion_papers.peers", "fusion_papers.nets", "fusion_papers.data"),
+    "table3": ("fusion_papers.caf", "fusion_papers.losses", "fusion_papers.nets", "fusion_papers.peers",
+               "fusion_papers.metrics", "fusion_papers.data"),
+}
+
+
+def stage_settings(settings: "CAFSettings", stage: str) -> dict:
+    "The settings `stage` ('search', 'train', 'task', 'table3') depends on: its cache key's share of `settings`."
+    if stage not in STAGE_IRRELEVANT:
+        raise ValueError(f"unknown stage {stage!r}; one of {sorted(STAGE_IRRELEVANT)}")
+    return core.subset_params(asdict(settings), drop=STAGE_IRRELEVANT[stage])
+
 
 # %% ../nbs/02_caf.ipynb #66792cd2
 def _cbr(cin: int, cout: int) -> nn.Sequential:
@@ -860,6 +890,12 @@ def downscaled_pairs(name: str, root=None, max_side: int | None = None, stems=No
                           {**p.meta, "downscaled_from": p.size})
         out.append(p)
     return out
+
+# %% ../nbs/02_caf.ipynb #ca5a9e04
+#: Table 3 rows computed with a stand-in architecture (the original networks' code/weights are not available offline)
+T3_STAND_INS = {"U2Fusion_p": "U2Fusion-style nets.DenseFuseNet trained with the searched loss (not U2Fusion's network)",
+                "UMFusion_p": "UMFusion-style nets.UNetFuse trained with the searched loss (not UMFusion's network)"}
+
 
 # %% ../nbs/02_caf.ipynb #aa727341
 class CAFExplorer:

@@ -766,7 +766,7 @@ def _min_font_pt(fig, skip=()) -> float:
 def legible_pt(fig, preview_width: int = 1000, dpi: int = 150) -> float:
     "The smallest font size (pt) that reads as ≥ 9 pt (12 px) once `fig`, saved at `dpi`, is shown `preview_width` px wide."
     width_px = fig.get_size_inches()[0] * dpi
-    return LEGIBLE_PX * 72 / dpi * max(1.0, width_px / preview_width) * 1.03
+    return LEGIBLE_PX * 72 / dpi * max(1.0, width_px / preview_width) * 1.1   # tight bbox: a little wider than the figure
 
 
 def enlarge_small_text(fig, min_pt: float) -> int:
