@@ -773,6 +773,12 @@ def enlarge_small_text(fig, min_pt: float) -> int:
     "Raise every visible text of `fig` smaller than `min_pt` to `min_pt`; return how many were changed."
     from matplotlib.text import Text
     n = 0
+    for ax in fig.axes:                          # tick labels are re-created at each draw: raise their size setting
+        for axis in (ax.xaxis, ax.yaxis):
+            ticks = axis.get_major_ticks()
+            if ticks and ticks[0].label1.get_fontsize() < min_pt:
+                axis.set_tick_params(which="both", labelsize=min_pt)
+                n += 1
     for t in fig.findobj(Text):
         if t.get_visible() and t.get_text().strip() and t.get_fontsize() < min_pt:
             t.set_fontsize(min_pt)
@@ -801,8 +807,13 @@ def savefig(fig, path, provenance: dict | str | None = None, preview_width: int 
             "Source": str(prov.get("git_sha")), "Creation Time": prov["saved_utc"]}
     preview_width = max(int(preview_width), int(min_width))
     dpi = max(dpi, math.ceil(min_width * 1.02 / max(fig.get_size_inches()[0], 1e-3)))
-    if legible:
-        enlarge_small_text(fig, legible_pt(fig, preview_width, dpi))
+    if legible and enlarge_small_text(fig, legible_pt(fig, preview_width, dpi)) and getattr(fig, "get_layout_engine", lambda: None)() is None:
+        with warnings.catch_warnings():          # larger text: let matplotlib make room for it again
+            warnings.simplefilter("ignore")
+            try:
+                fig.tight_layout()
+            except Exception:
+                pass
     min_pt = _min_font_pt(fig)
     txt = fig.text(0.005, 0.003, _footer(prov), fontsize=7, color="0.35", ha="left", va="bottom") if footer else None
     try:
