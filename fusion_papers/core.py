@@ -25,10 +25,12 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'REQUIRE_DATA_ENV', 'PROFILES', 'project_root', 'fixtures_root', 'data_required', 'has_fixtures',
-           'fixture', 'Profile', 'get_profile', 'get_device', 'seed_everything', 'atomic_path', 'atomic_write_bytes',
-           'atomic_write_text', 'save_json', 'load_json', 'save_csv', 'git_sha', 'package_versions', 'device_info',
-           'run_manifest', 'Run', 'json_safe', 'cached_run', 'Checkpointer', 'sha256_file', 'in_notebook']
+__all__ = ['DATA_ENV', 'REQUIRE_DATA_ENV', 'PROFILES', 'BATCH_ENV', 'BATCH_BAR_INTERVAL_S', 'GPU_THROUGHPUT', 'CELL_TIMEOUT_ENV',
+           'CELL_TIMEOUT_S', 'project_root', 'fixtures_root', 'data_required', 'has_fixtures', 'fixture', 'Profile',
+           'get_profile', 'get_device', 'seed_everything', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
+           'save_json', 'load_json', 'save_csv', 'git_sha', 'package_versions', 'device_info', 'run_manifest', 'Run',
+           'json_safe', 'cached_run', 'Checkpointer', 'in_notebook', 'cap', 'interactive', 'progress', 'StageRecord',
+           'record_path', 'stage', 'rehearsal_table', 'execute_notebook', 'sha256_file']
 
 # %% ../nbs/00_core.ipynb #f04a62d6
 DATA_ENV = "FUSION_PAPERS_DATA"
@@ -318,7 +320,7 @@ def cached_run(path, params: dict, fn: Callable[[], dict], **run_kw) -> dict:
 
 # %% ../nbs/00_core.ipynb #6077e3fc
 class Checkpointer:
-    "Save/restore training state per epoch in `folder` (atomic, keeps the newest `keep`)."
+    "Save/restore training state per epoch (or step) in `folder` (atomic, keeps the newest `keep`); an open `stage` counts the saves."
 
     def __init__(self, folder, keep: int = 2, prefix: str = "ckpt"):
         self.folder, self.keep, self.prefix = Path(folder), keep, prefix
@@ -330,13 +332,16 @@ class Checkpointer:
         return sorted(fs, key=lambda p: int(p.stem.split("_")[-1]))
 
     def save(self, epoch: int, state: dict) -> Path:
-        "Save `state` (any torch-serialisable dict) as the checkpoint after `epoch`."
+        "Save `state` (any torch-serialisable dict) as the checkpoint after `epoch` (or step)."
         import torch
         path = self.folder / f"{self.prefix}_{epoch:05d}.pt"
         with atomic_path(path) as tmp:
             torch.save({"epoch": epoch, "state": state}, tmp)
         for old in self._files()[:-self.keep]:
             old.unlink(missing_ok=True)
+        for st in _ACTIVE_STAGES:
+            st.checkpoints += 1
+            st.checkpoint_dir = str(self.folder)
         return path
 
     def latest(self) -> tuple[int, dict] | None:
@@ -349,16 +354,26 @@ class Checkpointer:
             ck = torch.load(fs[-1], map_location="cpu", weights_only=False)
         except Exception as e:
             raise RuntimeError(f"{fs[-1]}: cannot read checkpoint ({e}); delete it to restart from the previous one") from None
+        for st in _ACTIVE_STAGES:
+            st.resumed_from = ck["epoch"]
         return ck["epoch"], ck["state"]
 
-# %% ../nbs/00_core.ipynb #9fbb705b
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    "SHA-256 of a file, streamed."
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(chunk), b""):
-            h.update(b)
-    return h.hexdigest()
+    def clear(self) -> None:
+        "Remove this checkpointer's files (e.g. after its stage has written its final result)."
+        for f in self._files():
+            f.unlink(missing_ok=True)
+
+
+_ACTIVE_STAGES: list = []  # stages open right now (a Checkpointer / progress bar reports to them)
+
+# %% ../nbs/00_core.ipynb #aeb5fafa
+BATCH_ENV = "FUSION_PAPERS_BATCH"
+BATCH_BAR_INTERVAL_S = 30.0
+
+#: the GPU throughput the projections assume (stated on every projection; sustained, not peak)
+GPU_THROUGHPUT = {"flops_per_s": 25e12,
+                  "label": "one data-centre GPU at a sustained 25 TFLOP/s (fp32/TF32 training of small conv nets; "
+                           "assumed, not measured)"}
 
 
 def in_notebook() -> bool:
@@ -368,3 +383,203 @@ def in_notebook() -> bool:
         return get_ipython() is not None and "IPKernelApp" in get_ipython().config
     except Exception:
         return False
+
+
+def cap(n: int | None, rehearse: int = 0) -> int | None:
+    "`n` steps/epochs/images, capped at `rehearse` when `rehearse > 0` (`n=None`, 'all', becomes `rehearse`)."
+    r = int(rehearse or 0)
+    if r < 0:
+        raise ValueError(f"rehearse must be >= 0, got {rehearse}")
+    if r == 0:
+        return n
+    return r if n is None else min(int(n), r)
+
+
+def interactive() -> bool:
+    "True in a Jupyter kernel that a person drives (not under papermill/nbval/CI, which set `FUSION_PAPERS_BATCH=1`)."
+    return in_notebook() and os.environ.get(BATCH_ENV, "").strip().lower() not in {"1", "true", "yes"}
+
+
+def progress(iterable=None, *, total: int | None = None, desc: str = "", **kw):
+    "One tqdm bar (a widget in an interactive kernel, text otherwise, updated at most every 30 s in batch runs); nothing printed per step. Use `.set_postfix(loss=...)` for the loss."
+    if interactive():
+        from tqdm.notebook import tqdm as _tqdm
+    else:
+        from tqdm.std import tqdm as _tqdm
+        kw.setdefault("file", sys.stderr)
+        kw.setdefault("mininterval", BATCH_BAR_INTERVAL_S if in_notebook() or os.environ.get(BATCH_ENV) else 1.0)
+        kw.setdefault("dynamic_ncols", False)
+        kw.setdefault("ncols", 100)
+    if total is None and iterable is not None and hasattr(iterable, "__len__"):
+        total = len(iterable)
+    bar = _tqdm(iterable, total=total, desc=desc, **kw)
+    for st in _ACTIVE_STAGES:
+        st.progress_bars += 1
+    return bar
+
+
+def _rss_mb() -> tuple[float, float]:
+    "(current, peak) resident memory of this process in MiB (`/proc/self/status`; `getrusage` elsewhere)."
+    try:
+        d = {l.split(":")[0]: l.split()[1] for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(("VmRSS", "VmHWM"))}
+        return int(d["VmRSS"]) / 1024, int(d["VmHWM"]) / 1024
+    except Exception:
+        import resource
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024 ** 2)
+        return peak, peak
+
+
+def _reset_peak_rss() -> bool:
+    "Reset the kernel's peak-RSS counter (Linux `clear_refs` 5) so a stage measures its own peak; False where unsupported."
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+class StageRecord:
+    "What one `stage` measured; `count_flops()` wraps one step to measure its FLOPs, `tick(n)` counts steps when `steps` is not known up front."
+
+    def __init__(self, name, steps=None, paper_steps=None, flops_per_step=None, unit="step", note=""):
+        self.name, self.steps, self.paper_steps, self.flops_per_step = name, steps, paper_steps, flops_per_step
+        self.unit, self.note = unit, note
+        self.ticks, self.progress_bars, self.checkpoints = 0, 0, 0
+        self.checkpoint_dir, self.resumed_from = None, None
+
+    def tick(self, n: int = 1) -> None:
+        "Count `n` steps done."
+        self.ticks += n
+
+    @contextlib.contextmanager
+    def count_flops(self):
+        "Measure the FLOPs of the code inside (torch's FLOP counter, forward + backward) as FLOPs per step; only the first use counts."
+        if self.flops_per_step is not None:
+            yield
+            return
+        from torch.utils.flop_counter import FlopCounterMode
+        with FlopCounterMode(display=False) as fc:
+            yield
+        self.flops_per_step = int(fc.get_total_flops())
+
+    def as_dict(self, wall_s: float, rss: tuple, reset_ok: bool, status: str) -> dict:
+        steps = self.steps if self.steps is not None else self.ticks
+        per = wall_s / steps if steps else None
+        proj = None
+        if self.flops_per_step and self.paper_steps:
+            proj = self.paper_steps * self.flops_per_step / GPU_THROUGHPUT["flops_per_s"] / 3600
+        return dict(stage=self.name, unit=self.unit, steps=steps, paper_steps=self.paper_steps, wall_s=round(wall_s, 3),
+                    s_per_step=None if per is None else round(per, 4), rss_start_mb=round(rss[0], 1),
+                    peak_rss_mb=round(rss[1], 1), peak_rss_scope="stage" if reset_ok else "process",
+                    flops_per_step=self.flops_per_step,
+                    projected_gpu_hours=None if proj is None else round(proj, 4),
+                    projection=("projection: paper_steps × flops_per_step ÷ " + GPU_THROUGHPUT["label"]) if proj is not None else None,
+                    progress_bars=self.progress_bars, checkpoints=self.checkpoints, checkpoint_dir=self.checkpoint_dir,
+                    resumed_from=self.resumed_from, status=status, note=self.note,
+                    finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+
+def record_path(out_dir) -> Path:
+    "Where the rehearsal record of a run in `out_dir` lives."
+    return Path(out_dir) / "rehearsal" / "record.json"
+
+
+@contextlib.contextmanager
+def stage(name: str, out_dir, steps: int | None = None, paper_steps: int | None = None, flops_per_step: int | None = None,
+          *, unit: str = "step", note: str = "", **meta):
+    """One long stage of a chapter: yields a `StageRecord` and, on exit (also on error), writes its row into
+    `out_dir/rehearsal/record.json` (steps, s/step, peak RSS, FLOPs/step, projected GPU-hours, bars, checkpoints)."""
+    rec = StageRecord(name, steps, paper_steps, flops_per_step, unit, note)
+    reset_ok = _reset_peak_rss()
+    rss0 = _rss_mb()[0]
+    t0 = time.perf_counter()
+    _ACTIVE_STAGES.append(rec)
+    status = "ok"
+    try:
+        yield rec
+    except BaseException as e:
+        status = f"failed: {type(e).__name__}"
+        raise
+    finally:
+        _ACTIVE_STAGES.remove(rec)
+        wall = time.perf_counter() - t0
+        row = rec.as_dict(wall, (rss0, _rss_mb()[1]), reset_ok, status)
+        row.update(json_safe(meta))
+        path = record_path(out_dir)
+        try:
+            doc = load_json(path) if path.exists() else {}
+        except ValueError:
+            doc = {}
+        doc.setdefault("gpu_throughput", GPU_THROUGHPUT)
+        doc.setdefault("host", {"cpu": platform.processor() or platform.machine(), "threads": os.environ.get("OMP_NUM_THREADS")})
+        doc.setdefault("stages", {})[name] = row
+        save_json(path, doc)
+
+
+def rehearsal_table(record) -> "pd.DataFrame":
+    "The rehearsal record (a path, an out_dir or the loaded dict) as a table: one row per stage."
+    import pandas as pd
+    if not isinstance(record, dict):
+        p = Path(record)
+        record = load_json(record_path(p) if p.is_dir() else p)
+    cols = ["stage", "unit", "steps", "s_per_step", "peak_rss_mb", "flops_per_step", "paper_steps", "projected_gpu_hours",
+            "progress_bars", "checkpoints", "status"]
+    df = pd.DataFrame(list(record.get("stages", {}).values()))
+    return df[[c for c in cols if c in df.columns]] if len(df) else pd.DataFrame(columns=cols)
+
+# %% ../nbs/00_core.ipynb #c700e921
+CELL_TIMEOUT_ENV = "FUSION_PAPERS_CELL_TIMEOUT"
+CELL_TIMEOUT_S = 900
+
+
+def _cell_label(src: str) -> str:
+    "`#| label: x` of a cell, else its first non-directive line (for error messages)."
+    lines = [l.strip() for l in src.splitlines() if l.strip()]
+    for l in lines:
+        if l.startswith("#| label:"):
+            return l.split(":", 1)[1].strip()
+    rest = [l for l in lines if not l.startswith("#|")]
+    return (rest[0] if rest else "")[:80]
+
+
+def execute_notebook(src, dst, parameters: dict | None = None, *, cwd=None, cell_timeout: float | None = None,
+                     progress: bool = False, kernel_name: str = "python3", **kw):
+    """Run notebook `src` with papermill into `dst` in batch mode (`FUSION_PAPERS_BATCH=1`: no live widgets) with a per-cell
+    timeout (`cell_timeout`, default `$FUSION_PAPERS_CELL_TIMEOUT` or `CELL_TIMEOUT_S`); a timeout raises `TimeoutError`
+    naming the cell."""
+    import papermill as pm
+    src, dst = Path(src), Path(dst)
+    timeout = float(cell_timeout if cell_timeout is not None else os.environ.get(CELL_TIMEOUT_ENV, CELL_TIMEOUT_S))
+    old = os.environ.get(BATCH_ENV)
+    os.environ[BATCH_ENV] = "1"
+    try:
+        return pm.execute_notebook(str(src), str(dst), parameters=parameters or {}, cwd=str(cwd or src.parent),
+                                   progress_bar=progress, kernel_name=kernel_name, execution_timeout=int(timeout), **kw)
+    except TimeoutError as e:
+        which = "an unknown cell"
+        try:
+            import nbformat
+            nb = nbformat.read(dst, as_version=4)
+            ran = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                   and c.metadata.get("papermill", {}).get("status") not in (None, "pending")]
+            if ran:
+                i, c = ran[-1]
+                which = f"cell {i} ({_cell_label(c.source)!r})"
+        except Exception:
+            pass
+        raise TimeoutError(f"{src.name}: {which} ran longer than the per-cell timeout of {timeout:g} s "
+                           f"(set {CELL_TIMEOUT_ENV} to change it); partial output in {dst}") from e
+    finally:
+        if old is None:
+            os.environ.pop(BATCH_ENV, None)
+        else:
+            os.environ[BATCH_ENV] = old
+
+# %% ../nbs/00_core.ipynb #9fbb705b
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    "SHA-256 of a file, streamed."
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(chunk), b""):
+            h.update(b)
+    return h.hexdigest()

@@ -25,15 +25,17 @@ from . import core
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'SYNTH_SCENES', 'SYNTH_DET_CLASSES', 'SYNTH_SEG_CLASSES', 'SYNTH_SEG_PALETTE', 'M3FD_CLASSES_TARDAL',
            'M3FD_CLASSES_BDL', 'M3FD_CLASSES_COCO', 'M3FD_SCENES', 'MSRS_DET_CLASSES', 'MFNET_CLASSES', 'MFNET_PALETTE',
-           'FMB_CLASSES', 'FMB_PALETTE', 'FMB_PALETTE_FIGURES', 'MULTISPECTRAL_CLASSES', 'LLVIP_CLASSES',
-           'REGISTRY_DIR', 'DATASETS', 'IGNORE_INDEX', 'IMAGENET_MEAN', 'IMAGENET_STD', 'read_image', 'to_float',
-           'is_rgb_gray', 'as_gray', 'load_gray', 'load_rgb', 'load_image', 'read_mfnet', 'save_image', 'rgb_to_ycrcb',
-           'ycrcb_to_rgb', 'Pair', 'load_pair', 'crop_multiple', 'recombine', 'synthetic_pair', 'boxes_to_yolo_lines',
-           'read_yolo', 'read_class_names', 'make_synthetic_dataset', 'remap_classes', 'read_voc_xml', 'read_voc_json',
-           'read_coco_json', 'read_mask', 'colorize_mask', 'Layout', 'DatasetSpec', 'get_dataset', 'read_split_file',
-           'dataset_split', 'tim_tno_crops', 'load_checksums', 'file_sha256', 'build_checksum_registry', 'find_layout',
-           'images_by_stem', 'match_by_stem', 'scan_pairs', 'list_pairs', 'load_pair_entry', 'iter_pairs', 'load_boxes',
-           'crop_boxes', 'hflip_boxes', 'FusionPairDataset', 'collate', 'make_loader', 'CheckReport', 'check_dataset',
+           'FMB_CLASSES', 'FMB_PALETTE', 'FMB_PALETTE_FIGURES', 'MULTISPECTRAL_CLASSES', 'MULTISPECTRAL_CLASSES_FILE',
+           'M3FD_SIZE_RUNS', 'LLVIP_CLASSES', 'REGISTRY_DIR', 'DATASETS', 'IGNORE_INDEX', 'IMAGENET_MEAN',
+           'IMAGENET_STD', 'MOCK_MARKER', 'MOCK_STATUS', 'ADAPT_MARKER', 'read_image', 'to_float', 'is_rgb_gray',
+           'as_gray', 'load_gray', 'load_rgb', 'load_image', 'read_mfnet', 'save_image', 'rgb_to_ycrcb', 'ycrcb_to_rgb',
+           'Pair', 'load_pair', 'crop_multiple', 'recombine', 'synthetic_pair', 'boxes_to_yolo_lines', 'read_yolo',
+           'read_class_names', 'make_synthetic_dataset', 'remap_classes', 'known_class_ids', 'read_voc_xml',
+           'read_voc_json', 'read_coco_json', 'read_mask', 'colorize_mask', 'Layout', 'Defect', 'DatasetSpec',
+           'get_dataset', 'read_split_file', 'dataset_split', 'tim_tno_crops', 'load_checksums', 'file_sha256',
+           'build_checksum_registry', 'find_layout', 'images_by_stem', 'match_by_stem', 'scan_pairs', 'list_pairs',
+           'load_pair_entry', 'iter_pairs', 'load_boxes', 'load_mask', 'crop_boxes', 'hflip_boxes', 'FusionPairDataset',
+           'collate', 'make_loader', 'is_mock', 'write_mock', 'adapt', 'CheckReport', 'check_dataset',
            'format_registry', 'cli_register', 'public_copy', 'fetch_public_copy', 'make_yolo_view']
 
 # %% ../nbs/00a_data.ipynb #639596a8
@@ -660,7 +662,12 @@ FMB_PALETTE = ((0, 0, 0), (179, 228, 228), (181, 57, 133), (67, 162, 177), (200,
 FMB_PALETTE_FIGURES = ((0, 0, 0), (173, 229, 229), (187, 57, 134), (45, 163, 178), (206, 176, 47), (131, 54, 200),
                        (56, 171, 83), (183, 71, 78), (66, 102, 167), (14, 127, 255), (138, 163, 91), (156, 98, 153),
                        (101, 153, 140), (225, 214, 155), (136, 111, 89))
-MULTISPECTRAL_CLASSES = ("person", "car", "bike", "color_cone", "car_stop")   # no official id order exists
+MULTISPECTRAL_CLASSES = ("person", "car", "bike", "color_cone", "car_stop")   # CAF Table 1's five classes
+MULTISPECTRAL_CLASSES_FILE = MULTISPECTRAL_CLASSES + ("bump", "hole", "animal")  # the 8 ids of the released YOLO files
+# M3FD frames that are not 1024x768 (per the official VOC <size>, via the voc2coco COCO json): size -> (first id, last id, count)
+M3FD_SIZE_RUNS = {(880, 520): ("02890", "02938", 49), (740, 400): ("02666", "02708", 43), (780, 420): ("02625", "02665", 41),
+                  (800, 480): ("01494", "01529", 36), (480, 360): ("01301", "01334", 34), (440, 320): ("01797", "01828", 32),
+                  (400, 280): ("01912", "01934", 23), (440, 280): ("01829", "01844", 16)}
 LLVIP_CLASSES = ("person",)
 
 
@@ -680,6 +687,14 @@ def remap_classes(ids, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
     if bad:
         raise ValueError(f"class id(s) {bad} ({[src[i] if 0 <= i < len(src) else '?' for i in bad]}) have no match in {tuple(dst)}")
     return np.vectorize(lut.__getitem__, otypes=[np.int64])(ids) if ids.size else ids
+
+
+def known_class_ids(ids, src: Sequence[str], dst: Sequence[str]) -> np.ndarray:
+    "Boolean mask of the ids (in `src` order) whose class name exists in `dst` (the rest are dropped by a paper's class rule)."
+    dn = {_norm_name(n) for n in dst}
+    ok = np.array([i >= 0 and i < len(src) and _norm_name(src[i]) in dn for i in range(max(len(src), 1))] + [False])
+    ids = np.asarray(ids, np.int64)
+    return ok[np.clip(ids, -1, len(ok) - 1)] if ids.size else np.zeros(ids.shape, bool)
 
 # %% ../nbs/00a_data.ipynb #b018486d
 def read_voc_xml(path: str | os.PathLike, class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -793,10 +808,10 @@ def _registry_dir() -> Path:
 
 @dataclass(frozen=True)
 class Layout:
-    "Folders (relative to a dataset root) of one on-disk layout; `{split}` expands to each split."
+    "Folders (relative to a dataset root) of one on-disk layout; `{split}` expands to each split, `{annotation}` to a label set."
     ir: str
     vis: str
-    boxes: str | None = None          # folder of per-image label files
+    boxes: str | None = None          # folder of per-image label files (may hold {split}/ sub-folders)
     box_format: str | None = None     # 'yolo' | 'voc_xml' | 'voc_json'
     masks: str | None = None          # folder of per-image label PNGs
     mask_format: str | None = None    # 'index_png' | 'color_png'
@@ -805,6 +820,15 @@ class Layout:
     splits: tuple[str, ...] = ()      # values of {split}
     single_file: bool = False         # MFNet: RGB + thermal in one 4-channel PNG (ir == vis folder)
     note: str = ""
+    key: str = ""                     # short name shown by `data check` and accepted by `write_mock(layout=)`
+    source: str = ""                  # where this layout is documented (repository @ commit, path)
+    requires: tuple[str, ...] = ()    # globs that must match for this layout to be recognised (checked before plain layouts)
+    annotations: tuple[str, ...] = () # values of {annotation} in `boxes`; the first is the default
+    boxes_optional: bool = False      # a copy without the label folder is fine (labels are a separate download)
+    ir_file: str = "png:L"            # '<ext>:<mode>' of the IR files as distributed: L, RGBgray (3 equal channels), RGBA4 (MFNet)
+    vis_file: str = "png:RGB"
+    stems: str = ""                   # the file-name pattern of the release (documentation; mocks follow it)
+    extra: tuple[str, ...] = ()       # folders the release ships that are not read (e.g. RoadScene crop_HR_visible/)
 
     def dirs(self, root: Path, which: str, split: str | None = None) -> list[tuple[str | None, Path]]:
         pat = getattr(self, which)
@@ -814,6 +838,35 @@ class Layout:
             sp = [split] if split else list(self.splits)
             return [(s, root / pat.format(split=s)) for s in sp]
         return [(None, root / pat)]
+
+    def box_dir(self, root: Path, annotation: str | None = None) -> Path | None:
+        "The label folder for `annotation` (default: the first of `annotations`)."
+        if self.boxes is None:
+            return None
+        if "{annotation}" in self.boxes:
+            a = annotation or self.annotations[0]
+            if a not in self.annotations:
+                raise ValueError(f"annotation must be one of {self.annotations}, not {annotation!r}")
+            return root / self.boxes.format(annotation=a)
+        return root / self.boxes
+
+    def describe(self) -> str:
+        "One line: key, folders, note, source."
+        s = f"{self.key + ': ' if self.key else ''}{self.ir}/ + {self.vis}/"
+        if self.note:
+            s += f" ({self.note})"
+        if self.source:
+            s += f" [source: {self.source}]"
+        return s
+
+
+@dataclass(frozen=True)
+class Defect:
+    "A known defect of a release: reported once, with its source, as a known defect instead of an error."
+    kind: str            # 'unpaired': IR/visible counts differ (the unpaired files are excluded and listed)
+    text: str
+    source: str
+    layouts: tuple[str, ...] = ()   # layout keys it applies to (empty: all)
 
 
 @dataclass(frozen=True)
@@ -827,7 +880,7 @@ class DatasetSpec:
     modalities: tuple[str, str]
     layouts: tuple[Layout, ...]
     n_pairs: int | None = None                  # full release
-    resolution: str | None = None               # W x H
+    resolution: str | None = None               # W x H (display)
     fixture: str | None = None                  # folder under core.fixtures_root()
     n_fixture_pairs: int | None = None
     det_classes: tuple[str, ...] | None = None  # order of the ids in its box files
@@ -837,14 +890,29 @@ class DatasetSpec:
     splits: dict = field(default_factory=dict)  # split name -> packaged file in registry/
     checksums: str | None = None                # packaged pooch registry file
     notes: str = ""
+    sizes: tuple | None = None                  # allowed (W, H) sizes; None: sizes vary
+    size_note: str = ""                         # why several sizes are allowed (with its source)
+    class_rule: str = ""                        # how ids beyond a paper's class list are treated
+    defects: tuple[Defect, ...] = ()
+    checksum_of: str = ""                       # what the packaged checksums are of (official files? which commit?)
+    checksum_official: bool = False             # True: they are the official files, so a mismatch is a real difference
 
     @property
     def layout(self) -> Layout:
         "The canonical layout."
         return self.layouts[0]
 
+    def get_layout(self, key: str | None) -> Layout:
+        "The layout named `key` (None: the canonical one)."
+        if key is None:
+            return self.layouts[0]
+        for l in self.layouts:
+            if l.key == key:
+                return l
+        raise ValueError(f"{self.name}: unknown layout {key!r}; known: {', '.join(l.key for l in self.layouts)}")
 
-_IRVI = Layout("ir", "vi")
+
+_IRVI = Layout("ir", "vi", key="canonical")
 DATASETS: dict[str, DatasetSpec] = {}
 
 
@@ -852,94 +920,173 @@ def _add(spec: DatasetSpec):
     DATASETS[spec.name] = spec
 
 
+_CDD = "Zhaozixiang1228/MMIF-CDDFuse @ fd8da1f"
 _add(DatasetSpec(
     "tno", "TNO Image Fusion Dataset (CDDFuse's 25 test pairs)", ("BDL", "CAF", "SegMiF", "TIM"),
     "https://figshare.com/articles/dataset/TNO_Image_Fusion_Dataset/1008029", "CC BY 4.0 (TNO archive); test copies: no licence file",
-    ("ir", "vis"), (_IRVI, Layout("ir", "vis"), Layout("ir2", "vis2")), None, "varies (256x256 .. 768x576)",
-    "tno", 25, splits={"tim_test": "tno_tim_test.txt"}, checksums="tno.sha256.txt",
+    ("ir", "vis"),
+    (Layout("ir", "vi", key="canonical", note="CDDFuse test_img/TNO", source=f"{_CDD} test_img/TNO/{{ir,vi}}",
+            ir_file="png:RGBgray", vis_file="png:RGBgray", stems="01..25"),
+     Layout("ir", "vi", key="tardal", requires=("meta",), split_files="meta/{split}.txt", splits=("train", "val", "pred"),
+            note="TarDAL data/tno (ir, vi, meta)", source="JinyuanLiu-CV/TarDAL @ 6a9edd7 data/README.md, loader/tno.py",
+            ir_file="png:RGBgray", vis_file="png:RGBgray", stems="names of the curated copy"),
+     Layout("ir", "vis", key="ir_vis", note="ir/ + vis/ copies"),
+     Layout("ir2", "vis2", key="tim", note="TIM's New/TNO", source="LiuZhu-CV/TIMFusion @ 917b395 TNO_test.txt",
+            ir_file="bmp:L", vis_file="bmp:L", stems="1..37")),
+    None, "varies (256x256 .. 768x576)", "tno", 25, splits={"tim_test": "tno_tim_test.txt"}, checksums="tno.sha256.txt",
     notes="The archive has no single official pair list; the 25 pairs are CDDFuse's test set (its numbering). "
+          "The raw figshare archive (nested per scene, mixed names and formats) has no readable layout: use a curated copy. "
           "TIM's test list (37 .bmp in the authors' own numbering, with bottom/right crop counts) is shipped as a fact; "
-          "its images are not available and the mapping to CDDFuse numbering is unknown."))
+          "its images are not available and the mapping to CDDFuse numbering is unknown.",
+    checksum_of=f"the files of CDDFuse's curated copy ({_CDD} test_img/TNO), not of the figshare archive",
+    checksum_official=True))
 _add(DatasetSpec(
-    "roadscene", "RoadScene (FLIR-derived, CDDFuse's 50 test pairs)", ("BDL", "CAF", "TIM"),
+    "roadscene", "RoadScene (FLIR-derived, 221 pairs; CDDFuse's 50 test pairs)", ("BDL", "CAF", "TIM"),
     "https://github.com/hanna-xu/RoadScene", "no clear licence (FLIR-derived)", ("ir", "vis"),
-    (_IRVI, Layout("cropinfrared", "crop_HR_visible", note="hanna-xu/RoadScene release (folder names not verified offline)")), 221, "varies",
-    "roadscene", 50, checksums="roadscene.sha256.txt", notes="IR is single-channel JPG, VIS colour JPG."))
+    (Layout("ir", "vi", key="canonical", note="CDDFuse test_img/RoadScene", source=f"{_CDD} test_img/RoadScene/{{ir,vi}}",
+            ir_file="jpg:L", vis_file="jpg:RGB", stems="FLIR_<5 digits>"),
+     Layout("cropinfrared", "crop_LR_visible", key="release", note="hanna-xu/RoadScene release: the IR images match crop_LR_visible "
+            "in size (crop_HR_visible is a higher-resolution copy, not registered to them)",
+            source="hanna-xu/RoadScene @ ab71420 (221 files per folder, sizes and SHA-256 compared)",
+            ir_file="jpg:L", vis_file="jpg:RGB", stems="FLIR_<5 digits>", extra=("crop_HR_visible", "infrared"))),
+    221, "varies", "roadscene", 50, checksums="roadscene.sha256.txt", notes="IR is single-channel JPG, VIS colour JPG.",
+    checksum_of=f"{_CDD} test_img/RoadScene, byte-identical to hanna-xu/RoadScene @ ab71420 cropinfrared/ + crop_LR_visible/ "
+                "(all 50 pairs compared)", checksum_official=True))
+_M3FD_SIZES = ((1024, 768),) + tuple(M3FD_SIZE_RUNS)
 _add(DatasetSpec(
     "m3fd", "M3FD (TarDAL, CVPR 2022): 4200 aligned pairs, 6 detection classes", ("BDL", "CAF", "TIM"),
     "https://github.com/JinyuanLiu-CV/TarDAL", "unclear (dataset); voc2coco json MIT", ("ir", "vis"),
-    (Layout("ir", "vi", boxes="labels/yolo", box_format="yolo", coco="annotations/m3fd-*.json"),
+    (Layout("ir", "vi", boxes="labels/yolo", box_format="yolo", coco="annotations/m3fd-*.json", key="canonical",
+            note="the fixtures' layout: TarDAL-order YOLO labels in labels/yolo, voc2coco COCO json",
+            ir_file="png:RGBgray", vis_file="png:RGB", stems="00000..04199"),
+     Layout("ir", "vi", boxes="labels", box_format="yolo", split_files="meta/{split}.txt", splits=("train", "val", "pred"),
+            key="tardal", requires=("labels/[0-9]*.txt",), note="TarDAL's training layout data/m3fd (ir, vi, labels, meta)",
+            source="JinyuanLiu-CV/TarDAL @ 6a9edd7 loader/m3fd.py, data/README.md", ir_file="png:RGBgray", vis_file="png:RGB",
+            stems="00000..04199 (meta lists names with .png)"),
      Layout("Ir", "Vis", boxes="Annotation", box_format="voc_xml", split_files="Main/{split}.txt",
-            splits=("train", "val", "test"), note="official M3FD_Detection / BDLFusion layout"),
-     Layout("Infrared", "Visible", boxes="Annotation", box_format="voc_xml")),
-    4200, "1024x768", "m3fd", 8, det_classes=M3FD_CLASSES_TARDAL,
+            splits=("train", "val", "test"), key="detection", requires=("Annotation",),
+            note="official M3FD_Detection zip (Ir, Vis, Annotation VOC xml); BDLFusion adds Main/{split}.txt",
+            source="TarDAL README @ 6a9edd7; ganlumomo/voc2coco voc2coco_m3fd.py; LiuZhu-CV/BDLFusion M3FD/Main",
+            ir_file="png:RGBgray", vis_file="png:RGB", stems="00000..04199"),
+     Layout("Ir", "Vis", key="fusion", note="official M3FD_Fusion zip: 300 pairs, no labels",
+            source="CharlesShan-hub/cslib src/cslib/datasets/collection/m3fd.py", ir_file="png:RGBgray", vis_file="png:RGB",
+            stems="a subset of 00000..04160"),
+     Layout("Infrared", "Visible", boxes="Annotation", box_format="voc_xml", key="infrared_visible",
+            note="Infrared/ + Visible/ copies (BDLFusion test_imgs naming)", ir_file="png:RGBgray", vis_file="png:RGB")),
+    4200, "1024x768 (mostly)", "m3fd", 8, det_classes=M3FD_CLASSES_TARDAL,
     label_formats=("yolo txt (TarDAL order)", "VOC xml (names)", "COCO json (category_id 1..6)"),
     splits={"bdl_train": "m3fd_bdl_train.txt", "bdl_val": "m3fd_bdl_val.txt", "bdl_test": "m3fd_bdl_test.txt"},
-    checksums="m3fd.sha256.txt",
+    checksums="m3fd.sha256.txt", sizes=_M3FD_SIZES,
+    size_note="TarDAL README: 'Image size: 1024 x 768 pixels (mostly)'; the official XML <size> gives 274 smaller frames in "
+              "contiguous id runs (M3FD_SIZE_RUNS, e.g. 02890-02938 at 880x520)",
     notes="Class orders: TarDAL/YOLO, BDL (background + Lamp, Car, Bus, Motorcycle, Truck, People), COCO category_id. "
-          "BDL split 3600/659/600 (val ⊂ train); TarDAL meta / COCO json split 2727/633/840."))
+          "BDL split 3600/659/600 (val ⊂ train); TarDAL meta / COCO json split 2727/633/840.",
+    checksum_of="repository copies, not the official zip: 8 images from BDLFusion test_imgs, CAF_IVIF data/ and the TarDAL "
+                "sample (byte identity with M3FD_Detection not established), the voc2coco json, and derived label files "
+                "(labels/yolo, labels/voc_json: fixtures only, never required of a real copy)", checksum_official=False))
 _add(DatasetSpec(
     "msrs", "MSRS (MFNet-derived, 1444 pairs = 1083 train + 361 test)", ("SegMiF", "TIM", "CAF"),
     "https://github.com/Linfeng-Tang/MSRS", "no clear licence", ("ir", "vis"),
-    (Layout("ir", "vi", boxes="labels/yolo/fusion", box_format="yolo"),
-     Layout("{split}/ir", "{split}/vi", masks="{split}/Segmentation_labels", mask_format="index_png",
-            splits=("train", "test"), note="official MSRS release")),
+    (Layout("ir", "vi", boxes="labels/yolo/{annotation}", box_format="yolo", annotations=("fusion", "infrared", "visible"),
+            masks="masks", mask_format="index_png", split_files="splits/{split}.txt", splits=("train", "test"),
+            key="canonical", note="flat: the fixtures' layout, and what `data adapt msrs` builds", stems="<5 digits>D|N"),
+     Layout("{split}/ir", "{split}/vi", masks="{split}/Segmentation_labels", mask_format="index_png", splits=("train", "test"),
+            boxes="labels/yolo/{annotation}", box_format="yolo", annotations=("fusion", "infrared", "visible"),
+            boxes_optional=True, key="official",
+            note="official MSRS release; detection labels (Lele-3/MSRS-detection-label, {fusion,infrared,visible}/{train,test}/) "
+                 "placed or linked as labels/yolo/",
+            source="Linfeng-Tang/MSRS @ 2052589 (train 1083, test 361); Lele-3/MSRS-detection-label @ cb6ffc0",
+            ir_file="png:L", vis_file="png:RGB", stems="<5 digits>D|N")),
     1444, "640x480", "msrs", 6, det_classes=MSRS_DET_CLASSES, seg_classes=MFNET_CLASSES, palette=MFNET_PALETTE,
     label_formats=("yolo txt: fusion/infrared/visible annotations (Lele-3/MSRS-detection-label)", "index PNG (9 MFNet classes)"),
-    checksums="msrs.sha256.txt",
-    notes="Detection boxes exist separately for the fused, IR and VI images (choose with annotation=...). "
-          "Segmentation labels are not available offline."))
+    checksums="msrs.sha256.txt", sizes=((640, 480),),
+    notes="Detection boxes exist separately for the fused, IR and VI images (choose with annotation=...); label files are "
+          "found directly in the label folder or in its train/ test/ sub-folders (the label repository's own tree). "
+          "The repository's detection/ subset (80 numeric-stem pairs) is not covered. Segmentation labels are not available offline.",
+    checksum_of="VIF-Benchmark @ 23f2e51 test_imgs (6 images; byte identity with the MSRS release not established) and "
+                "Lele-3/MSRS-detection-label @ cb6ffc0 label files (official; flattened to labels/yolo/<set>/ in the fixtures)",
+    checksum_official=False))
 _add(DatasetSpec(
     "mfnet", "MFNet RGB-T segmentation (1569 frames: 820 day, 749 night)", ("SegMiF", "TIM", "BDL"),
     "https://www.mi.t.u-tokyo.ac.jp/static/projects/mil_multispectral/", "see the source site", ("ir", "vis"),
     (Layout("images", "images", masks="labels", mask_format="index_png", split_files="{split}.txt",
-            splits=("train", "val", "test"), single_file=True),),
-    1569, "640x480", det_classes=None, seg_classes=MFNET_CLASSES, palette=MFNET_PALETTE,
+            splits=("train", "val", "test"), single_file=True, key="canonical", note="ir_seg_dataset/ as released",
+            source="haqishen/MFNet-pytorch @ fff9e28 README, util/MF_dataset.py", ir_file="png:RGBA4", vis_file="png:RGBA4",
+            stems="<5 digits>D|N", extra=("test_day.txt", "test_night.txt", "val_test.txt")),),
+    1569, "640x480", det_classes=None, seg_classes=MFNET_CLASSES, palette=MFNET_PALETTE, sizes=((640, 480),),
     label_formats=("4-channel PNG (RGB + thermal in the 4th channel)", "index PNG (9 classes)"),
-    notes="Test split = 393 frames. Not available offline."))
+    notes="Test split = 393 frames. Not available offline. SegMiF's MFNet-derived copy ({train_all,test_all}/...) is not covered."))
 _add(DatasetSpec(
     "fmb", "FMB (SegMiF, ICCV 2023): 1500 pairs, 15 ids (unlabeled + 14 classes)", ("SegMiF",),
     "https://github.com/JinyuanLiu-CV/SegMiF", "see the source repository", ("ir", "vis"),
     (Layout("{split}/Infrared", "{split}/Visible", masks="{split}/Label", mask_format="index_png",
-            splits=("train", "test")),),
-    1500, "800x600", seg_classes=FMB_CLASSES, palette=FMB_PALETTE,
+            splits=("train", "test"), key="canonical", note="FMB release ({train,test}/{Infrared,Visible,Label,color})",
+            source="SegMiF issue #25; cslib fmb.py; Road-Former configs/_base_/datasets/mmfmb.py",
+            ir_file="png:L", vis_file="png:RGB", extra=("{split}/color",)),),
+    1500, "800x600", seg_classes=FMB_CLASSES, palette=FMB_PALETTE, sizes=((800, 600),),
     label_formats=("index PNG (Label/)", "colour PNG (color/, FMB_PALETTE)"),
-    notes="Class colours from a maintainer comment (SegMiF#10); split sizes are not in the repo; "
-          "upstream issues report unequal IR/VI counts in train (#6). Not available offline."))
+    defects=(Defect("unpaired", "some copies of the release have unequal Infrared/Visible counts in train after unzipping",
+                    "JinyuanLiu-CV/SegMiF issue #6 (open)"),),
+    notes="Class colours from a maintainer comment (SegMiF#10); split sizes are not in the repo (1220/280 per cslib's backup); "
+          "upstream issues report unequal IR/VI counts in train (#6) and no bicycle in the test labels (#28). Not available offline."))
 _add(DatasetSpec(
-    "multispectral", "Multispectral object detection (Takumi et al. 2017), 5 classes", ("TIM", "CAF"),
+    "multispectral", "Multispectral object detection (Takumi et al. 2017): 2999 ids, 8 ids in the YOLO files", ("TIM", "CAF"),
     "https://www.mi.t.u-tokyo.ac.jp/static/projects/mil_multispectral/", "see the source site", ("ir", "vis"),
-    (Layout("ir", "vi", boxes="labels/yolo", box_format="yolo", note="arrange it like this; no official layout is fixed here"),),
-    None, None, det_classes=MULTISPECTRAL_CLASSES, label_formats=("yolo txt (ids in MULTISPECTRAL_CLASSES order)",),
-    notes="TIM re-partitions 2550 train / 250 test. No code fixes an id order; MULTISPECTRAL_CLASSES follows "
-          "CAF Table 1's column order. Not available offline."))
+    (Layout("ir", "vi", boxes="labels/yolo", box_format="yolo", key="canonical",
+            note="arranged copy (what `data adapt multispectral` builds from the release)"),
+     Layout("Images/fir", "Images/rgb", boxes="labels/{annotation}", box_format="yolo", annotations=("fir", "rgb", "mir", "nir"),
+            key="release", note="ir_det_dataset as released: Images/{rgb,fir,mir,nir}, YOLO labels per band in labels/<band>/",
+            source="third-party readers: dataset_tool script; carlo-fornetti/Multi-spectral_Object_Detection_dataset train.py",
+            ir_file="png:L", vis_file="png:RGB", extra=("Images/mir", "Images/nir", "ConvertedImages", "Annotations_Converted"))),
+    2999, "varies (raw rgb/fir 640x480, mir/nir 320x256; converted 320x256)", det_classes=MULTISPECTRAL_CLASSES_FILE,
+    label_formats=("yolo txt, one set per band (ids in MULTISPECTRAL_CLASSES_FILE order)", "VOC xml (Annotations_Converted*)"),
+    class_rule="The YOLO files use 8 ids (person, car, bike, color_cone, car_stop, bump, hole, animal); CAF's Table 1 uses the "
+               "first five: load_boxes(..., classes=MULTISPECTRAL_CLASSES) drops boxes of the other three.",
+    notes="TIM re-partitions 2550 train / 250 test (no list released). The 8-id order rests on third-party code "
+          "(carlo-fornetti data.yml nc: 8) and a visual check, not on an official file. Which band's labels TIM and CAF used "
+          "is not stated (default here: fir). Not available offline."))
+_MED_N = {"ct": 21, "pet": 42, "spect": 73}
 for _sub, _other in (("ct", "CT"), ("pet", "PET"), ("spect", "SPECT")):
     _add(DatasetSpec(
-        f"medical_{_sub}", f"Harvard AANLIB MRI-{_other} (CDDFuse's 21 test pairs)", ("TIM",),
+        f"medical_{_sub}", f"Harvard AANLIB MRI-{_other} (CDDFuse's {_MED_N[_sub]} test pairs; fixture: the first 21)", ("TIM",),
         "http://www.med.harvard.edu/AANLIB/", "no licence file (Harvard AANLIB origin)", ("mri", _sub),
-        (Layout("mri", "other"), Layout("MRI", _other)), None, "256x256", f"medical/mri_{_sub}", 21,
-        checksums=f"medical_{_sub}.sha256.txt",
+        (Layout("mri", "other", key="canonical", note="the fixtures' layout", ir_file="png:RGBgray",
+                vis_file="png:RGBgray" if _sub == "ct" else "png:RGB", stems="11.."),
+         Layout("MRI", _other, key="cddfuse", note=f"CDDFuse test_img/MRI_{_other}; also xianming-gu's {_other}-MRI/",
+                source=f"{_CDD} test_img/MRI_{_other}/{{MRI,{_other}}} ({_MED_N[_sub]} pairs, 11..{10 + _MED_N[_sub]})",
+                ir_file="png:RGBgray", vis_file="png:RGBgray" if _sub == "ct" else "png:RGB", stems="11..")),
+        _MED_N[_sub], "256x256", f"medical/mri_{_sub}", 21, checksums=f"medical_{_sub}.sha256.txt", sizes=((256, 256),),
         notes=("MRI and CT are gray (stored RGB-gray)." if _sub == "ct" else
                f"{_other} is colour: fuse MRI with its Y and put the CrCb back (Pair.vis holds the {_other}).")
-              + " Pair.ir holds the MRI."))
+              + " Pair.ir holds the MRI." + ("" if _sub == "ct" else
+              f" The fixture holds the first 21 of CDDFuse's {_MED_N[_sub]}: numbers on it are not comparable with CDDFuse's."),
+        checksum_of=f"{_CDD} test_img/MRI_{_other} (official for that distribution; the fixture covers the first 21 pairs)",
+        checksum_official=True))
 _add(DatasetSpec(
     "llvip", "LLVIP (low-light pedestrian pairs, 15488 = 12025 train + 3463 test)", ("TIM",),
     "https://github.com/bupt-ai-cz/LLVIP", "see the source repository", ("ir", "vis"),
-    (Layout("infrared/{split}", "visible/{split}", boxes="Annotations", box_format="voc_xml", splits=("train", "test")),),
-    15488, "1280x1024", det_classes=LLVIP_CLASSES, label_formats=("VOC xml (person)",),
-    notes="Not available offline."))
+    (Layout("infrared/{split}", "visible/{split}", boxes="Annotations", box_format="voc_xml", splits=("train", "test"),
+            key="canonical", note="LLVIP release", source="bupt-ai-cz/LLVIP README.md, toolbox/xml2txt_yolov5.py",
+            ir_file="jpg:RGBgray", vis_file="jpg:RGB", stems="<6 digits>"),),
+    15488, "1280x1024", det_classes=LLVIP_CLASSES, label_formats=("VOC xml (person)",), sizes=((1280, 1024),),
+    notes="IR JPGs are 3-channel. Not available offline."))
 _add(DatasetSpec(
     "vifb", "VIFB benchmark inputs (21 pairs)", ("metrics",),
     "https://github.com/xingchenzhang/VIFB", "no licence file (asks for citation)", ("ir", "vis"),
-    (_IRVI, Layout("input/IR", "input/VI", note="VIFB repository")), 21, "varies", "vifb", 21,
-    checksums="vifb.sha256.txt", notes="IR: 17 RGB-gray + 4 single-channel JPG; VI colour JPG."))
+    (Layout("ir", "vi", key="canonical", ir_file="jpg:RGBgray", vis_file="jpg:RGB"),
+     Layout("input/IR", "input/VI", key="release", note="VIFB repository", source="xingchenzhang/VIFB @ 22b2ea9 input/{IR,VI}",
+            ir_file="jpg:RGBgray", vis_file="jpg:RGB")), 21, "varies", "vifb", 21,
+    checksums="vifb.sha256.txt", notes="IR: 17 RGB-gray + 4 single-channel JPG; VI colour JPG. A pre-d4089a0 snapshot has a "
+                                       "case-mismatched pair name.",
+    checksum_of="xingchenzhang/VIFB @ 22b2ea9 input/ (official)", checksum_official=True))
 _add(DatasetSpec(
     "synthetic", "Synthetic registered IR/VIS street scenes (make_synthetic_dataset): smoke data only", ("all (smoke)",),
     "fusion_papers.data.make_synthetic_dataset", "generated", ("ir", "vis"),
     (Layout("ir", "vi", boxes="labels/yolo", box_format="yolo", masks="masks", mask_format="index_png",
-            split_files="splits/{split}.txt", splits=("train", "val", "test")),),
+            split_files="splits/{split}.txt", splits=("train", "val", "test"), key="canonical"),),
     None, "any (default 160x128)", det_classes=SYNTH_DET_CLASSES, seg_classes=SYNTH_SEG_CLASSES, palette=SYNTH_SEG_PALETTE,
-    label_formats=("yolo txt", "index PNG"), notes="Numbers on synthetic data are smoke numbers, never results."))
+    label_formats=("yolo txt", "index PNG"), notes="Numbers on synthetic data are smoke numbers, never results.",
+    checksum_of="the copy's own meta.json", checksum_official=True))
 
 
 def get_dataset(name: str) -> DatasetSpec:
@@ -959,6 +1106,11 @@ def read_split_file(path: str | os.PathLike) -> list[str]:
     return [l.strip() for l in path.read_text(encoding="utf-8").splitlines() if l.strip() and not l.startswith("#")]
 
 
+def _split_ids(path) -> list[str]:
+    "Ids of an on-disk split list; a trailing image extension (TarDAL's meta lists `00000.png`) is dropped."
+    return [l[: -len(Path(l).suffix)] if Path(l).suffix.lower() in IMAGE_EXTS else l for l in read_split_file(path)]
+
+
 def dataset_split(name: str, split: str, root: str | os.PathLike | None = None) -> list[str]:
     "Ids of `split`: a packaged list (e.g. 'bdl_test' for M3FD, 'tim_test' for TNO) or the copy's own split file."
     spec = get_dataset(name)
@@ -966,8 +1118,8 @@ def dataset_split(name: str, split: str, root: str | os.PathLike | None = None) 
         return read_split_file(_registry_dir() / spec.splits[split])
     base = _resolve_root(spec, root)
     lay = find_layout(spec, base)
-    if lay.split_files:
-        return read_split_file(base / lay.split_files.format(split=split))
+    if lay.split_files and split in lay.splits:
+        return _split_ids(base / lay.split_files.format(split=split))
     if "{split}" in lay.ir:
         return [s for s, _, _ in list_pairs(name, base, split=split)]
     raise ValueError(f"dataset {spec.name!r} has no split {split!r} (packaged: {sorted(spec.splits) or 'none'})")
@@ -1023,16 +1175,31 @@ def _resolve_root(spec: DatasetSpec, root) -> Path:
     return r
 
 
+def _layout_present(lay: Layout, root: Path) -> bool:
+    ir = lay.dirs(root, "ir"); vi = lay.dirs(root, "vis")
+    return bool(ir) and any(d.is_dir() for _, d in ir) and any(d.is_dir() for _, d in vi)
+
+
 def find_layout(spec: DatasetSpec | str, root: Path) -> Layout:
-    "The first layout of `spec` whose IR and visible folders exist under `root`; a clear error otherwise."
+    "The layout of `spec` used by the copy under `root`: first a layout whose folders and `requires` globs all exist, else the first plain layout whose IR and visible folders exist; a clear error otherwise."
     spec = get_dataset(spec) if isinstance(spec, str) else spec
     root = Path(root)
     for lay in spec.layouts:
-        ir = lay.dirs(root, "ir"); vi = lay.dirs(root, "vis")
-        if ir and any(d.is_dir() for _, d in ir) and any(d.is_dir() for _, d in vi):
+        if lay.requires and _layout_present(lay, root) and all(any(root.glob(g)) for g in lay.requires):
             return lay
-    want = "; ".join(f"{l.ir}/ + {l.vis}/" for l in spec.layouts)
+    for lay in spec.layouts:
+        if not lay.requires and _layout_present(lay, root):
+            return lay
+    want = "; ".join(f"{l.ir}/ + {l.vis}/" + (f" with {', '.join(l.requires)}" if l.requires else "") + f" ({l.key})"
+                     for l in spec.layouts)
     raise FileNotFoundError(f"{root}: no known layout of {spec.name!r} found (expected folders: {want})")
+
+
+def _defect(spec: DatasetSpec, lay: Layout, kind: str) -> Defect | None:
+    for d in spec.defects:
+        if d.kind == kind and (not d.layouts or lay.key in d.layouts):
+            return d
+    return None
 
 
 def _images_by_stem(folder: Path) -> tuple[dict[str, Path], list[str]]:
@@ -1094,6 +1261,12 @@ def list_pairs(name: str, root: str | os.PathLike | None = None, split: str | No
     lay = find_layout(spec, base)
     folder_split = split if (split and "{split}" in lay.ir and split in lay.splits) else None
     rep = scan_pairs(spec, base, folder_split)
+    known = _defect(spec, lay, "unpaired")
+    if strict and known and (rep["only_ir"] or rep["only_vis"]):
+        warnings.warn(f"{base}: known defect of the {spec.name} release ({known.text}; {known.source}): "
+                      f"{len(rep['only_ir']) + len(rep['only_vis'])} unpaired file(s) skipped: "
+                      f"{(rep['only_ir'] + rep['only_vis'])[:10]}", stacklevel=2)
+        rep["only_ir"], rep["only_vis"] = [], []
     if strict:
         probs = []
         if rep["only_ir"]: probs.append(f"IR images without a visible partner: {rep['only_ir'][:10]}")
@@ -1146,37 +1319,90 @@ def _image_size(path: Path) -> tuple[int, int]:
         raise ValueError(f"{path}: cannot read the image header ({e})") from None
 
 
-def load_boxes(name: str, stem: str, root: str | os.PathLike | None = None, annotation: str = "fusion",
-               classes: Sequence[str] | None = None, size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    "Boxes of pair `stem` → (cls int64 (N,), xyxy float32 (N,4) pixels). MSRS: `annotation` = fusion | infrared | visible."
+def _label_index(folder: Path, ext: str) -> dict[str, Path]:
+    "Label files of `folder` keyed by stem, also those one level down (a label repository's train/ test/ sub-folders)."
+    out: dict[str, Path] = {}
+    if not folder.is_dir():
+        return out
+    for sub in sorted(folder.iterdir()):
+        if sub.is_dir():
+            for f in sorted(sub.iterdir()):
+                if f.suffix == ext and f.name != "classes.txt":
+                    out.setdefault(f.stem, f)
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and f.suffix == ext and f.name != "classes.txt":
+            out[f.stem] = f
+    return out
+
+
+_BOX_EXT = {"yolo": ".txt", "voc_xml": ".xml", "voc_json": ".json"}
+
+
+def _label_file(folder: Path, stem: str, ext: str) -> Path:
+    f = folder / f"{stem}{ext}"
+    if f.is_file() or not folder.is_dir():
+        return f
+    for sub in sorted(folder.iterdir()):
+        if sub.is_dir() and (sub / f"{stem}{ext}").is_file():
+            return sub / f"{stem}{ext}"
+    return f
+
+
+def load_boxes(name: str, stem: str, root: str | os.PathLike | None = None, annotation: str | None = None,
+               classes: Sequence[str] | None = None, size: tuple[int, int] | None = None,
+               drop_unknown: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    "Boxes of pair `stem` → (cls int64 (N,), xyxy float32 (N,4) pixels). `annotation`: the label set (MSRS fusion | infrared | visible; Multispectral release: a band). With `classes`, ids are remapped by name; boxes of classes not in `classes` are dropped when `drop_unknown` (default: the dataset has a `class_rule`), else raise."
     spec = get_dataset(name)
     base = _resolve_root(spec, root)
     lay = find_layout(spec, base)
     if lay.boxes is None:
-        raise ValueError(f"{spec.name!r} (layout {lay.ir}/ + {lay.vis}/) has no box labels")
-    folder = base / lay.boxes
-    if spec.name == "msrs" and lay.boxes.endswith("/fusion"):
-        if annotation not in ("fusion", "infrared", "visible"):
-            raise ValueError(f"MSRS annotation must be fusion, infrared or visible, not {annotation!r}")
-        folder = folder.parent / annotation
+        raise ValueError(f"{spec.name!r} (layout {lay.describe()}) has no box labels")
+    if "{annotation}" not in lay.boxes and annotation not in (None, "fusion"):
+        raise ValueError(f"{spec.name!r} (layout {lay.key}) has one label set; annotation={annotation!r} is not available")
+    folder = lay.box_dir(base, annotation if "{annotation}" in lay.boxes else None)
     names = spec.det_classes
     if names is None:
         cf = base / "labels" / "classes.txt"
         names = tuple(read_class_names(cf))
+    ext = _BOX_EXT.get(lay.box_format or "")
+    if ext is None:
+        raise ValueError(f"unsupported box format {lay.box_format!r}")
+    f = _label_file(folder, stem, ext)
+    if not f.is_file() and not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: label folder missing for {spec.name!r} (layout {lay.describe()})")
     if lay.box_format == "yolo":
         if size is None:
             size = _image_size(_find_image(base, lay, stem))
-        arr = read_yolo(folder / f"{stem}.txt", size[0], size[1], n_classes=len(names))
+        arr = read_yolo(f, size[0], size[1], n_classes=len(names))
         cls, xyxy = arr[:, 0].astype(np.int64), arr[:, 1:]
     elif lay.box_format == "voc_xml":
-        cls, xyxy = read_voc_xml(folder / f"{stem}.xml", names)
-    elif lay.box_format == "voc_json":
-        cls, xyxy = read_voc_json(folder / f"{stem}.json", names)
+        cls, xyxy = read_voc_xml(f, names)
     else:
-        raise ValueError(f"unsupported box format {lay.box_format!r}")
+        cls, xyxy = read_voc_json(f, names)
     if classes is not None:
+        if drop_unknown is None:
+            drop_unknown = bool(spec.class_rule)
+        if drop_unknown:
+            keep = known_class_ids(cls, names, classes)
+            cls, xyxy = cls[keep], xyxy[keep]
         cls = remap_classes(cls, names, classes)
     return cls, xyxy
+
+
+def load_mask(name: str, stem: str, root: str | os.PathLike | None = None, split: str | None = None) -> np.ndarray:
+    "The segmentation mask of pair `stem` → `H×W` int64 class ids (any layout, `{split}` folders searched in turn)."
+    spec = get_dataset(name)
+    base = _resolve_root(spec, root)
+    lay = find_layout(spec, base)
+    if lay.masks is None:
+        raise ValueError(f"{base}: {spec.name!r} (layout {lay.describe()}) has no segmentation masks")
+    dirs = lay.dirs(base, "masks", split)
+    for _, d in dirs:
+        for ext in (".png", ".PNG", ".bmp", ".tif"):
+            f = d / f"{stem}{ext}"
+            if f.is_file():
+                return read_mask(f, spec.palette if lay.mask_format == "color_png" else None)
+    raise FileNotFoundError(f"{base}: no mask for {stem!r} in {[str(d) for _, d in dirs]}")
 
 # %% ../nbs/00a_data.ipynb #029752b6
 IGNORE_INDEX = 255
@@ -1217,7 +1443,7 @@ class FusionPairDataset:
 
     def __init__(self, source=None, crop: tuple[int, int] | None = None, augment: bool = False, seed: int = 0,
                  with_boxes: bool = False, with_masks: bool = False, dataset: str | None = None,
-                 split: str | None = None, annotation: str = "fusion", classes: Sequence[str] | None = None,
+                 split: str | None = None, annotation: str | None = None, classes: Sequence[str] | None = None,
                  repeats: int = 1, cache: bool = False, normalize=None, min_visible: float = 0.3, hflip: float = 0.5):
         import torch  # noqa: F401  (fail early with a clear ImportError)
         self.crop = None if crop is None else (int(crop[0]), int(crop[1]))
@@ -1371,6 +1597,423 @@ def make_loader(ds, batch_size: int = 4, shuffle: bool = True, seed: int = 0, nu
                                        collate_fn=collate, drop_last=drop_last,
                                        worker_init_fn=lambda w: np.random.seed((seed + w) % 2**32))
 
+# %% ../nbs/00a_data.ipynb #mock0001
+MOCK_MARKER = ".fusion_papers_mock.json"
+MOCK_STATUS = "rehearsal (mock data) — not a result"
+
+
+def is_mock(path: str | os.PathLike) -> bool:
+    "True when `path` (a folder or a file) lies in a mock copy: the marker file is in it, in a parent, or in an immediate sub-folder."
+    p = Path(path).expanduser()
+    if p.is_file():
+        p = p.parent
+    for q in (p, *p.parents):
+        if (q / MOCK_MARKER).is_file():
+            return True
+    if p.is_dir():
+        try:
+            return any(s.is_dir() and (s / MOCK_MARKER).is_file() for s in p.iterdir())
+        except OSError:
+            return False
+    return False
+
+
+# sizes a mock uses where the release's sizes vary (taken from the fixtures' documented sizes)
+_MOCK_SIZES = {"tno": ((768, 576), (620, 450), (360, 270), (632, 496)),
+               "roadscene": ((496, 301), (506, 326), (376, 240), (606, 426)),
+               "vifb": ((630, 460), (328, 254), (448, 324), (640, 480)),
+               "multispectral": ((640, 480),)}
+_VIFB_NAMES = ("carLight", "carShadow", "carWhite", "elecbike", "fight", "kettle", "labMan", "man", "manCall", "manCar",
+               "manlight", "manWalking", "manwithbag", "nightCar", "peopleshadow", "running", "snow", "tricycle",
+               "walking", "walking2", "walkingnight")
+# synthetic classes (person, car) -> the dataset's box class names; None drops the box
+_MOCK_DET = {"m3fd": ("People", "Car"), "msrs": ("person", "car"), "multispectral": ("person", "car"),
+             "llvip": ("person", None)}
+
+
+def _mock_split_counts(n: int, splits: Sequence[str]) -> dict[str, int]:
+    if not splits:
+        return {None: n}
+    if n < len(splits):
+        raise ValueError(f"n={n} is too small for the {len(splits)} splits {tuple(splits)} (one pair each at least)")
+    k = max(1, n // 4)
+    out = {s: k for s in splits[1:]}
+    out[splits[0]] = n - k * (len(splits) - 1)
+    return {s: out[s] for s in splits}
+
+
+def _mock_stems(spec: DatasetSpec, lay: Layout, n: int) -> list[str]:
+    name = spec.name
+    if name == "tno":
+        return [str(i + 1) if lay.key == "tim" else f"{i + 1:02d}" for i in range(n)]
+    if name == "roadscene":
+        return [f"FLIR_{211 + 97 * i:05d}" for i in range(n)]
+    if name == "m3fd":
+        if lay.key == "fusion":
+            base = ["00512", "01670", "03878"]
+            return (base + [f"{4000 + i:05d}" for i in range(n)])[:n]
+        runs = list(M3FD_SIZE_RUNS.values())
+        out, seq = [], 0
+        for i in range(n):
+            if i % 4 == 1:                      # every 4th frame comes from a run of smaller frames (02890.. at 880x520 first)
+                first, last, _ = runs[(i // 4) % len(runs)]
+                out.append(f"{int(first) + i // (4 * len(runs)):05d}")
+            else:
+                out.append(f"{seq:05d}"); seq += 1
+        return out
+    if name in ("msrs", "mfnet"):
+        return [f"{i + 1:05d}{'D' if i % 2 == 0 else 'N'}" for i in range(n)]
+    if name.startswith("medical"):
+        return [str(11 + i) for i in range(n)]
+    if name == "vifb":
+        return [(_VIFB_NAMES[i] if i < len(_VIFB_NAMES) else f"extra{i}") for i in range(n)]
+    if name == "llvip":
+        return [f"{10001 + i:06d}" for i in range(n)]
+    return [f"{i + 1:05d}" for i in range(n)]
+
+
+def _mock_size(spec: DatasetSpec, stem: str, i: int) -> tuple[int, int]:
+    if spec.name == "m3fd" and stem.isdigit():
+        for (w, h), (a, b, _) in M3FD_SIZE_RUNS.items():
+            if int(a) <= int(stem) <= int(b):
+                return (w, h)
+        return (1024, 768)
+    if spec.sizes:
+        return spec.sizes[0]
+    s = _MOCK_SIZES.get(spec.name, ((320, 256),))
+    return s[i % len(s)]
+
+
+def _save_mode(path: Path, img: np.ndarray, mode: str, ir: np.ndarray | None = None):
+    "Write a float image in a release's storage convention: L, RGBgray, RGB, RGBA4 (RGB + thermal)."
+    a = _to_uint(img, path)
+    if mode == "L":
+        a = a if a.ndim == 2 else _to_uint(as_gray(img), path)
+    elif mode == "RGBgray":
+        g = a if a.ndim == 2 else _to_uint(as_gray(img), path)
+        a = np.repeat(g[..., None], 3, axis=2)
+    elif mode == "RGB":
+        a = a if a.ndim == 3 else np.repeat(a[..., None], 3, axis=2)
+    elif mode == "RGBA4":
+        a = np.concatenate([a if a.ndim == 3 else np.repeat(a[..., None], 3, 2), _to_uint(ir, path)[..., None]], axis=2)
+    else:
+        raise ValueError(f"unknown storage mode {mode!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kw = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
+    Image.fromarray(a).save(path, **kw)
+
+
+def _voc_xml(stem: str, ext: str, size: tuple[int, int], objs: list[tuple[str, float, float, float, float]]) -> str:
+    w, h = size
+    o = "".join(f"<object><name>{n}</name><pose>Unspecified</pose><truncated>0</truncated><difficult>0</difficult>"
+                f"<bndbox><xmin>{int(x1) + 1}</xmin><ymin>{int(y1) + 1}</ymin><xmax>{int(x2)}</xmax><ymax>{int(y2)}</ymax>"
+                f"</bndbox></object>" for n, x1, y1, x2, y2 in objs)
+    return (f"<annotation><folder>mock</folder><filename>{stem}{ext}</filename><size><width>{w}</width>"
+            f"<height>{h}</height><depth>3</depth></size><segmented>0</segmented>{o}</annotation>\n")
+
+
+def _mock_mask(spec: DatasetSpec, seg: np.ndarray) -> np.ndarray:
+    names = [_norm_name(n) for n in spec.seg_classes]
+    lut = np.zeros(len(SYNTH_SEG_CLASSES), np.uint8)
+    for i, n in enumerate(SYNTH_SEG_CLASSES):
+        lut[i] = names.index(n) if n in names else 0
+    return lut[seg]
+
+
+def _save_mask(path: Path, mask: np.ndarray, palette=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.fromarray(mask.astype(np.uint8))
+    if palette is not None:                        # a palette ('P') PNG: pixel values are the class ids
+        flat = [v for c in palette for v in c]
+        im.putpalette(flat + [0] * (768 - len(flat)))
+    im.save(path)
+
+
+def write_mock(name: str, root: str | os.PathLike, n: int = 4, seed: int = 0, layout: str | None = None, *,
+               defects: bool = False, overwrite: bool = False) -> Path:
+    "Write a small copy of dataset `name`, structurally identical to the release in `layout` (a registry layout key; None: canonical), with synthetic content (exact boxes and masks), and the marker file `.fusion_papers_mock.json`. `name='medical'` writes the three sets as sub-folders. Returns `root`."
+    root = Path(root).expanduser()
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    want = {"dataset": name, "layout": layout, "n": n, "seed": seed, "defects": defects}
+    if root.exists() and any(root.iterdir()) and not overwrite:
+        info = _mock_info(root)
+        if info and all(info.get(k) == v for k, v in want.items()):
+            return root                               # the same mock is already there
+        raise FileExistsError(f"{root}: folder exists and is not empty (pass overwrite=True to replace it)")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.tmp"))
+    try:
+        if name.lower() == "medical":
+            for sub in ("ct", "pet", "spect"):
+                spec = get_dataset(f"medical_{sub}")
+                lay = spec.get_layout(layout)
+                folder = f"mri_{sub}" if lay.key == "canonical" else f"MRI_{sub.upper()}"
+                _write_mock_one(spec, lay, tmp / folder, n, seed, defects, want | {"dataset": spec.name})
+            _finish_marker(tmp, want | {"sets": ["medical_ct", "medical_pet", "medical_spect"]})
+        else:
+            spec = get_dataset(name)
+            _write_mock_one(spec, spec.get_layout(layout), tmp, n, seed, defects, want | {"dataset": spec.name})
+        if root.exists():
+            shutil.rmtree(root)
+        os.replace(tmp, root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root
+
+
+def _finish_marker(root: Path, info: dict):
+    files = {f.relative_to(root).as_posix(): core.sha256_file(f) for f in sorted(root.rglob("*"))
+             if f.is_file() and f.name != MOCK_MARKER}
+    core.save_json(root / MOCK_MARKER, {"generator": "fusion_papers.data.write_mock", **info, "status": MOCK_STATUS,
+                                        "note": "MOCK data: synthetic content in the release's structure; numbers computed "
+                                                "on it are rehearsal numbers, never results.", "sha256": files})
+
+
+def _write_mock_one(spec: DatasetSpec, lay: Layout, root: Path, n: int, seed: int, defects: bool, info: dict):
+    import cv2
+    root.mkdir(parents=True, exist_ok=True)
+    if spec.name == "synthetic":
+        make_synthetic_dataset(root, n=n, seed=seed, overwrite=True,
+                               splits={"train": n - n // 4, "val": n // 4} if n >= 4 else None)
+        _finish_marker(root, info | {"layout": lay.key})
+        return
+    stems = _mock_stems(spec, lay, n)
+    writes_split_files = bool(lay.split_files) and lay.key != "detection"   # Main/{split}.txt is BDLFusion's addition
+    splits = lay.splits if ("{split}" in lay.ir or writes_split_files) else ()
+    counts = _mock_split_counts(n, splits)
+    split_of, k = {}, 0
+    for sp, c in counts.items():
+        for s in stems[k:k + c]:
+            split_of[s] = sp
+        k += c
+    ir_ext, ir_mode = lay.ir_file.split(":")
+    vis_ext, vis_mode = lay.vis_file.split(":")
+    det = _MOCK_DET.get(spec.name)
+    per, coco = {}, {}
+    for i, stem in enumerate(stems):
+        sp = split_of[stem]
+        size = _mock_size(spec, stem, i)
+        pair, boxes, seg = synthetic_pair(seed * 1_000_003 + i, size, SYNTH_SCENES[i % len(SYNTH_SCENES)])
+        ird = root / lay.ir.format(split=sp)
+        vid = root / lay.vis.format(split=sp)
+        if lay.single_file:
+            _save_mode(ird / f"{stem}.{ir_ext}", pair.vis, "RGBA4", ir=pair.ir)
+        else:
+            _save_mode(ird / f"{stem}.{ir_ext}", pair.ir, ir_mode)
+            _save_mode(vid / f"{stem}.{vis_ext}", pair.vis, vis_mode)
+        # boxes in the dataset's class names
+        objs = []
+        if det is not None:
+            for j, (c, x1, y1, x2, y2) in enumerate(boxes):
+                nm = det[int(c)]
+                if nm is not None:
+                    objs.append([nm, x1, y1, x2, y2])
+            if spec.name == "multispectral" and len(objs) >= 2:   # the release's extra ids (bump, hole, animal)
+                objs[-1][0] = MULTISPECTRAL_CLASSES_FILE[5 + i % 3]
+        names = list(spec.det_classes or ())
+        lines = boxes_to_yolo_lines(np.array([[names.index(o[0]), *o[1:]] for o in objs], np.float32).reshape(-1, 5), *size)
+        text = "".join(l + "\n" for l in lines)
+        if lay.boxes and lay.box_format == "yolo":
+            for a in (lay.annotations or (None,)):
+                d = lay.box_dir(root, a)
+                if spec.name == "msrs" and lay.key == "official":
+                    d = d / sp                                   # the label repository's {set}/{split}/ tree
+                d.mkdir(parents=True, exist_ok=True)
+                night_vis = spec.name == "msrs" and a == "visible" and stem.endswith("N")
+                (d / f"{stem}.txt").write_text("" if night_vis else text)
+        elif lay.boxes and lay.box_format == "voc_xml":
+            d = root / lay.boxes
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"{stem}.xml").write_text(_voc_xml(stem, "." + ir_ext, size, objs))
+        if lay.coco:
+            coco.setdefault({"train": "train", "val": "val"}.get(sp, "train" if i % 4 < 2 else ("val" if i % 4 == 2 else "test")),
+                            []).append((stem, size, objs))
+        if lay.masks and spec.seg_classes:
+            m = _mock_mask(spec, seg)
+            md = root / lay.masks.format(split=sp)
+            _save_mask(md / f"{stem}.png", m, spec.palette if spec.name == "msrs" else None)
+            if spec.name == "fmb":                               # color/: the same labels through FMB_PALETTE
+                cd = root / f"{sp}/color"
+                cd.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(colorize_mask(m.astype(np.int64), FMB_PALETTE)).save(cd / f"{stem}.png")
+        # folders the release ships that are not read
+        if spec.name == "roadscene" and lay.key == "release":
+            hr = cv2.resize(_to_uint(pair.vis, stem), (int(size[0] * 2.81), int(size[1] * 2.81)), interpolation=cv2.INTER_CUBIC)
+            (root / "crop_HR_visible").mkdir(exist_ok=True)
+            Image.fromarray(hr).save(root / "crop_HR_visible" / f"{stem}.jpg", quality=95)
+            raw = cv2.resize(_to_uint(pair.ir, stem), (640, 512), interpolation=cv2.INTER_LINEAR)
+            (root / "infrared").mkdir(exist_ok=True)
+            Image.fromarray(raw).save(root / "infrared" / f"{stem}.png")
+        if spec.name == "multispectral" and lay.key == "release":
+            small = lambda a: cv2.resize(a, (320, 256), interpolation=cv2.INTER_AREA)
+            for band, img, mode in (("mir", pair.ir, "L"), ("nir", as_gray(pair.vis), "L")):
+                _save_mode(root / "Images" / band / f"{stem}.png", small(img), mode)
+            for band, img, mode in (("rgb", pair.vis, "RGB"), ("fir", pair.ir, "L"), ("mir", pair.ir, "L"),
+                                    ("nir", as_gray(pair.vis), "L")):
+                _save_mode(root / "ConvertedImages" / band / f"{stem}.png", small(img), mode)
+            d = root / "Annotations_Converted"
+            d.mkdir(exist_ok=True)
+            (d / f"{stem}.xml").write_text(_voc_xml(stem, ".png", size, [o for o in objs if o[0] in MULTISPECTRAL_CLASSES]))
+        per[stem] = {"split": sp, "size": list(size), "n_boxes": len(objs)}
+    # class lists, split files, extras
+    if lay.boxes and lay.box_format == "yolo" and spec.det_classes:
+        cdir = lay.box_dir(root, lay.annotations[0] if lay.annotations else None)
+        cdir = cdir.parent if lay.annotations else cdir
+        numbered = spec.name == "msrs"
+        (cdir / "classes.txt").write_text("".join((f"{j} {c}\n" if numbered else f"{c}\n")
+                                                  for j, c in enumerate(spec.det_classes)))
+    if writes_split_files:
+        for sp in lay.splits:
+            f = root / lay.split_files.format(split=sp)
+            f.parent.mkdir(parents=True, exist_ok=True)
+            ids = [s for s in stems if split_of[s] == sp]
+            ext = ".png" if lay.key == "tardal" else ""
+            f.write_text("".join(f"{s}{ext}\n" for s in ids))
+    if spec.name == "mfnet":
+        for extra, keep in (("test_day.txt", "D"), ("test_night.txt", "N")):
+            (root / extra).write_text("".join(f"{s}\n" for s in stems if split_of[s] == "test" and s.endswith(keep)))
+        (root / "val_test.txt").write_text("".join(f"{s}\n" for s in stems if split_of[s] in ("val", "test")))
+    if spec.name == "roadscene" and lay.key == "release":
+        for d in ("crop_LR_visible", "crop_HR_visible"):
+            (root / d / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0mock")
+    if lay.coco:
+        cats = [{"id": j + 1, "name": c} for j, c in enumerate(M3FD_CLASSES_COCO)]
+        (root / "annotations").mkdir(exist_ok=True)
+        for sp in ("train", "val", "test"):
+            items = coco.get(sp, [])
+            imgs = [{"id": int(s) if s.isdigit() else s, "file_name": f"{s}.png", "width": w, "height": h}
+                    for s, (w, h), _ in items]
+            anns, aid = [], 1
+            for s, _, objs in items:
+                for nm, x1, y1, x2, y2 in objs:
+                    anns.append({"id": aid, "image_id": int(s) if s.isdigit() else s,
+                                 "category_id": M3FD_CLASSES_COCO.index(nm) + 1, "bbox": [float(x1), float(y1),
+                                 float(x2 - x1), float(y2 - y1)], "area": float((x2 - x1) * (y2 - y1)), "iscrowd": 0})
+                    aid += 1
+            core.save_json(root / "annotations" / f"m3fd-{sp}.json", {"images": imgs, "annotations": anns, "categories": cats})
+    if defects and any(d.kind == "unpaired" for d in spec.defects):
+        sp = splits[0] if splits else None
+        stem = f"{n + 1:05d}"
+        extra = synthetic_pair(seed * 1_000_003 + n, _mock_size(spec, stem, n), "day")[0]
+        _save_mode(root / lay.ir.format(split=sp) / f"{stem}.{ir_ext}", extra.ir, ir_mode)
+        per[stem] = {"split": sp, "defect": "IR image without a visible partner (SegMiF#6)"}
+    _finish_marker(root, info | {"layout": lay.key, "pairs": per, "size_rule": spec.size_note or spec.resolution})
+
+
+ADAPT_MARKER = ".fusion_papers_adapted.json"
+
+
+def _link(src: Path, dst: Path):
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.is_symlink() or dst.exists():
+        dst.unlink()
+    os.symlink(Path(src).resolve(), dst)
+
+
+def adapt(name: str, src: str | os.PathLike, dst: str | os.PathLike, annotation: str | None = None,
+          labels: str | os.PathLike | None = None, overwrite: bool = False) -> Path:
+    "Turn a copy in a supported distribution layout (`src`) into the canonical layout (`dst`) with symbolic links, not copies: images, label files, masks. `labels`: a separate label tree (MSRS: the MSRS-detection-label clone) when it is not under `src`. VOC xml labels are converted to YOLO text (written, small). Returns `dst`."
+    spec = get_dataset(name)
+    src, dst = Path(src).expanduser().resolve(), Path(dst).expanduser()
+    lay = find_layout(spec, src)
+    canon = spec.layouts[0]
+    if lay is canon:
+        raise ValueError(f"{src}: already in the canonical layout of {spec.name!r} ({canon.describe()}); nothing to adapt")
+    if canon.single_file or lay.single_file:
+        raise ValueError(f"{spec.name!r} has a single layout; nothing to adapt")
+    if dst.exists() and any(dst.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{dst}: folder exists and is not empty (pass overwrite=True to replace it)")
+        shutil.rmtree(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    sc = scan_pairs(spec, src)
+    if not sc["pairs"]:
+        raise FileNotFoundError(f"{src}: no image pairs in {lay.describe()}")
+    report = {"dataset": spec.name, "source": str(src), "source_layout": lay.key, "pairs": len(sc["pairs"]),
+              "excluded_unpaired": sc["only_ir"] + sc["only_vis"]}
+    split_ids: dict[str, list[str]] = {}
+    for stem, irp, visp, sp in sc["pairs"]:
+        _link(irp, dst / canon.ir / irp.name)
+        _link(visp, dst / canon.vis / visp.name)
+        if sp:
+            split_ids.setdefault(sp, []).append(stem)
+    stems = {s for s, *_ in sc["pairs"]}
+    # split lists: from split folders, or from the release's split files
+    if lay.split_files:
+        for sp in lay.splits:
+            f = src / lay.split_files.format(split=sp)
+            if f.is_file():
+                split_ids.setdefault(sp, _split_ids(f))
+    if split_ids:
+        for sp, ids in split_ids.items():
+            core.atomic_write_text(dst / "splits" / f"{sp}.txt", "".join(f"{i}\n" for i in ids))
+        report["splits"] = {sp: len(v) for sp, v in split_ids.items()}
+    # boxes
+    n_lab = 0
+    if canon.boxes:
+        if labels is not None:
+            lab_root = Path(labels).expanduser().resolve()
+            if not lab_root.is_dir():
+                raise FileNotFoundError(f"{lab_root}: label folder not found")
+            lay_boxes = Layout(lay.ir, lay.vis, boxes="{annotation}" if (lay.annotations or canon.annotations) else ".",
+                               box_format="yolo", annotations=lay.annotations or canon.annotations)
+            box_src = lambda a: lay_boxes.box_dir(lab_root, a)
+            fmt = "yolo"
+        elif lay.boxes:
+            box_src = lambda a: lay.box_dir(src, a if "{annotation}" in lay.boxes else None)
+            fmt = lay.box_format
+        else:
+            box_src, fmt = None, None
+        if box_src is not None:
+            sets = canon.annotations or (None,)
+            for a in sets:
+                # Multispectral: one canonical set from the chosen band; MSRS: each of the three sets
+                which = a if canon.annotations else (annotation or (lay.annotations[0] if lay.annotations else None))
+                sdir, ddir = box_src(which), canon.box_dir(dst, a)
+                if not sdir.is_dir():
+                    report.setdefault("missing_label_sets", []).append(str(sdir))
+                    continue
+                idx = _label_index(sdir, _BOX_EXT[fmt])
+                ddir.mkdir(parents=True, exist_ok=True)
+                for stem in sorted(stems & set(idx)):
+                    if fmt == canon.box_format:
+                        _link(idx[stem], ddir / idx[stem].name)
+                    elif fmt == "voc_xml" and canon.box_format == "yolo":
+                        cls, xyxy = read_voc_xml(idx[stem], spec.det_classes)
+                        w, h = _image_size(_find_image(src, lay, stem))
+                        lines = boxes_to_yolo_lines(np.concatenate([cls[:, None].astype(np.float32), xyxy], 1), w, h)
+                        (ddir / f"{stem}.txt").write_text("".join(l + "\n" for l in lines))
+                    n_lab += 1
+                for cf in (sdir / "classes.txt", sdir.parent / "classes.txt"):
+                    if cf.is_file():
+                        _link(cf, (ddir.parent if canon.annotations else ddir) / "classes.txt")
+                        break
+                else:
+                    numbered = spec.name == "msrs"
+                    core.atomic_write_text((ddir.parent if canon.annotations else ddir) / "classes.txt",
+                                           "".join((f"{j} {c}\n" if numbered else f"{c}\n") for j, c in enumerate(spec.det_classes or ())))
+                if fmt != canon.box_format:
+                    report["converted_labels"] = f"{fmt} -> {canon.box_format} (written, not linked)"
+    report["label_files"] = n_lab
+    # masks
+    n_mask = 0
+    if canon.masks and lay.masks:
+        for sp, d in lay.dirs(src, "masks"):
+            if d.is_dir():
+                for f in sorted(d.iterdir()):
+                    if f.stem in stems and f.suffix.lower() in IMAGE_EXTS:
+                        _link(f, dst / canon.masks / f.name); n_mask += 1
+    report["masks"] = n_mask
+    if (src / "meta").is_dir() and lay.key == "tardal":
+        report["meta"] = "kept as splits/*.txt"
+    if is_mock(src):
+        core.save_json(dst / MOCK_MARKER, {"generator": "fusion_papers.data.adapt", "dataset": spec.name, "layout": canon.key,
+                                           "adapted_from": str(src), "status": MOCK_STATUS, "sha256": {}})
+    core.save_json(dst / ADAPT_MARKER, report)
+    return dst
+
 # %% ../nbs/00a_data.ipynb #2db2d00c
 @dataclass
 class CheckReport:
@@ -1392,25 +2035,49 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def _checksum_targets(spec: DatasetSpec, root: Path, lay: Layout) -> dict[str, tuple[Path, str]]:
-    "Known checksums mapped onto the files of this copy: {rel: (path, sha256)}."
-    reg = load_checksums(spec.name) if spec.checksums else {}
-    meta = root / "meta.json"
-    if spec.name == "synthetic" and meta.is_file():
+def _checksum_entries(name: str) -> dict[str, tuple[str, str | None]]:
+    "The packaged checksum registry of `name` as {relative path: (sha256, source URL or None for derived files)}."
+    spec = get_dataset(name)
+    if not spec.checksums:
+        return {}
+    import pooch
+    p = pooch.create(path=".", base_url="", registry=None)
+    p.load_registry(_registry_dir() / spec.checksums)
+    return {k: (v.split(":", 1)[-1], p.urls.get(k)) for k, v in p.registry.items()}
+
+
+def _checksum_targets(spec: DatasetSpec, root: Path, lay: Layout) -> dict[str, tuple[Path, str, bool]]:
+    "Known checksums mapped onto the files of this copy: {rel: (path, sha256, required_by_full)}. Images are mapped to the copy's layout (`{split}` folders searched); label/derived files only count in the canonical layout and are never required."
+    if spec.name == "synthetic" and (root / "meta.json").is_file():
+        meta = root / "meta.json"
         try:
             reg = dict(core.load_json(meta).get("sha256", {}))
         except ValueError as e:
-            return {"meta.json": (meta, f"unreadable: {e}")}
+            return {"meta.json": (meta, f"unreadable: {e}", True)}
+        return {rel: (root / rel, h, True) for rel, h in reg.items()}
     canon = spec.layouts[0]
     out = {}
-    for rel, h in reg.items():
+    for rel, (h, url) in _checksum_entries(spec.name).items():
         first, _, rest = rel.partition("/")
-        if lay is not canon and first in (canon.ir, canon.vis) and "{split}" not in lay.ir:
-            rel2 = f"{lay.ir if first == canon.ir else lay.vis}/{rest}"
-        else:
-            rel2 = rel
-        out[rel] = (root / rel2, h)
+        is_image = first in (canon.ir, canon.vis) and Path(rest).suffix.lower() in IMAGE_EXTS
+        if not is_image:
+            if lay.key == canon.key or lay is canon:
+                out[rel] = (root / rel, h, False)
+            continue
+        cands = [d / rest for _, d in lay.dirs(root, "ir" if first == canon.ir else "vis")]
+        hit = next((c for c in cands if c.is_file()), cands[0] if cands else root / rel)
+        out[rel] = (hit, h, True)
     return out
+
+
+def _mock_info(root: Path) -> dict | None:
+    f = Path(root) / MOCK_MARKER
+    if not f.is_file():
+        return None
+    try:
+        return core.load_json(f)
+    except ValueError:
+        return {"unreadable": True}
 
 
 def check_dataset(name: str, root: str | os.PathLike, checksums: bool = True, full: bool = False,
@@ -1428,22 +2095,31 @@ def check_dataset(name: str, root: str | os.PathLike, checksums: bool = True, fu
     except FileNotFoundError as e:
         P(str(e))
         return rep
-    rep.notes.append(f"layout: {lay.ir}/ + {lay.vis}/" + (f" ({lay.note})" if lay.note else ""))
+    mock = _mock_info(root)
+    if mock is not None:
+        rep.notes.append(f"MOCK copy ({MOCK_MARKER}: {mock.get('generator', '?')}, layout {mock.get('layout', '?')}): "
+                         "structure only, numbers on it are rehearsal numbers, not results")
+    rep.notes.append(f"layout: {lay.describe()}")
     sc = scan_pairs(spec, root)
     for d in sc["missing_dirs"]:
         P(f"{d}: folder missing")
-    for f in sc["only_ir"]:
-        P(f"{f}: IR image has no visible partner (unpaired name)")
-    for f in sc["only_vis"]:
-        P(f"{f}: visible image has no IR partner (unpaired name)")
+    known = _defect(spec, lay, "unpaired")
+    unpaired = [(f, "IR image has no visible partner") for f in sc["only_ir"]] + \
+               [(f, "visible image has no IR partner") for f in sc["only_vis"]]
+    if known and unpaired:
+        rep.notes.append(f"KNOWN DEFECT of the release: {known.text} (source: {known.source}); "
+                         f"{len(unpaired)} unpaired file(s) excluded: {[f for f, _ in unpaired]}")
+    else:
+        for f, why in unpaired:
+            P(f"{f}: {why} (unpaired name)")
     for f in sc["duplicates"]:
         P(f"{f}.*: several files share this stem")
     pairs = sc["pairs"]
     rep.n_pairs = len(pairs)
     if not pairs:
         P(f"{root}: no image pairs found in {lay.ir}/ + {lay.vis}/")
-    fixed = tuple(int(v) for v in spec.resolution.split("x")) if spec.resolution and spec.resolution[0].isdigit() else None
-    sizes = {}
+    allowed = set(spec.sizes) if spec.sizes else None
+    sizes, other = {}, {}
     for stem, ir_p, vis_p, _ in pairs:
         got = {}
         for p in ((ir_p,) if lay.single_file else (ir_p, vis_p)):
@@ -1460,10 +2136,17 @@ def check_dataset(name: str, root: str | os.PathLike, checksums: bool = True, fu
                 P(str(e))
         if len(got) == 2 and got[ir_p] != got[vis_p]:
             P(f"size mismatch: {ir_p} is {got[ir_p][0]}x{got[ir_p][1]} but {vis_p} is {got[vis_p][0]}x{got[vis_p][1]}")
-        if fixed and ir_p in got and got[ir_p] != fixed:
-            P(f"{ir_p}: size {got[ir_p][0]}x{got[ir_p][1]}, expected {fixed[0]}x{fixed[1]} for {spec.name}")
+        if allowed and ir_p in got and got[ir_p] not in allowed:
+            P(f"{ir_p}: size {got[ir_p][0]}x{got[ir_p][1]}, expected {' or '.join(f'{w}x{h}' for w, h in spec.sizes)} "
+              f"for {spec.name}")
         if ir_p in got:
             sizes[stem] = got[ir_p]
+            if allowed and len(spec.sizes) > 1 and got[ir_p] != spec.sizes[0]:
+                other.setdefault(got[ir_p], []).append(stem)
+    if other:
+        rep.notes.append(f"{sum(map(len, other.values()))} pair(s) not {spec.sizes[0][0]}x{spec.sizes[0][1]}, at sizes the "
+                         f"release is known to have ({spec.size_note}): "
+                         + ", ".join(f"{w}x{h}: {len(v)}" for (w, h), v in sorted(other.items())))
     # counts and splits
     if spec.n_pairs:
         rep.notes.append(f"{len(pairs)} pairs found (full release: {spec.n_pairs})")
@@ -1485,21 +2168,31 @@ def check_dataset(name: str, root: str | os.PathLike, checksums: bool = True, fu
         for sp in lay.splits:
             f = root / lay.split_files.format(split=sp)
             if f.is_file():
-                ids = read_split_file(f)
+                ids = _split_ids(f)
                 miss = [i for i in ids if i not in stems]
                 rep.notes.append(f"{f.relative_to(root)}: {len(ids)} ids")
                 if miss:
                     P(f"{f}: {len(miss)} listed ids have no pair, e.g. {miss[:5]}")
     # boxes
     if lay.boxes:
-        folders = [root / lay.boxes]
-        if spec.name == "msrs" and lay.boxes.endswith("/fusion"):
-            folders = [root / lay.boxes.rsplit("/", 1)[0] / a for a in ((annotation,) if annotation else ("fusion", "infrared", "visible"))]
+        if "{annotation}" in lay.boxes:
+            folders = [lay.box_dir(root, a) for a in ((annotation,) if annotation else lay.annotations)]
+        else:
+            folders = [lay.box_dir(root)]
         names = spec.det_classes
-        ext = {"yolo": ".txt", "voc_xml": ".xml", "voc_json": ".json"}[lay.box_format]
+        ext = _BOX_EXT[lay.box_format]
+        if lay.boxes_optional and not any(f.is_dir() for f in folders):
+            rep.notes.append(f"no box labels ({', '.join(str(f.relative_to(root)) for f in folders)} absent; "
+                             "they are a separate download for this layout)")
+            folders = []
+        if spec.class_rule:
+            rep.notes.append(f"class ids: {spec.class_rule}")
         for folder in folders:
             if not folder.is_dir():
-                P(f"{folder}: label folder missing")
+                if "{annotation}" in lay.boxes and not annotation and lay.annotations and folder != folders[0]:
+                    rep.notes.append(f"{folder.relative_to(root)}: label set not present")
+                else:
+                    P(f"{folder}: label folder missing")
                 continue
             for cf in (folder / "classes.txt", folder.parent / "classes.txt"):
                 if cf.is_file() and names:
@@ -1507,24 +2200,31 @@ def check_dataset(name: str, root: str | os.PathLike, checksums: bool = True, fu
                     if [_norm_name(n) for n in got_names] != [_norm_name(n) for n in names]:
                         P(f"{cf}: class list {got_names} differs from the expected order {list(names)}")
                     break
-            files = {f.stem: f for f in folder.iterdir() if f.suffix == ext and f.name != "classes.txt"}
+            files = _label_index(folder, ext)
             n_boxes = 0
             for stem in sorted(stems - set(files)):
                 P(f"{folder / (stem + ext)}: label file missing")
-            for stem in sorted(set(files) - stems):
+            orphans = sorted(set(files) - stems)
+            if orphans and (known and unpaired):
+                orphans = [o for o in orphans if not any(Path(f).stem == o for f, _ in unpaired)]
+            for stem in orphans:
                 P(f"{files[stem]}: label file has no image pair")
+            ids_seen: set[int] = set()
             for stem in sorted(set(files) & stems):
                 try:
                     if lay.box_format == "yolo":
                         w, h = sizes.get(stem, (1, 1))
-                        n_boxes += len(read_yolo(files[stem], w, h, n_classes=len(names) if names else None))
+                        b = read_yolo(files[stem], w, h, n_classes=len(names) if names else None)
+                        ids_seen |= set(b[:, 0].astype(int).tolist())
+                        n_boxes += len(b)
                     elif lay.box_format == "voc_xml":
                         n_boxes += len(read_voc_xml(files[stem], names)[0])
                     else:
                         n_boxes += len(read_voc_json(files[stem], names)[0])
                 except (ValueError, FileNotFoundError) as e:
                     P(str(e))
-            rep.notes.append(f"{folder.relative_to(root)}: {len(files)} label files, {n_boxes} boxes")
+            rep.notes.append(f"{folder.relative_to(root)}: {len(files)} label files, {n_boxes} boxes"
+                             + (f", class ids {sorted(ids_seen)}" if ids_seen else ""))
     if lay.coco:
         for f in sorted(root.glob(lay.coco)):
             try:
@@ -1532,14 +2232,14 @@ def check_dataset(name: str, root: str | os.PathLike, checksums: bool = True, fu
             except (ValueError, FileNotFoundError) as e:
                 P(str(e))
     # masks
-    mdirs = [d for _, d in lay.dirs(root, "masks") if d.is_dir()] if lay.masks else []
-    for d in mdirs:
+    split_of = {s: sp for s, _, _, sp in pairs}
+    mdirs = [(sp, d) for sp, d in lay.dirs(root, "masks") if d.is_dir()] if lay.masks else []
+    for sp, d in mdirs:
         n = 0
-        for stem in sorted(stems):
+        for stem in sorted(s for s in stems if sp is None or split_of.get(s) == sp):
             f = d / f"{stem}.png"
             if not f.is_file():
-                if "{split}" not in (lay.masks or ""):
-                    P(f"{f}: mask missing")
+                P(f"{f}: mask missing")
                 continue
             try:
                 m = read_mask(f, spec.palette if lay.mask_format == "color_png" else None)
@@ -1554,24 +2254,44 @@ def check_dataset(name: str, root: str | os.PathLike, checksums: bool = True, fu
                 P(f"{f}: mask ids {list(map(int, bad))[:5]} outside the {k} classes of {spec.name}")
         rep.notes.append(f"{d.relative_to(root)}: {n} masks")
     # checksums
-    if checksums:
-        known = _checksum_targets(spec, root, lay)
-        n_ok = n_present = 0
-        for rel, (f, h) in known.items():
+    if checksums and mock is not None:
+        n_ok = 0
+        for rel, h in (mock.get("sha256") or {}).items():
+            f = root / rel
             if not f.is_file():
-                if full:
+                P(f"{f}: file of the mock is missing")
+            elif file_sha256(f) != h:
+                P(f"{f}: checksum mismatch with the mock's {MOCK_MARKER}")
+            else:
+                n_ok += 1
+        rep.notes.append(f"checksums: {n_ok} of {len(mock.get('sha256') or {})} mock files match its marker "
+                         "(the registry's checksums do not apply to a mock)")
+    elif checksums:
+        known_ck = _checksum_targets(spec, root, lay)
+        strict = spec.checksum_official or lay is spec.layouts[0] or spec.name == "synthetic"
+        n_ok = n_present = 0
+        differ = []
+        for rel, (f, h, required) in known_ck.items():
+            if not f.is_file():
+                if full and required:
                     P(f"{f}: file with a known checksum is missing")
                 continue
             n_present += 1
             got = file_sha256(f)
-            if got != h:
+            if got == h:
+                n_ok += 1
+            elif strict:
                 P(f"{f}: checksum mismatch (expected sha256 {h[:12]}…, got {got[:12]}…)")
             else:
-                n_ok += 1
-        if known:
-            rep.notes.append(f"checksums: {n_ok} of {n_present} present files match ({len(known)} known)")
+                differ.append(str(f))
+        if known_ck:
+            rep.notes.append(f"checksums: {n_ok} of {n_present} present files match ({len(known_ck)} known)")
+            rep.notes.append(f"checksums are of: {spec.checksum_of or 'the fixture copies'}")
         else:
             rep.notes.append("checksums: none known for this dataset")
+        if differ:
+            rep.notes.append(f"checksums: {len(differ)} file(s) differ from the recorded copies, which are not known to be "
+                             f"byte-identical with the official release (a re-encoded copy, not necessarily a fault): {differ[:5]}")
     return rep
 
 # %% ../nbs/00a_data.ipynb #2c25ce59
@@ -1594,15 +2314,21 @@ def format_registry(name: str | None = None) -> str:
     for i, l in enumerate(s.layouts):
         extra = ", ".join(f"{k}={getattr(l, k)}" for k in ("boxes", "box_format", "masks", "mask_format", "coco", "split_files")
                           if getattr(l, k))
-        out.append(f"  layout{' (canonical)' if i == 0 else ''}: {l.ir}/ + {l.vis}/" + (f"; {extra}" if extra else "")
-                   + (f"  [{l.note}]" if l.note else ""))
+        files = f"files: ir {l.ir_file}, vis {l.vis_file}" + (f", names {l.stems}" if l.stems else "")
+        out.append(f"  layout {l.key}{' (canonical)' if i == 0 else ''}: {l.ir}/ + {l.vis}/" + (f"; {extra}" if extra else "")
+                   + (f"; requires {', '.join(l.requires)}" if l.requires else "") + f"; {files}"
+                   + (f"  [{l.note}]" if l.note else "") + (f"  (source: {l.source})" if l.source else ""))
+    if s.sizes and len(s.sizes) > 1: out.append(f"  sizes: {', '.join(f'{w}x{h}' for w, h in s.sizes)} ({s.size_note})")
+    if s.class_rule: out.append(f"  class ids: {s.class_rule}")
+    for d in s.defects: out.append(f"  known defect: {d.text} (source: {d.source})")
     if s.det_classes: out.append(f"  detection classes (file id order): {list(s.det_classes)}")
     if s.seg_classes: out.append(f"  segmentation classes: {list(s.seg_classes)}")
     if s.palette: out.append(f"  palette (RGB): {list(s.palette)}")
     if s.label_formats: out.append(f"  label formats: {'; '.join(s.label_formats)}")
     for sp, f in s.splits.items():
         out.append(f"  packaged split {sp}: {len(read_split_file(_registry_dir() / f))} entries ({f})")
-    if s.checksums: out.append(f"  checksums: {len(load_checksums(s.name))} files ({s.checksums})")
+    if s.checksums: out.append(f"  checksums: {len(load_checksums(s.name))} files ({s.checksums}); of: {s.checksum_of} "
+                               f"[{'official files' if s.checksum_official else 'not the official files: a mismatch on a real copy is reported, not an error'}]")
     if s.fixture: out.append(f"  fixture: {core.fixtures_root() / s.fixture} ({s.n_fixture_pairs} pairs)")
     if s.notes: out.append(f"  notes: {s.notes}")
     return "\n".join(out)
@@ -1613,10 +2339,21 @@ def _cli_list(args) -> int:
     return 0
 
 
+_MEDICAL_DIRS = {s: (f"mri_{s}", f"MRI_{s.upper()}", f"{s.upper()}-MRI") for s in ("ct", "pet", "spect")}
+
+
+def _medical_dir(root: Path, sub: str) -> Path:
+    "The sub-folder of a medical root holding one set: mri_ct (ours), MRI_CT (CDDFuse test_img), CT-MRI (xianming-gu)."
+    for d in _MEDICAL_DIRS[sub]:
+        if (root / d).is_dir():
+            return root / d
+    return root / _MEDICAL_DIRS[sub][0]
+
+
 def _cli_check(args) -> int:
     root = Path(args.root)
     if args.name.lower() == "medical":
-        jobs = [(f"medical_{s}", root / f"mri_{s}") for s in ("ct", "pet", "spect")]
+        jobs = [(f"medical_{s}", _medical_dir(root, s)) for s in ("ct", "pet", "spect")]
     else:
         get_dataset(args.name)
         jobs = [(args.name, root)]
@@ -1637,10 +2374,27 @@ def _cli_synth(args) -> int:
     return 0
 
 
+def _cli_mock(args) -> int:
+    root = write_mock(args.name, args.root, n=args.n, seed=args.seed, layout=args.layout, defects=args.defects,
+                      overwrite=args.overwrite)
+    print(f"wrote a mock {args.name} ({args.layout or 'canonical'} layout, {args.n} pairs) to {root}: {MOCK_STATUS}")
+    return 0
+
+
+def _cli_adapt(args) -> int:
+    dst = adapt(args.name, args.src, args.dst, annotation=args.annotation, labels=args.labels, overwrite=args.overwrite)
+    rep = core.load_json(dst / ADAPT_MARKER)
+    print(f"linked {rep['pairs']} pairs of {rep['dataset']} ({rep['source_layout']} layout) into {dst} (canonical layout); "
+          f"{rep['label_files']} label files, {rep['masks']} masks"
+          + (f"; {len(rep['excluded_unpaired'])} unpaired files excluded" if rep["excluded_unpaired"] else ""))
+    return 0
+
+
 def cli_register(subparsers) -> None:
-    "Add the `data` subcommand (list, check, synth) to the `fusion-papers` parser."
-    p = subparsers.add_parser("data", help="dataset registry: list datasets, check a local copy, write synthetic pairs",
-                              description="Dataset registry: list datasets, check a local copy, write synthetic pairs.")
+    "Add the `data` subcommand (list, check, synth, mock, adapt) to the `fusion-papers` parser."
+    p = subparsers.add_parser("data", help="dataset registry: list datasets, check a local copy, write synthetic or mock data, adapt a release layout",
+                              description="Dataset registry: list datasets, check a local copy, write synthetic pairs or a mock "
+                                          "copy in a release layout, link a release layout into the canonical one.")
     sub = p.add_subparsers(dest="data_command", metavar="ACTION")
     l = sub.add_parser("list", help="show the registry (or one dataset in detail)")
     l.add_argument("name", nargs="?", default=None, help="a dataset name for details")
@@ -1660,6 +2414,23 @@ def cli_register(subparsers) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--overwrite", action="store_true")
     s.set_defaults(func=_cli_synth)
+    m = sub.add_parser("mock", help="write a small mock of a dataset in its release layout (synthetic content; rehearsal data)")
+    m.add_argument("name", help=f"dataset ({', '.join(DATASETS)}, or medical for the three sub-sets)")
+    m.add_argument("root", help="folder to write (created)")
+    m.add_argument("-n", type=int, default=4, help="number of pairs (default 4)")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--layout", default=None, help="a registry layout key (see `data list NAME`; default: canonical)")
+    m.add_argument("--defects", action="store_true", help="also reproduce the release's known defects (e.g. FMB's unequal counts)")
+    m.add_argument("--overwrite", action="store_true")
+    m.set_defaults(func=_cli_mock)
+    a = sub.add_parser("adapt", help="link a copy in a release layout into the canonical layout (symbolic links, no copies)")
+    a.add_argument("name")
+    a.add_argument("src", help="the copy as distributed")
+    a.add_argument("dst", help="folder to create with the canonical layout")
+    a.add_argument("--annotation", default=None, help="label set to use (Multispectral: band fir|rgb|mir|nir)")
+    a.add_argument("--labels", default=None, help="a separate label tree (MSRS: the MSRS-detection-label clone)")
+    a.add_argument("--overwrite", action="store_true")
+    a.set_defaults(func=_cli_adapt)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
 
 # %% ../nbs/00a_data.ipynb #5eeda2de
@@ -1685,7 +2456,7 @@ def fetch_public_copy(name: str, dest: str | os.PathLike, progressbar: bool = Fa
 
 
 def make_yolo_view(root: str | os.PathLike, out: str | os.PathLike, dataset: str = "synthetic", modality="vi",
-                   splits: dict[str, Sequence[str]] | None = None, annotation: str = "fusion") -> Path:
+                   splits: dict[str, Sequence[str]] | None = None, annotation: str | None = None) -> Path:
     "Symlink a copy into Ultralytics' `images/<split>`, `labels/<split>` layout + `data.yaml`; `modality`: 'vi', 'ir' or a folder of fused images."
     import yaml
     spec = get_dataset(dataset)
@@ -1693,9 +2464,7 @@ def make_yolo_view(root: str | os.PathLike, out: str | os.PathLike, dataset: str
     lay = find_layout(spec, root)
     if lay.boxes is None or lay.box_format != "yolo":
         raise ValueError(f"{spec.name!r} (layout {lay.ir}/) has no YOLO labels to link")
-    lab_dir = root / lay.boxes
-    if spec.name == "msrs":
-        lab_dir = lab_dir.parent / annotation
+    lab_dir = lay.box_dir(root, annotation if "{annotation}" in lay.boxes else None)
     pairs = list_pairs(spec.name, root)
     if isinstance(modality, (str, os.PathLike)) and str(modality) not in ("vi", "ir"):
         fused, _ = _images_by_stem(Path(modality))
@@ -1719,7 +2488,7 @@ def make_yolo_view(root: str | os.PathLike, out: str | os.PathLike, dataset: str
             for s in stems:
                 if s not in imgs:
                     raise FileNotFoundError(f"{root}: split {sp!r} lists {s!r}, which has no image")
-                lab = lab_dir / f"{s}.txt"
+                lab = _label_file(lab_dir, s, ".txt")
                 if not lab.is_file():
                     raise FileNotFoundError(f"{lab}: label file missing")
                 os.symlink(imgs[s].resolve(), tmp / "images" / sp / imgs[s].name)
