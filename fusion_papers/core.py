@@ -29,8 +29,8 @@ __all__ = ['DATA_ENV', 'REQUIRE_DATA_ENV', 'PROFILES', 'BATCH_ENV', 'BATCH_BAR_I
            'CELL_TIMEOUT_S', 'project_root', 'fixtures_root', 'data_required', 'has_fixtures', 'fixture', 'Profile',
            'get_profile', 'get_device', 'seed_everything', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
            'save_json', 'load_json', 'save_csv', 'git_sha', 'package_versions', 'device_info', 'run_manifest', 'Run',
-           'json_safe', 'cached_run', 'Checkpointer', 'in_notebook', 'cap', 'interactive', 'progress', 'StageRecord',
-           'record_path', 'stage', 'rehearsal_table', 'execute_notebook', 'sha256_file']
+           'json_safe', 'code_hash', 'subset_params', 'cached_run', 'Checkpointer', 'in_notebook', 'cap', 'interactive',
+           'progress', 'StageRecord', 'record_path', 'stage', 'rehearsal_table', 'execute_notebook', 'sha256_file']
 
 # %% ../nbs/00_core.ipynb #f04a62d6
 DATA_ENV = "FUSION_PAPERS_DATA"
@@ -93,15 +93,22 @@ def fixture(*parts: str) -> Path:
 # %% ../nbs/00_core.ipynb #736ad6df
 @dataclass(frozen=True)
 class Profile:
-    "A named run profile: what it is for, where it runs, and whether its numbers may be called a reproduction."
+    "A named run profile: what it is for, where it runs, whether its numbers may be called a reproduction, and their tier of evidence."
     name: str
     description: str
     default_device: str
     is_reproduction: bool
+    tier: str | None = None   # None: "paper" for a reproduction, else "smoke"
+
+    def __post_init__(self):
+        if self.tier is None:
+            object.__setattr__(self, "tier", "paper" if self.is_reproduction else "smoke")
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", "CPU, fixtures + synthetic data, few iterations: checks that everything runs; numbers are smoke numbers, not results", "cpu", False),
+    "reduced": Profile("reduced", "the paper's method trained for real on the real fixture images at a scale this CPU finishes: "
+                       "real numbers of a smaller experiment (Δ to the paper, no verdict), not a reproduction", "cpu", False, "reduced"),
     "paper": Profile("paper", "the paper's settings on the real datasets (GPU expected)", "auto", True),
 }
 
@@ -114,6 +121,7 @@ def get_profile(name: str | Profile) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}") from None
+
 
 # %% ../nbs/00_core.ipynb #0fecd195
 def get_device(spec: str = "auto"):
@@ -305,18 +313,82 @@ def json_safe(o):
     return json.loads(json.dumps(o, default=_json_default_or_str))
 
 
-def cached_run(path, params: dict, fn: Callable[[], dict], **run_kw) -> dict:
-    "Run `fn()` (→ JSON-able dict) inside a `Run` and save it at `path` with `params`; reuse the saved result when `params` match."
+def _source_bytes(obj) -> bytes:
+    "The source text of a module / function / class / module name / file, as bytes (bytecode when no source)."
+    import importlib.util
+    import inspect
+    import types
+    if isinstance(obj, (str, os.PathLike)):
+        p = Path(obj)
+        if isinstance(obj, os.PathLike) or (p.suffix and p.exists()):
+            return Path(obj).read_bytes()
+        mod = sys.modules.get(str(obj))
+        if mod is None:
+            spec = importlib.util.find_spec(str(obj))
+            if spec is None or not spec.origin or not Path(spec.origin).exists():
+                raise ValueError(f"code_hash: {obj!r} is neither a file nor an importable module")
+            return Path(spec.origin).read_bytes()
+        obj = mod
+    if isinstance(obj, types.ModuleType):
+        f = getattr(obj, "__file__", None)
+        if f and Path(f).exists():
+            return Path(f).read_bytes()
+        return inspect.getsource(obj).encode()
+    fn = getattr(obj, "__func__", obj)
+    try:
+        return inspect.getsource(fn).encode()
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            raise ValueError(f"code_hash: cannot read the source of {obj!r}") from None
+        return code.co_code + repr(code.co_consts).encode()
+
+
+def code_hash(*code) -> str:
+    "First 16 hex digits of the SHA-256 over the sources of `code` (modules, functions, classes, module names, files)."
+    h = hashlib.sha256()
+    for c in code:
+        h.update(_source_bytes(c))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _default_code(fn):
+    "The code a result of `fn` depends on by default: its defining module when that is a file, else `fn` itself."
+    mod = sys.modules.get(getattr(fn, "__module__", None) or "")
+    if mod is not None and getattr(mod, "__file__", None) and Path(mod.__file__).suffix == ".py":
+        return (mod,)
+    return (fn,)
+
+
+def subset_params(params: dict, keep=None, drop=None) -> dict:
+    "The keys of `params` a stage depends on: only `keep` (when given), without `drop`."
+    out = {k: v for k, v in params.items() if keep is None or k in keep}
+    return {k: v for k, v in out.items() if not drop or k not in drop}
+
+
+def cached_run(path, params: dict, fn: Callable[[], dict], *, code=None, **run_kw) -> dict:
+    """Run `fn()` (→ JSON-able dict) inside a `Run` and save it at `path` with `params` and `code_hash`; reuse the
+    saved result when both match. `code`: module(s) / function(s) / module names / files whose source is part of
+    the key (default: the module that defines `fn`; a notebook-defined `fn`: its own source)."""
     path = Path(path)
+    if code is None:
+        code = _default_code(fn)
+    elif not isinstance(code, (list, tuple)):
+        code = (code,)
+    key = code_hash(*code)
     if path.exists():
         res = load_json(path)
-        if res.get("params") == json_safe(params):
+        if res.get("params") == json_safe(params) and res.get("code_hash") == key:
             return res
     with Run(path.parent, params, name=path.stem + ".manifest.json", **run_kw) as run:
         res = fn()
         res["params"] = json_safe(params)
+        res["code_hash"] = key
+        run.note(code_hash=key)
         save_json(path, res)
     return res
+
 
 # %% ../nbs/00_core.ipynb #6077e3fc
 class Checkpointer:

@@ -1,4 +1,4 @@
-"""Fusion-quality metrics under three named conventions (`cddfuse`, `vifb`, `tang`), validated against independent reference values.
+"""Fusion-quality metrics under named conventions (`cddfuse`, `vifb`, `tang`, `tang2022`, `dut`), validated against independent reference values.
 
 Docs: https://fusion-papers.github.io/fusion_papers/metrics.html.md"""
 
@@ -17,14 +17,14 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['CONVENTIONS', 'DEFAULT_CONVENTION', 'METRICS', 'FMI_METRICS', 'FAST_METRICS', 'VIFB_NAMES', 'IMAGE_EXTS',
-           'load_image', 'gauss1d', 'matlab_gradient', 'entropy', 'std_dev', 'spatial_frequency', 'avg_gradient',
-           'edge_intensity', 'mutual_information', 'cross_entropy', 'ssim', 'ms_ssim', 'vifp', 'viff', 'qabf', 'nabf',
-           'corr2', 'scd', 'cc', 'mse', 'matlab_edge', 'fmi_features', 'resolve_device', 'fmi', 'qcb', 'qcv',
-           'convention_table', 'resolve_metrics', 'prepare', 'evaluate', 'evaluate_prepared', 'match_files',
+           'load_image', 'gauss1d', 'matlab_gradient', 'entropy', 'std_dev', 'std_dev_uint8', 'spatial_frequency',
+           'avg_gradient', 'edge_intensity', 'mutual_information', 'cross_entropy', 'ssim', 'ms_ssim', 'vifp', 'viff',
+           'qabf', 'nabf', 'corr2', 'scd', 'cc', 'mse', 'matlab_edge', 'fmi_features', 'resolve_device', 'fmi', 'qcb',
+           'qcv', 'convention_table', 'resolve_metrics', 'prepare', 'evaluate', 'evaluate_prepared', 'match_files',
            'summarize', 'evaluate_batch', 'summary_table', 'run_cli', 'cli_register', 'compare_reference']
 
 # %% ../nbs/00b_metrics.ipynb #c27f6124
-CONVENTIONS = ("cddfuse", "vifb", "tang")
+CONVENTIONS = ("cddfuse", "vifb", "tang", "dut", "tang2022")
 DEFAULT_CONVENTION = "cddfuse"
 
 METRICS = ("EN", "SD", "SF", "AG", "MI", "FMI_pixel", "FMI_gradient", "FMI_edge", "FMI_dct", "FMI_wavelet",
@@ -107,11 +107,19 @@ def _rgb2gray_matlab(u8: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(y + 0.5), 0, 255)
 
 
+def _pil_luma(u8: np.ndarray) -> np.ndarray:
+    "DUT gray: PIL `convert('L')` of the 8-bit image (integer luma (19595 R + 38470 G + 7471 B + 2^15) >> 16)."
+    if u8.ndim == 2:
+        return u8.astype(np.float64)
+    from PIL import Image
+    return np.asarray(Image.fromarray(np.ascontiguousarray(u8), "RGB").convert("L"), dtype=np.float64)
+
+
 def load_image(x, convention: str = DEFAULT_CONVENTION, name: str = "image") -> np.ndarray:
     """Image `x` (path or array) as the float64 0–255 array a convention computes on.
 
-    `cddfuse`: gray (cv2 BGR→GRAY on float32, `np.round`); `tang`: gray (MATLAB `rgb2gray`);
-    `vifb`: as decoded, H×W or H×W×3 (RGB)."""
+    `cddfuse`: gray (cv2 BGR→GRAY on float32, `np.round`); `tang`, `tang2022`: gray (MATLAB `rgb2gray`);
+    `dut`: gray (PIL `convert('L')`); `vifb`: as decoded, H×W or H×W×3 (RGB)."""
     _check_convention(convention)
     if isinstance(x, (str, os.PathLike)):
         p = Path(x)
@@ -128,8 +136,10 @@ def load_image(x, convention: str = DEFAULT_CONVENTION, name: str = "image") -> 
         u8 = _to_uint8(x, name)
     if convention == "cddfuse":
         return _rgb2gray_cv(u8)
-    if convention == "tang":
+    if convention in ("tang", "tang2022"):
         return _rgb2gray_matlab(u8)
+    if convention == "dut":
+        return _pil_luma(u8)
     return u8.astype(np.float64)
 
 # %% ../nbs/00b_metrics.ipynb #ef7c2774
@@ -171,16 +181,25 @@ def _hist256(x: np.ndarray) -> np.ndarray:
     return np.bincount(np.clip(x, 0, 255).astype(np.int64).ravel(), minlength=256).astype(np.float64)
 
 
-def entropy(f: np.ndarray) -> float:
-    "EN: Shannon entropy (bits) of the 256-level histogram of the integer levels of `f`."
+def entropy(f: np.ndarray, eps: float = 0.0) -> float:
+    "EN: Shannon entropy (bits) of the 256-level histogram of the integer levels of `f`; −Σ p log₂(p + eps)."
     p = _hist256(np.round(f)) / f.size
     p = p[p > 0]
-    return float(-(p * np.log2(p)).sum()) + 0.0          # + 0.0: no "-0.0" for a constant image
+    return float(-(p * np.log2(p + eps)).sum()) + 0.0    # + 0.0: no "-0.0" for a constant image
 
 
 def std_dev(f: np.ndarray) -> float:
     "SD: population standard deviation."
     return float(np.std(np.asarray(f, np.float64)))
+
+
+def std_dev_uint8(f: np.ndarray) -> float:
+    """SD as Tang's MATLAB code computed it before 2023-03, on a uint8 image: `sqrt(sum(sum((img - u).^2))/(M*N))`
+    with uint8 arithmetic, i.e. d = max(0, round(x − μ)) (saturating, half away from zero) and d² capped at 255."""
+    x = np.asarray(f, np.float64)
+    d = x - x.mean()
+    d = np.clip(np.sign(d) * np.floor(np.abs(d) + 0.5), 0, 255)
+    return float(np.sqrt(np.minimum(d * d, 255).sum() / x.size))
 
 
 def spatial_frequency(f: np.ndarray, vifb: bool = False) -> float:
@@ -204,9 +223,9 @@ def avg_gradient(f: np.ndarray, denom: str = "MN") -> float:
 _SOBEL_Y = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], np.float64)
 
 
-def edge_intensity(f: np.ndarray) -> float:
-    "EI (VIFB): mean Sobel magnitude with replicate padding."
-    gx = _corr3(f, _SOBEL_Y.T, "replicate"); gy = _corr3(f, _SOBEL_Y, "replicate")
+def edge_intensity(f: np.ndarray, border: str = "replicate") -> float:
+    "EI: mean Sobel magnitude with replicate padding (VIFB) or zero padding (`border='constant'`, DUT `EI_function`)."
+    gx = _corr3(f, _SOBEL_Y.T, border); gy = _corr3(f, _SOBEL_Y, border)
     return float(np.sqrt(gx * gx + gy * gy).mean())
 
 # %% ../nbs/00b_metrics.ipynb #4f285529
@@ -251,11 +270,16 @@ def _ssim_map(x, y, filt, C1, C2, cov_norm=1.0):
 
 
 def ssim(x: np.ndarray, y: np.ndarray, style: str = "vifb") -> float:
-    "SSIM of two gray 0–255 images in one convention's `style` ('vifb', 'cddfuse', 'tang')."
+    "SSIM of two gray 0–255 images in one convention's `style` ('vifb', 'cddfuse', 'tang', 'dut')."
     x = np.asarray(x, np.float64); y = np.asarray(y, np.float64)
     if style == "vifb":
         g = gauss1d(11, 1.5)
         s, _ = _ssim_map(x, y, lambda z: _sep(z, g, "valid"), (0.01 * 255) ** 2, (0.03 * 255) ** 2)
+        return float(s.mean())
+    if style == "dut":
+        # pytorch-msssim on images ×255 with L = 255: on 0–255 data that is C1 = 1e-4, C2 = 9e-4, 'valid'
+        g = gauss1d(11, 1.5)
+        s, _ = _ssim_map(x, y, lambda z: _sep(z, g, "valid"), 1e-4, 9e-4)
         return float(s.mean())
     if style == "tang":
         g = gauss1d(11, 1.5)
@@ -286,8 +310,9 @@ def _avgpool2(x: np.ndarray) -> np.ndarray:
     return 0.25 * (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2])
 
 
-def ms_ssim(x: np.ndarray, y: np.ndarray) -> float:
-    "Wang's 5-scale MS-SSIM (L = 255); the smaller side must exceed 160 px."
+def ms_ssim(x: np.ndarray, y: np.ndarray, data_range: float = 255.0) -> float:
+    """Wang's 5-scale MS-SSIM (C = (K·`data_range`)² on 0–255 data); the smaller side must exceed 160 px.
+    `data_range=1` gives the DUT code's constants (it multiplies the 0–255 images by 255 and keeps L = 255)."""
     x = np.asarray(x, np.float64); y = np.asarray(y, np.float64)
     if min(x.shape) <= 160:
         raise ValueError(f"MS_SSIM needs both sides > 160 px (image is {x.shape[1]}x{x.shape[0]})")
@@ -295,29 +320,42 @@ def ms_ssim(x: np.ndarray, y: np.ndarray) -> float:
     filt = lambda z: _sep(z, g, "valid")
     vals = []
     for s in range(5):
-        ss, cs = _ssim_map(x, y, filt, (0.01 * 255) ** 2, (0.03 * 255) ** 2)
+        ss, cs = _ssim_map(x, y, filt, (0.01 * data_range) ** 2, (0.03 * data_range) ** 2)
         vals.append(max(float(ss.mean() if s == 4 else cs.mean()), 0.0))
         if s < 4:
             x, y = _avgpool2(x), _avgpool2(y)
     return float(np.prod(np.array(vals) ** _MS_WEIGHTS))
 
 # %% ../nbs/00b_metrics.ipynb #e97da610
-def _vif_scales(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float):
-    "Per scale: (num map, den map, gain map) of the pixel-domain VIF."
+def _gauss_dut(n: int) -> np.ndarray:
+    "1-D factor of the DUT code's VIF window: `linspace(-n//2, n//2, n)` in Python floor division (asymmetric grid)."
+    x = np.linspace(-(n // 2) - 1, n // 2, n, dtype=np.float64)   # -n//2 == -(n//2) - 1 for odd n
+    g = np.exp(-x * x / (2 * (n / 5.0) ** 2))
+    return g / g.sum()
+
+
+def _vif_scales(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float, style: str = "valid"):
+    """Per scale: (num map, den map, gain map) of the pixel-domain VIF.
+
+    `style`: 'valid' (Sheikh's `vifp_mscale`: symmetric window, 'valid' filtering); 'dut' (IVIF_ZOO
+    `Metric_torch.py`: asymmetric window grid, zero-padded 'same' filtering); 'uint8' ('valid', but the
+    scale-1 products ref·ref, dist·dist, ref·dist saturate at 255 as uint8 products do in MATLAB)."""
     ref = np.asarray(ref, np.float64); dist = np.asarray(dist, np.float64)
+    mode = "same:constant" if style == "dut" else "valid"
     out = []
     for s in range(1, 5):
         n = 2 ** (4 - s + 1) + 1
-        g1 = gauss1d(n, n / 5.0)
+        g1 = _gauss_dut(n) if style == "dut" else gauss1d(n, n / 5.0)
         if s > 1:
-            ref = _sep(ref, g1, "valid")[::2, ::2]
-            dist = _sep(dist, g1, "valid")[::2, ::2]
+            ref = _sep(ref, g1, mode)[::2, ::2]
+            dist = _sep(dist, g1, mode)[::2, ::2]
         if min(ref.shape) < n:
             raise ValueError(f"image too small for VIF at scale {s} (needs ≥ {n} px after downsampling)")
-        mu1, mu2 = _sep(ref, g1), _sep(dist, g1)
-        s1 = np.maximum(_sep(ref * ref, g1) - mu1 * mu1, 0)
-        s2 = np.maximum(_sep(dist * dist, g1) - mu2 * mu2, 0)
-        s12 = _sep(ref * dist, g1) - mu1 * mu2
+        sat = (lambda z: np.minimum(z, 255.0)) if (style == "uint8" and s == 1) else (lambda z: z)
+        mu1, mu2 = _sep(ref, g1, mode), _sep(dist, g1, mode)
+        s1 = np.maximum(_sep(sat(ref * ref), g1, mode) - mu1 * mu1, 0)
+        s2 = np.maximum(_sep(sat(dist * dist), g1, mode) - mu2 * mu2, 0)
+        s12 = _sep(sat(ref * dist), g1, mode) - mu1 * mu2
         g = s12 / (s1 + 1e-10)
         sv = s2 - g * s12
         m = s1 < 1e-10
@@ -333,9 +371,9 @@ def _vif_scales(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float):
     return out
 
 
-def vifp(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float = 2.0) -> float:
-    "Sheikh–Bovik pixel-domain VIF of `dist` against `ref` (0–255, σ_n² = 2)."
-    sc = _vif_scales(ref, dist, sigma_nsq)
+def vifp(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float = 2.0, style: str = "valid") -> float:
+    "Sheikh–Bovik pixel-domain VIF of `dist` against `ref` (0–255, σ_n² = 2); `style` as in `_vif_scales`."
+    sc = _vif_scales(ref, dist, sigma_nsq, style)
     num = sum(float(n.sum()) for n, _, _ in sc); den = sum(float(d.sum()) for _, d, _ in sc)
     return num / den if den != 0 else float("nan")
 
@@ -400,11 +438,11 @@ def _nabf_q(gx, ax, gf, af):
     return np.sqrt(qg * qa)
 
 
-def nabf(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
-    "Shreyamsha Kumar's modified fusion-artifact measure N^AB/F (lower is better)."
+def nabf(a: np.ndarray, b: np.ndarray, f: np.ndarray, wt_min: float = 0.001) -> float:
+    "Shreyamsha Kumar's modified fusion-artifact measure N^AB/F (lower is better); `wt_min=0`: the DUT code's weights."
     ga, aa = _nabf_grad(a); gb, ab = _nabf_grad(b); gf, af = _nabf_grad(f)
     qa, qb = _nabf_q(ga, aa, gf, af), _nabf_q(gb, ab, gf, af)
-    wa = np.where(ga >= 2, ga ** 1.5, 0.001); wb = np.where(gb >= 2, gb ** 1.5, 0.001)
+    wa = np.where(ga >= 2, ga ** 1.5, wt_min); wb = np.where(gb >= 2, gb ** 1.5, wt_min)
     na = ((gf > ga) & (gf > gb)).astype(np.float64)
     return float((na * ((1 - qa) * wa + (1 - qb) * wb)).sum() / (wa + wb).sum())
 
@@ -770,10 +808,10 @@ def _fmi(feature):
     return lambda a, b, f: fmi(a, b, f, feature, device=getattr(_OPTS, "device", None))
 
 
-def _ms(a, b, f):
+def _ms(a, b, f, data_range=255.0):
     if min(f.shape) <= 160:
         return float("nan")
-    return ms_ssim(a, f) + ms_ssim(b, f)
+    return ms_ssim(a, f, data_range) + ms_ssim(b, f, data_range)
 
 
 _COMMON = {  # definitions shared by all conventions (per gray image / per channel)
@@ -846,7 +884,42 @@ _DEFS: dict[str, dict[str, tuple]] = {
         "SF": (None, "native", "sqrt((sum dh^2 + sum dv^2)/(M*3N)) on [R|G|B] side by side"),
     },
 }
-assert all(set(d) == set(METRICS) for d in _DEFS.values())
+
+# DUT group (BDL, CAF, SegMiF, TIM): RollingPlain/IVIF_ZOO `Metric/Metric_torch.py` + `eval_torch.py`
+# (PIL convert('L') gray; computed there in float32 torch, here in float64)
+_DEFS["dut"] = {
+    **{m: _DEFS["cddfuse"][m] for m in ("SD", "SF", "AG", "SCD", "CC")},
+    **{m: (_COMMON[m][0], "borrowed", _COMMON[m][2] + "; the DUT code has no such metric")
+       for m in ("FMI_gradient", "FMI_edge", "FMI_dct", "FMI_wavelet", "VIFF", "Qcb", "Qcv")},
+    "EN": (lambda a, b, f: entropy(f, 1e-7), "native", "-sum p log2(p + 1e-7), 256-bin histogram of F (EN_function)"),
+    "MI": (_mi(2.0), "native", "MI(A,F)+MI(B,F), bits, 256x256 joint histogram, no 254/255 merge (Hab)"),
+    "FMI_pixel": (_fmi("none"), "borrowed", "Haghighat fmi.m on raw pixels; the DUT code has no FMI"),
+    "VIF": (_sum_src(lambda x, f: vifp(x, f, style="dut")), "native",
+            "VIFp(A,F)+VIFp(B,F), sigma_n^2 = 2, window grid linspace(-N//2, N//2, N), zero-padded 'same' filtering"),
+    "Qabf": (qabf, "native", "Xydeas-Petrovic Q^AB/F (Qabf.py)"),
+    "Nabf": (lambda a, b, f: nabf(a, b, f, wt_min=0.0), "native", "N^AB/F with weight 0 below the threshold (Nabf.py)"),
+    "SSIM": (_sum_src(lambda x, f: ssim(x, f, "dut")), "native",
+             "pytorch-msssim 11x11 Gaussian 1.5, valid, on x255 data with L=255 (C1=1e-4, C2=9e-4 on 0-255), summed"),
+    "MS_SSIM": (lambda a, b, f: _ms(a, b, f, 1.0), "native",
+                "pytorch-msssim 5-scale MS-SSIM on x255 data with L=255, summed; NaN if a side <= 160"),
+    "PSNR": _DEFS["tang"]["PSNR"], "MSE": _DEFS["tang"]["MSE"], "RMSE": _DEFS["tang"]["RMSE"],
+    "CE": (_COMMON["CE"][0], "borrowed", "VIFB cross entropy, mean over sources (the DUT CE_function, a sigmoid "
+           "BCE, is not used by its evaluation)"),
+    "EI": (lambda a, b, f: edge_intensity(f, "constant"), "native", "mean Sobel magnitude, zero padding (EI_function)"),
+}
+
+# Tang's MATLAB scripts before their 2023-03 change (SeAFusion, PIAFusion and the tables reusing theirs)
+_DEFS["tang2022"] = {
+    **_DEFS["tang"],
+    "SD": (lambda a, b, f: std_dev_uint8(f), "native",
+           "sqrt(sum((F-u).^2)/MN) in uint8 arithmetic: differences saturate at 0, squares at 255"),
+    "SF": (lambda a, b, f: spatial_frequency(f / 255.0), "native", "sqrt(mean dh^2 + mean dv^2) on the [0,1] image"),
+    "VIF": (_sum_src(lambda x, f: vifp(x, f, style="uint8")), "native",
+            "VIFp(A,F)+VIFp(B,F) on uint8 images: scale-1 products ref.*ref, dist.*dist, ref.*dist saturate at 255"),
+    "Qabf": (lambda a, b, f: qabf(a / 255.0, b / 255.0, f / 255.0), "native",
+             "Xydeas-Petrovic Q^AB/F on [0,1] doubles (the gA == gF quirk then gives gF/255)"),
+}
+assert all(set(d) == set(METRICS) for d in _DEFS.values()) and set(_DEFS) == set(CONVENTIONS)
 
 # VIFB's reported metrics and their names in matlab_values.csv
 VIFB_NAMES = {"Avg_gradient": "AG", "Cross_entropy": "CE", "Edge_intensity": "EI", "Entropy": "EN",
@@ -855,9 +928,11 @@ VIFB_NAMES = {"Avg_gradient": "AG", "Cross_entropy": "CE", "Edge_intensity": "EI
 
 
 def convention_table():
-    "DataFrame: metric × convention → source ('native'/'borrowed') and definition."
+    """DataFrame: metric × convention → source ('native'/'borrowed'), definition, and `differs_from_tang`
+    (whether the definition differs from the `tang` one, e.g. SD, SF, VIF and Qabf for `tang2022`)."""
     import pandas as pd
-    rows = [{"metric": m, "convention": c, "source": _DEFS[c][m][1], "definition": _DEFS[c][m][2]}
+    rows = [{"metric": m, "convention": c, "source": _DEFS[c][m][1], "definition": _DEFS[c][m][2],
+             "differs_from_tang": _DEFS[c][m][2] != _DEFS["tang"][m][2]}
             for m in METRICS for c in CONVENTIONS]
     return pd.DataFrame(rows)
 
@@ -905,7 +980,8 @@ def prepare(ir, vis, fused, convention: str = DEFAULT_CONVENTION):
 
 
 def evaluate(ir, vis, fused, metrics=None, convention: str = DEFAULT_CONVENTION, device=None) -> dict[str, float]:
-    """Fusion metrics of `fused` against sources `ir`, `vis` under `convention` ('cddfuse', 'vifb', 'tang').
+    """Fusion metrics of `fused` against sources `ir`, `vis` under `convention` (one of `CONVENTIONS`:
+    'cddfuse', 'vifb', 'tang', 'dut', 'tang2022'; see `convention_table()`).
 
     Each image is a path or an array (uint8 0–255, or float in [0, 1]; H×W or H×W×3 RGB).
     `metrics`: None/'all' (every metric in `METRICS`), 'fast' (all but the FMI variants), or names.
@@ -1057,7 +1133,8 @@ def cli_register(subparsers) -> None:
     p.add_argument("--vis", required=True, help="visible image or folder")
     p.add_argument("--fused", required=True, help="fused image or folder (files <stem>.* or <stem>_<method>.*)")
     p.add_argument("--convention", default=DEFAULT_CONVENTION, choices=CONVENTIONS,
-                   help="whose definitions: cddfuse (default; CDDFuse evaluator), vifb (VIFB MATLAB), tang (Tang/Li MATLAB)")
+                   help="whose definitions: cddfuse (default; CDDFuse evaluator), vifb (VIFB MATLAB), tang (Tang/Li MATLAB), "
+                        "dut (DUT group's IVIF_ZOO code: MI in bits), tang2022 (Tang's MATLAB before 2023-03: SD/SF/VIF/Qabf differ)")
     p.add_argument("--metrics", default="all",
                    help="all (default; the five FMI variants take ~1-2 s each per 640x480 image on one core), "
                         "fast (all but FMI), or comma-separated names: " + ",".join(METRICS))

@@ -28,9 +28,11 @@ from . import core
 
 # %% auto #0
 __all__ = ['PAPER_KEYS', 'TASK_KINDS', 'EPS', 'STATUS_REPRODUCED', 'STATUS_BETTER', 'STATUS_WORSE', 'STATUS_SMOKE',
-           'STATUS_NO_PAPER', 'STATUS_NOT_IN_PAPER', 'numbers_dir', 'validate_paper_numbers', 'load_paper_numbers',
-           'list_tables', 'list_figures', 'table_meta', 'paper_table', 'papers_dir', 'compare', 'render_compare',
-           'SavedFigure', 'savefig', 'read_provenance', 'paper_numbers_index']
+           'STATUS_NO_PAPER', 'STATUS_NOT_IN_PAPER', 'TIERS', 'VERDICT_TIERS', 'MOCK_MARKER', 'TIER_NOTES',
+           'STATUS_DIFFERS', 'STATUS_REHEARSAL', 'MARKS', 'MIN_WIDTH_PX', 'LEGIBLE_PX', 'numbers_dir',
+           'validate_paper_numbers', 'load_paper_numbers', 'list_tables', 'list_figures', 'table_meta', 'paper_table',
+           'papers_dir', 'tier_for', 'compare', 'compare_table', 'render_compare', 'SavedFigure', 'savefig',
+           'read_provenance', 'paper_numbers_index']
 
 # %% ../nbs/00h_report.ipynb #53284a19
 PAPER_KEYS = ("bdl", "caf", "segmif", "tim")
@@ -252,6 +254,67 @@ def _abs_eps(col: dict, paper_value: float, eps=None) -> float:
         return rule["value"] * (0.01 if col.get("unit") == "fraction" else 1.0)
     return rule["value"] * abs(paper_value)
 
+# %% ../nbs/00h_report.ipynb #7e1e4a02
+TIERS = ("exact", "paper", "fixtures", "reduced", "smoke", "rehearsal")
+VERDICT_TIERS = ("exact", "paper")
+MOCK_MARKER = ".fusion_papers_mock.json"
+TIER_NOTES = {
+    "exact": "data-free quantity (parameters, MACs): reproduced when |Δ| ≤ ε, else differs",
+    "paper": "the paper's data and settings: reproduced / better / worse with ε",
+    "fixtures": "real weights or real training on real images, not the paper's test list: Δ shown, no verdict",
+    "reduced": "the paper's method trained for real on the fixture images at a scale a CPU finishes: Δ shown, no verdict",
+    "smoke": "pipeline check (synthetic data, a few steps): not a reproduction",
+    "rehearsal": "the paper's code paths on mock data, loops capped: not a result",
+}
+STATUS_DIFFERS = "differs"
+STATUS_REHEARSAL = "rehearsal (mock data) — not a result"
+
+
+def _is_mock_root(data_root) -> bool:
+    "True when `data_root` or one of its immediate sub-folders holds the mock-data marker file."
+    if data_root is None:
+        return False
+    root = Path(data_root)
+    if (root / MOCK_MARKER).exists():
+        return True
+    try:
+        return any((d / MOCK_MARKER).exists() for d in root.iterdir() if d.is_dir())
+    except OSError:
+        return False
+
+
+def tier_for(profile, rehearse: int = 0, data_root=None) -> str:
+    """The tier of evidence of a run: "rehearsal" when `rehearse` > 0 or `data_root` holds mock data
+    (`.fusion_papers_mock.json` in it or in an immediate sub-folder), else the profile's tier (`core.Profile.tier`)."""
+    if rehearse and int(rehearse) > 0:
+        return "rehearsal"
+    if _is_mock_root(data_root):
+        return "rehearsal"
+    if profile is None:
+        raise ValueError("tier_for: say which profile produced the numbers (or pass tier= to compare)")
+    return core.get_profile(profile).tier
+
+
+def _check_tier(t):
+    if t not in TIERS:
+        raise ValueError(f"unknown tier {t!r}; choose one of {TIERS}")
+    return t
+
+
+def _cell_status(tier: str, test_set, d: float, e: float, hib) -> str:
+    "Status of a cell that has both values, by tier."
+    if tier == "exact":
+        return STATUS_REPRODUCED if abs(d) <= e + 1e-12 else STATUS_DIFFERS
+    if tier == "paper":
+        if abs(d) <= e + 1e-12:
+            return STATUS_REPRODUCED
+        return STATUS_BETTER if (d > 0) == bool(hib) else STATUS_WORSE
+    if tier in ("fixtures", "reduced"):
+        what = test_set or ("fixture images, not the paper's test list" if tier == "fixtures" else "fixture images, reduced scale")
+        return f"{tier} ({what}) — Δ only, no verdict"
+    return STATUS_SMOKE if tier == "smoke" else STATUS_REHEARSAL
+
+
 # %% ../nbs/00h_report.ipynb #6c3b2c95
 def _ours_frame(ours, method) -> pd.DataFrame:
     "Normalise `ours` to a DataFrame: rows = methods, columns = metric names."
@@ -282,6 +345,9 @@ def _provenance(ours, manifest, profile, seed, data):
         "git_sha": man.get("git_sha", attrs.get("git_sha")),
         "device": man.get("device", attrs.get("device")),
     }
+    params = man.get("params") if isinstance(man.get("params"), dict) else {}
+    prov["_rehearse"] = params.get("rehearse", man.get("rehearse", 0)) or 0
+    prov["_data_root"] = params.get("data_root", man.get("data_root"))
     return prov
 
 
@@ -291,19 +357,32 @@ def _needs_for(needs, method, metric, default):
     return needs or default
 
 
-def compare(paper, ours=None, *, eps=None, higher_is_better=None, needs=None, label: str | None = None,
-            profile: str | None = None, seed: int | None = None, data=None, manifest=None,
+def _per_method(value, method, default):
+    "`value` (a str, or a dict per method) for `method`."
+    if isinstance(value, dict):
+        return value.get(method, default)
+    return default if value is None else value
+
+
+def compare(paper, ours=None, *, tier=None, test_set=None, stand_ins: dict | None = None, eps=None,
+            higher_is_better=None, needs=None, label: str | None = None, profile: str | None = None,
+            seed: int | None = None, data=None, manifest=None, rehearse: int = 0, data_root=None,
             methods: list[str] | None = None, metrics: list[str] | None = None, method: str | None = None) -> pd.DataFrame:
-    """Paper vs ours, one line per (method, metric): paper, ours, delta (= ours − paper), eps, status.
+    """Paper vs ours, one line per (method, metric): paper, ours, delta (= ours − paper), eps, status, tier.
 
     `paper`: a `paper_table(...)` DataFrame, or `(paper_key, table_id)`.
     `ours`: DataFrame (rows = methods, columns = the table's column names), `{method: {metric: value}}`,
     `{metric: value}` (for `method`, default the table's `ours_row`), or None (nothing run).
+    `tier` (one of `TIERS`, or a dict per method): the evidence tier of our numbers; default
+    `tier_for(profile, rehearse, data_root)` (profile, rehearse and data_root also read from `manifest`).
+    Verdicts (reproduced/better/worse; exact: reproduced/differs) only for tiers exact and paper; fixtures and
+    reduced show Δ with a status naming the tier and `test_set` (a str, or a dict per method); smoke and
+    rehearsal say they are not results. `stand_ins` ({paper row: what ours really is}): that row is shown as
+    "<row> (stand-in)" beside the paper's values, with no verdict.
     Provenance: `manifest` (a `core.Run(...).manifest` dict or a manifest.json path) or `profile`/`seed`/`data`;
-    a profile is required when `ours` has values, and a non-reproduction profile (smoke) never gets
-    reproduced/better/worse. `methods`/`metrics` select lines (default: the methods in `ours` plus the
-    paper's own row, all columns). `eps`, `higher_is_better`, `needs`: a value, or a dict per column name
-    (`needs` also per method or (method, metric))."""
+    a profile (or a tier) is required when `ours` has values. `methods`/`metrics` select lines (default: the
+    methods in `ours` plus the paper's own row, all columns). `eps`, `higher_is_better`, `needs`: a value, or a
+    dict per column name (`needs` also per method or (method, metric))."""
     if isinstance(paper, tuple):
         paper = paper_table(*paper)
     if not isinstance(paper, pd.DataFrame):
@@ -315,10 +394,27 @@ def compare(paper, ours=None, *, eps=None, higher_is_better=None, needs=None, la
     method = method or ours_row or "ours"
     odf = _ours_frame(ours, method)
     prov = _provenance(ours, manifest, profile, seed, data)
+    rehearse = rehearse or prov.pop("_rehearse")
+    data_root = data_root if data_root is not None else prov.pop("_data_root")
+    prov.pop("_rehearse", None); prov.pop("_data_root", None)
     has_values = bool(odf.size) and bool(np.isfinite(odf.to_numpy(dtype=float)).any())
-    if has_values and prov["profile"] is None:
-        raise ValueError("compare: say which profile produced `ours` (profile='smoke'|'paper' or manifest=run.manifest)")
+    if isinstance(tier, dict):
+        for t in tier.values():
+            _check_tier(t)
+    elif tier is not None:
+        _check_tier(tier)
+    default_tier = None
+    if not isinstance(tier, str):
+        if prov["profile"] is not None or rehearse or _is_mock_root(data_root):
+            default_tier = tier_for(prov["profile"], rehearse, data_root) if prov["profile"] is not None \
+                else "rehearsal"
+        elif has_values and not (isinstance(tier, dict) and set(odf.index) <= set(tier)):
+            raise ValueError("compare: say which profile produced `ours` (profile='smoke'|'reduced'|'paper', "
+                             "manifest=run.manifest, or tier=...)")
+    else:
+        default_tier = tier
     is_repro = None if prov["profile"] is None else core.get_profile(prov["profile"]).is_reproduction
+    stand_ins = dict(stand_ins or {})
 
     if methods is None:
         methods = list(odf.index) + ([ours_row] if ours_row and ours_row not in odf.index else [])
@@ -328,8 +424,12 @@ def compare(paper, ours=None, *, eps=None, higher_is_better=None, needs=None, la
         metrics = list(paper.columns) + [c for c in odf.columns if c not in paper.columns]
     default_needs = meta.get("needs", "the paper's data and settings")
 
-    recs = []
+    recs, row_of = [], {}
     for m in methods:
+        t_m = _per_method(tier, m, default_tier)
+        ts_m = _per_method(test_set, m, None)
+        shown = f"{m} (stand-in)" if m in stand_ins else m
+        row_of[shown] = m
         for c in metrics:
             in_paper = m in paper.index and c in paper.columns
             pv = float(paper.loc[m, c]) if in_paper else np.nan
@@ -341,35 +441,52 @@ def compare(paper, ours=None, *, eps=None, higher_is_better=None, needs=None, la
             d = ov - pv if np.isfinite(ov) and np.isfinite(pv) else np.nan
             if not np.isfinite(ov):
                 st = f"not run — needs {_needs_for(needs, m, c, default_needs)}"
+            elif m in stand_ins:
+                st = f"stand-in: {stand_ins[m]} — no verdict"
             elif not in_paper:
                 st = STATUS_NOT_IN_PAPER
             elif not np.isfinite(pv):
                 st = STATUS_NO_PAPER
-            elif not is_repro:
-                st = STATUS_SMOKE
-            elif abs(d) <= e + 1e-12:
-                st = STATUS_REPRODUCED
-            elif (d > 0) == bool(hib):
-                st = STATUS_BETTER
             else:
-                st = STATUS_WORSE
+                if t_m is None:
+                    raise ValueError(f"compare: no tier for {m!r} (give profile=, manifest= or tier=)")
+                st = _cell_status(t_m, ts_m, d, e, hib)
             unit = col.get("unit")
             if np.isfinite(ov) and np.isfinite(pv) and unit in ("%", "fraction"):
                 if unit == "%" and ov <= 1.0 and pv >= 5.0 or unit == "fraction" and ov > 1.0:
                     warnings.warn(f"compare: {m}/{c}: ours={ov} but the paper prints {unit} ({pv}); convert units first")
-            recs.append({"method": m, "metric": c, "paper": pv, "ours": ov, "delta": d, "eps": e, "status": st})
-    out = pd.DataFrame.from_records(recs, columns=["method", "metric", "paper", "ours", "delta", "eps", "status"])
+            recs.append({"method": shown, "metric": c, "paper": pv, "ours": ov, "delta": d, "eps": e, "status": st,
+                         "tier": (t_m if np.isfinite(ov) else None)})
+    out = pd.DataFrame.from_records(recs, columns=["method", "metric", "paper", "ours", "delta", "eps", "status", "tier"])
     head = " — ".join(x for x in (meta.get("ref"), meta.get("dataset")) if x)
     who = ", ".join(f"{k}={v}" for k, v in prov.items() if v is not None) or "nothing run"
-    smoke = " — SMOKE RUN, not a reproduction" if is_repro is False else ""
+    tiers_used = sorted({t for t in out["tier"] if isinstance(t, str)}, key=TIERS.index)
+    tail = {"smoke": " — SMOKE RUN, not a reproduction", "rehearsal": " — REHEARSAL (mock data), not a result",
+            "fixtures": " — FIXTURES tier: Δ only, no verdict", "reduced": " — REDUCED tier: Δ only, no verdict"}
+    suffix = "".join(tail.get(t, "") for t in tiers_used)
+    if not tiers_used and default_tier in tail and has_values:
+        suffix = tail[default_tier]
+    ts_text = test_set if isinstance(test_set, str) else None
     out.attrs.update(paper=meta.get("paper"), table_id=meta.get("table_id"), ref=meta.get("ref"),
                      caption=meta.get("caption"), dataset=meta.get("dataset"),
                      convention=meta.get("metric_convention"), is_reproduction=is_repro, **prov,
-                     label=f"{label + ': ' if label else ''}{head} | ours: {who}{smoke}")
+                     tier=tier if isinstance(tier, dict) else default_tier, tiers=tiers_used, test_set=ts_text,
+                     stand_ins=stand_ins, row_of=row_of, layout=meta.get("layout", "rows"), ours_row=ours_row,
+                     needs=default_needs, paper_rows=list(paper.index), paper_columns=list(paper.columns),
+                     paper_values={m: {c: (None if not np.isfinite(v) else float(v)) for c, v in r.items()}
+                                   for m, r in paper.to_dict("index").items()},
+                     units={c: colmeta.get(c, {}).get("unit") for c in paper.columns},
+                     label=f"{label + ': ' if label else ''}{head} | ours: {who}{suffix}")
     return out
 
+
 # %% ../nbs/00h_report.ipynb #13450710
-_STATUS_COLOUR = {STATUS_REPRODUCED: "#1a7f37", STATUS_BETTER: "#0969da", STATUS_WORSE: "#cf222e", STATUS_SMOKE: "#9a6700"}
+_STATUS_COLOUR = {STATUS_REPRODUCED: "#1a7f37", STATUS_BETTER: "#0969da", STATUS_WORSE: "#cf222e", STATUS_SMOKE: "#9a6700",
+                  STATUS_DIFFERS: "#cf222e", STATUS_REHEARSAL: "#9a6700"}
+MARKS = {STATUS_REPRODUCED: "✓", STATUS_BETTER: "▲", STATUS_WORSE: "▼", STATUS_DIFFERS: "≠"}
+_MARK_LEGEND = [("✓", "reproduced (|Δ| ≤ ε)"), ("▲", "better than the paper by more than ε"),
+                ("▼", "worse than the paper by more than ε"), ("≠", "differs (exact tier)"),
+                ("~", "Δ only: fixtures / reduced tier, no verdict"), ("†", "not a result: smoke, rehearsal or stand-in")]
 
 
 def _fmt(v) -> str:
@@ -378,21 +495,172 @@ def _fmt(v) -> str:
     return f"{v:.4g}"
 
 
+def _mark(status: str) -> str:
+    if status in MARKS:
+        return MARKS[status]
+    if status.startswith(("fixtures (", "reduced (")):
+        return "~"
+    if status in (STATUS_SMOKE, STATUS_REHEARSAL) or status.startswith("stand-in:"):
+        return "†"
+    return ""
+
+
+def _row_status(statuses: list[str], n_cols: int) -> str:
+    "One status for a row: the common status, or counts of verdicts; columns not run are counted, not repeated."
+    ran = [s for s in statuses if not s.startswith("not run")]
+    not_run = [s for s in statuses if s.startswith("not run")]
+    if not ran:
+        return not_run[0] if not_run else ""
+    kinds = list(dict.fromkeys(ran))
+    if len(kinds) == 1:
+        txt = kinds[0]
+    else:
+        txt = " · ".join(f"{ran.count(k)} {k}" for k in kinds)
+    if len(ran) < n_cols:
+        txt += f" ({n_cols - len(ran)} of {n_cols} columns not run)"
+    return txt
+
+
 class _HTML(str):
     "A string that displays as HTML in Jupyter."
     def _repr_html_(self):
         return str(self)
 
 
-def render_compare(df: pd.DataFrame, fmt: str = "html", max_rows: int = 60, show_convention: bool = True):
-    "Render a `compare` frame: label line, then method / metric / paper / ours / Δ / ε / status (`fmt`: html or markdown)."
+def compare_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The paper-shaped table of a `compare` frame, as strings: the paper's rows in the paper's order (a stand-in
+    in its row's place, labelled), methods of ours that the paper lacks after them, the paper's columns in order,
+    each cell "paper / ours (Δ) mark" (paper value alone where ours was not run), and one `status` per method
+    (a row not run says so once). Tables the paper prints with methods as columns come back transposed the same
+    way (the statuses are then the last row)."""
     a = df.attrs
-    rows = df.head(max_rows)
+    prows = list(a.get("paper_rows") or dict.fromkeys(df["method"]))
+    pcols = list(a.get("paper_columns") or dict.fromkeys(df["metric"]))
+    pvals = a.get("paper_values") or {}
+    row_of = dict(a.get("row_of") or {})
+    by_paper_row = {}
+    for shown, m in row_of.items():
+        by_paper_row.setdefault(m, shown)
+    rows = [by_paper_row.get(m, m) for m in prows]
+    rows += [m for m in dict.fromkeys(df["method"]) if m not in rows]
+    cols = pcols + [c for c in dict.fromkeys(df["metric"]) if c not in pcols]
+    cells = {(r.method, r.metric): r for r in df.itertuples()}
+    needs = a.get("needs", "the paper's data and settings")
+    out = {}
+    for shown in rows:
+        m = row_of.get(shown, shown)
+        line, statuses = {}, []
+        for c in cols:
+            r = cells.get((shown, c))
+            pv = r.paper if r is not None else (pvals.get(m, {}).get(c) if m in pvals else None)
+            ov = r.ours if r is not None else np.nan
+            if r is not None:
+                statuses.append(r.status)
+            if ov is not None and np.isfinite(ov):
+                d = r.delta
+                dtxt = f" ({d:+.3g})" if d is not None and np.isfinite(d) else ""
+                mk = _mark(r.status)
+                line[c] = f"{_fmt(pv)} / {_fmt(ov)}{dtxt}{' ' + mk if mk else ''}"
+            else:
+                line[c] = _fmt(pv)
+        st = _row_status(statuses, len(cols)) if statuses else f"not run — needs {needs}"
+        line["status"] = "not run" if st == f"not run — needs {needs}" else st
+        out[shown] = line
+    t = pd.DataFrame.from_dict(out, orient="index", columns=cols + ["status"])
+    t.index.name = "method"
+    if a.get("layout") == "methods_as_columns":
+        t = t.T
+        t.columns.name, t.index.name = "method", "metric"
+    return t
+
+
+def _legend(df: pd.DataFrame, t: pd.DataFrame) -> list[str]:
+    a = df.attrs
+    text = " ".join(map(str, t.to_numpy().ravel()))
+    marks = [f"{k} {v}" for k, v in _MARK_LEGEND if f" {k}" in text]
+    lines = ["cells: paper / ours (Δ = ours − paper) mark" + ("; " + " · ".join(marks) if marks else "")
+             + "; a single number: the paper's value alone"]
+    if (t == "not run").any().any():
+        lines.append(f"not run: needs {a.get('needs', 'the paper data and settings')}")
+    for tr in a.get("tiers") or []:
+        lines.append(f"tier {tr}: {TIER_NOTES[tr]}" + (f" — test set: {a['test_set']}" if a.get("test_set") and tr in ("fixtures", "reduced") else ""))
+    for k, v in (a.get("stand_ins") or {}).items():
+        lines.append(f"{k} (stand-in): {v} — not the paper's network, no verdict")
+    return lines
+
+
+def _split_head(cols) -> tuple[list, list] | None:
+    "Two header rows when column names read 'group/name' (consecutive groups merged), else None."
+    if not cols or not all("/" in str(c) for c in cols if c != "status"):
+        return None
+    top, sub = [], []
+    for c in cols:
+        g, n = (str(c).split("/", 1) + [""])[:2] if c != "status" else ("", "status")
+        if top and top[-1][0] == g:
+            top[-1][1] += 1
+        else:
+            top.append([g, 1])
+        sub.append(n)
+    return top, sub
+
+
+def render_compare(df: pd.DataFrame, fmt: str = "html", max_rows: int | None = None, show_convention: bool = True,
+                   shape: str = "paper"):
+    """Render a `compare` frame (`fmt`: html or markdown). `shape="paper"` (default): the paper's own table
+    (`compare_table`: its rows and columns in order, "paper / ours" cells, one status per method, a legend under
+    it; never truncated). `shape="long"`: one line per (method, metric) — method / metric / paper / ours / Δ / ε /
+    status (`max_rows` truncates this form only)."""
+    if shape not in ("paper", "long"):
+        raise ValueError("shape must be 'paper' or 'long'")
+    if fmt not in ("html", "markdown"):
+        raise ValueError("fmt must be 'html' or 'markdown'")
+    a = df.attrs
+    conv = a.get("convention") if show_convention else None
+    esc = _html.escape
+    td = 'style="padding:1px 6px;text-align:{}"'
+    if shape == "paper":
+        t = compare_table(df)
+        legend = _legend(df, t)
+        corner = t.index.name or ""
+        if fmt == "markdown":
+            out = [f"**{a.get('label', '')}**", ""]
+            if conv:
+                out += [f"*Paper convention:* {conv}", ""]
+            out += ["| " + " | ".join([corner] + [str(c) for c in t.columns]) + " |", "|" + "---|" * (len(t.columns) + 1)]
+            out += ["| " + " | ".join([str(i)] + [str(v) for v in r]) + " |" for i, r in zip(t.index, t.to_numpy())]
+            out += [""] + [f"*{x}*  " for x in legend]
+            return "\n".join(out)
+        head2 = _split_head(list(t.columns))
+        if head2:
+            top, sub = head2
+            ths = f'<tr><th rowspan="2" {td.format("left")}>{esc(corner)}</th>' + "".join(
+                f'<th colspan="{n}" {td.format("center")}>{esc(g)}</th>' for g, n in top) + "</tr>"
+            ths += "<tr>" + "".join(f"<th {td.format('center')}>{esc(s)}</th>" for s in sub) + "</tr>"
+        else:
+            ths = f"<tr><th {td.format('left')}>{esc(corner)}</th>" + "".join(
+                f"<th {td.format('center')}>{esc(str(c))}</th>" for c in t.columns) + "</tr>"
+        ours_row = a.get("ours_row")
+        body = []
+        for i, r in zip(t.index, t.to_numpy()):
+            strong = ' style="font-weight:600"' if ours_row and str(i).startswith(str(ours_row)) else ""
+            tds = [f"<td {td.format('left')}><span{strong}>{esc(str(i))}</span></td>"]
+            for c, v in zip(t.columns, r):
+                if c == "status":
+                    colour = _STATUS_COLOUR.get(v, "#57606a")
+                    tds.append(f'<td {td.format("left")}><span style="color:{colour}">{esc(str(v))}</span></td>')
+                else:
+                    tds.append(f"<td {td.format('right')}>{esc(str(v))}</td>")
+            body.append("<tr>" + "".join(tds) + "</tr>")
+        conv_html = f'<div style="font-size:80%;color:#57606a">Paper convention: {esc(conv)}</div>' if conv else ""
+        leg = "".join(f"<div>{esc(x)}</div>" for x in legend)
+        return _HTML(f'<div class="fp-compare" style="font-size:85%;overflow-x:auto"><div><b>{esc(a.get("label", ""))}</b></div>{conv_html}'
+                     f'<table style="border-collapse:collapse"><thead>{ths}</thead><tbody>{"".join(body)}</tbody></table>'
+                     f'<div class="fp-legend" style="font-size:80%;color:#57606a">{leg}</div></div>')
+    rows = df if max_rows is None else df.head(max_rows)
     more = len(df) - len(rows)
     cells = [[r.method, r.metric, _fmt(r.paper), _fmt(r.ours),
               ("–" if not np.isfinite(r.delta) else f"{r.delta:+.3g}"), _fmt(r.eps), r.status] for r in rows.itertuples()]
     head = ["method", "metric", "paper", "ours", "Δ", "ε", "status"]
-    conv = a.get("convention") if show_convention else None
     if fmt == "markdown":
         out = [f"**{a.get('label', '')}**", ""]
         if conv:
@@ -402,10 +670,6 @@ def render_compare(df: pd.DataFrame, fmt: str = "html", max_rows: int = 60, show
         if more:
             out.append(f"| … {more} more rows | | | | | | |")
         return "\n".join(out)
-    if fmt != "html":
-        raise ValueError("fmt must be 'html' or 'markdown'")
-    esc = _html.escape
-    td = 'style="padding:1px 6px;text-align:{}"'
     body = []
     for c in cells:
         colour = _STATUS_COLOUR.get(c[-1], "#57606a")
@@ -420,25 +684,63 @@ def render_compare(df: pd.DataFrame, fmt: str = "html", max_rows: int = 60, show
     return _HTML(f'<div class="fp-compare" style="font-size:85%"><div><b>{esc(a.get("label", ""))}</b></div>{conv_html}'
                  f'<table style="border-collapse:collapse"><thead><tr>{ths}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
-# %% ../nbs/00h_report.ipynb #29042b92
-class SavedFigure:
-    "Result of `savefig`: `path`, `preview_path`, `provenance`; displays as the preview PNG in notebooks."
 
-    def __init__(self, path: Path, preview_path: Path, provenance: dict, preview_png: bytes):
+# %% ../nbs/00h_report.ipynb #29042b92
+MIN_WIDTH_PX = 900       # no saved figure narrower than this
+LEGIBLE_PX = 12.0        # 9 pt at 96 dpi: the smallest text height (CSS px) read comfortably in the docs
+
+
+class SavedFigure:
+    """Result of `savefig`: `path` (full resolution), `preview_path` (≥ 900 px wide), `provenance`, `size` (full-res
+    px), `min_font_px` (smallest text of the figure, in px, as shown at the preview's width). Displays in notebooks
+    as the preview (HTML: the image links to the full-resolution PNG, which the docs build ships beside the page)."""
+
+    def __init__(self, path: Path, preview_path: Path, provenance: dict, preview_png: bytes,
+                 size: tuple = (0, 0), preview_size: tuple = (0, 0), min_font_px: float = float("nan")):
         self.path, self.preview_path, self.provenance, self._png = path, preview_path, provenance, preview_png
+        self.size, self.preview_size, self.min_font_px = tuple(size), tuple(preview_size), min_font_px
 
     def _repr_png_(self):
         return self._png
+
+    def _repr_html_(self):
+        import base64
+        b64 = base64.b64encode(self._png).decode()
+        w = self.preview_size[0] or ""
+        full = _html.escape(self.path.name)
+        alt = _html.escape(str(self.provenance.get("figure") or self.path.stem))
+        return (f'<figure class="fp-figure" data-full="{full}" style="margin:0">'
+                f'<img src="data:image/png;base64,{b64}" width="{w}" alt="{alt}" style="max-width:none">'
+                f'<figcaption style="font-size:80%;color:#57606a">{alt} — full resolution: {full} '
+                f'({self.size[0]}×{self.size[1]} px)</figcaption></figure>')
 
     def __repr__(self):
         return f"SavedFigure({str(self.path)!r}, preview={str(self.preview_path)!r})"
 
 
+_TIER_FOOTER = {"smoke": "SMOKE RUN — not a reproduction", "rehearsal": "REHEARSAL (mock data) — not a result",
+                "reduced": "REDUCED tier — Δ only, no verdict", "fixtures": "FIXTURES tier — Δ only, no verdict"}
+
+
+def _tier_of(prov: dict) -> str | None:
+    if prov.get("tier") in TIERS:
+        return prov["tier"]
+    prof = prov.get("profile")
+    if prof is None:
+        return None
+    try:
+        return tier_for(prof, prov.get("rehearse") or 0, prov.get("data_root"))
+    except ValueError:
+        return "smoke"       # an unknown profile is never shown as a result
+
+
 def _footer(prov: dict) -> str:
     parts = []
-    prof = core.PROFILES.get(str(prov.get("profile")))
-    if prov.get("profile") is not None and (prof is None or not prof.is_reproduction):
-        parts.append("SMOKE RUN — not a reproduction")
+    t = _tier_of(prov)
+    if t in _TIER_FOOTER:
+        parts.append(_TIER_FOOTER[t])
+    elif t is not None:
+        parts.append(f"tier {t}")
     for k in ("figure", "note", "profile", "seed", "data", "device"):
         if prov.get(k) is not None:
             parts.append(f"{k}={prov[k]}" if k not in ("figure", "note") else str(prov[k]))
@@ -449,12 +751,22 @@ def _footer(prov: dict) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def savefig(fig, path, provenance: dict | str | None = None, preview_px: int = 480, dpi: int = 150,
-            close: bool = True, footer: bool = True) -> SavedFigure:
-    """Save `fig` as a PNG at `path` (atomic) with `provenance` stamped in PNG metadata and a footer line,
-    plus `<stem>.preview.png` downscaled to `preview_px`; return a `SavedFigure` that displays the preview.
-    `provenance`: a dict (e.g. `core.Run(...).manifest`, or {"figure": "CAF Fig. 7", "profile": ..., "seed": ...,
-    "data": ...}) or a short string; git sha, package version and time are added when missing."""
+def _min_font_pt(fig, skip=()) -> float:
+    "Smallest font size (pt) of the visible, non-empty texts of `fig` (tick labels included)."
+    from matplotlib.text import Text
+    sizes = [t.get_fontsize() for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and t not in skip]
+    return float(min(sizes)) if sizes else float("nan")
+
+
+def savefig(fig, path, provenance: dict | str | None = None, preview_width: int = 1000, dpi: int = 150,
+            close: bool = True, footer: bool = True, min_width: int = MIN_WIDTH_PX) -> SavedFigure:
+    """Save `fig` as a PNG at `path` (atomic) with `provenance` stamped in PNG metadata and a footer line (its tier
+    first), plus `<stem>.preview.png` `preview_width` px wide (never narrower than `min_width`, never upscaled);
+    return a `SavedFigure` that displays the preview. The figure is rendered at a dpi that makes it at least
+    `min_width` px wide; a warning names a figure whose smallest text would be under 9 pt (12 px) at the preview
+    width. `provenance`: a dict (e.g. `core.Run(...).manifest`, or {"figure": "CAF Fig. 7", "profile": ...,
+    "tier": ..., "seed": ..., "data": ...}) or a short string; git sha, package version and time are added."""
     from PIL import Image, PngImagePlugin
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -466,7 +778,10 @@ def savefig(fig, path, provenance: dict | str | None = None, preview_px: int = 4
     desc = json.dumps(prov, default=core._json_default, sort_keys=True)
     meta = {"Title": path.stem, "Description": desc, "Software": f"fusion_papers {__version__}",
             "Source": str(prov.get("git_sha")), "Creation Time": prov["saved_utc"]}
-    txt = fig.text(0.005, 0.003, _footer(prov), fontsize=5.5, color="0.35", ha="left", va="bottom") if footer else None
+    preview_width = max(int(preview_width), int(min_width))
+    dpi = max(dpi, math.ceil(min_width * 1.02 / max(fig.get_size_inches()[0], 1e-3)))
+    min_pt = _min_font_pt(fig)
+    txt = fig.text(0.005, 0.003, _footer(prov), fontsize=7, color="0.35", ha="left", va="bottom") if footer else None
     try:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, metadata=meta, bbox_inches="tight", pad_inches=0.08)
@@ -475,7 +790,13 @@ def savefig(fig, path, provenance: dict | str | None = None, preview_px: int = 4
             txt.remove()
     core.atomic_write_bytes(path, buf.getvalue())
     im = Image.open(io.BytesIO(buf.getvalue()))
-    im.thumbnail((preview_px, preview_px), Image.LANCZOS)
+    size = im.size
+    if im.width > preview_width:
+        im = im.resize((preview_width, max(1, round(im.height * preview_width / im.width))), Image.LANCZOS)
+    min_font_px = min_pt * dpi / 72 * im.width / size[0] if np.isfinite(min_pt) else float("nan")
+    if np.isfinite(min_font_px) and min_font_px < LEGIBLE_PX - 1e-6:
+        warnings.warn(f"savefig {path.name}: smallest text is {min_pt:g} pt = {min_font_px:.1f} px at the preview width "
+                      f"{im.width} px (< {LEGIBLE_PX:g} px = 9 pt); use larger fonts or a narrower figure")
     info = PngImagePlugin.PngInfo()
     for k, v in meta.items():
         info.add_text(k, v)
@@ -486,7 +807,7 @@ def savefig(fig, path, provenance: dict | str | None = None, preview_px: int = 4
     if close:
         import matplotlib.pyplot as plt
         plt.close(fig)
-    return SavedFigure(path, ppath, prov, pbuf.getvalue())
+    return SavedFigure(path, ppath, prov, pbuf.getvalue(), size=size, preview_size=im.size, min_font_px=min_font_px)
 
 
 def read_provenance(path) -> dict:
@@ -497,6 +818,7 @@ def read_provenance(path) -> dict:
     if desc is None:
         raise ValueError(f"{path}: no fusion_papers provenance in this PNG")
     return json.loads(desc)
+
 
 # %% ../nbs/00h_report.ipynb #3aa36d19
 def paper_numbers_index(papers=None, fmt: str = "frame"):
