@@ -22,7 +22,7 @@ __all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'CHAPTERS', 'build_parser', 'notebo
            'main']
 
 # %% ../nbs/05_cli.ipynb #730975c8
-CLI_MODULES = ("data", "metrics", "peers")
+CLI_MODULES = ("data", "metrics", "peers", "fmb")
 CHAPTER_MODULES = ("bdl", "caf", "segmif", "tim")
 
 

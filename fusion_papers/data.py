@@ -1012,10 +1012,15 @@ _add(DatasetSpec(
     (Layout("images", "images", masks="labels", mask_format="index_png", split_files="{split}.txt",
             splits=("train", "val", "test"), single_file=True, key="canonical", note="ir_seg_dataset/ as released",
             source="haqishen/MFNet-pytorch @ fff9e28 README, util/MF_dataset.py", ir_file="png:RGBA4", vis_file="png:RGBA4",
-            stems="<5 digits>D|N", extra=("test_day.txt", "test_night.txt", "val_test.txt")),),
+            stems="<5 digits>D|N", extra=("test_day.txt", "test_night.txt", "val_test.txt")),
+     Layout("{split}/Infrared", "{split}/Visible", masks="{split}/Label", mask_format="index_png", splits=("train_all", "test_all"),
+            key="segmif", note="SegMiF's MFNet-derived copy (Google Drive); file modes and the name lists not verified",
+            source="JinyuanLiu-CV/SegMiF configs/voc_fusion.yaml, datasets/voc_fusion*.py (read by the layout audit)",
+            ir_file="png:L", vis_file="png:RGB", stems="<5 digits>D|N", extra=("{split}/Mask2",))),
     1569, "640x480", det_classes=None, seg_classes=MFNET_CLASSES, palette=MFNET_PALETTE, sizes=((640, 480),),
     label_formats=("4-channel PNG (RGB + thermal in the 4th channel)", "index PNG (9 classes)"),
-    notes="Test split = 393 frames. Not available offline. SegMiF's MFNet-derived copy ({train_all,test_all}/...) is not covered."))
+    notes="Test split = 393 frames. Not available offline. SegMiF's MFNet-derived copy ({train_all,test_all}/...) is read as "
+          "layout 'segmif' (separate IR/visible files); `adapt` cannot build the 4-channel canonical files from it (links only)."))
 _add(DatasetSpec(
     "fmb", "FMB (SegMiF, ICCV 2023): 1500 pairs, 15 ids (unlabeled + 14 classes)", ("SegMiF",),
     "https://github.com/JinyuanLiu-CV/SegMiF", "see the source repository", ("ir", "vis"),
@@ -1634,8 +1639,8 @@ _MOCK_DET = {"m3fd": ("People", "Car"), "msrs": ("person", "car"), "multispectra
 def _mock_split_counts(n: int, splits: Sequence[str]) -> dict[str, int]:
     if not splits:
         return {None: n}
-    if n < len(splits):
-        raise ValueError(f"n={n} is too small for the {len(splits)} splits {tuple(splits)} (one pair each at least)")
+    if n < len(splits):                            # fewer pairs than splits: one each, the last ones stay empty
+        return {s: int(i < n) for i, s in enumerate(splits)}
     k = max(1, n // 4)
     out = {s: k for s in splits[1:]}
     out[splits[0]] = n - k * (len(splits) - 1)
@@ -1857,6 +1862,11 @@ def _write_mock_one(spec: DatasetSpec, lay: Layout, root: Path, n: int, seed: in
             d.mkdir(exist_ok=True)
             (d / f"{stem}.xml").write_text(_voc_xml(stem, ".png", size, [o for o in objs if o[0] in MULTISPECTRAL_CLASSES]))
         per[stem] = {"split": sp, "size": list(size), "n_boxes": len(objs)}
+    # empty split folders keep the structure when n < the number of splits
+    for sp in (splits if "{split}" in lay.ir else ()):
+        for pat in (lay.ir, lay.vis, lay.masks):
+            if pat and "{split}" in pat:
+                (root / pat.format(split=sp)).mkdir(parents=True, exist_ok=True)
     # class lists, split files, extras
     if lay.boxes and lay.box_format == "yolo" and spec.det_classes:
         cdir = lay.box_dir(root, lay.annotations[0] if lay.annotations else None)
@@ -2298,16 +2308,17 @@ def check_dataset(name: str, root: str | os.PathLike, checksums: bool = True, fu
 def format_registry(name: str | None = None) -> str:
     "The registry as text: a table of all datasets, or the details of one."
     if name is None:
-        rows = [("name", "pairs", "W x H", "fixture", "splits", "checksums", "title")]
+        rows = [("name", "pairs", "W x H", "fixture", "splits", "checksums", "layouts", "title")]
         for n, s in DATASETS.items():
             fx = "-"
             if s.fixture:
                 fx = f"{s.n_fixture_pairs} ({'here' if (core.fixtures_root() / s.fixture).is_dir() else 'absent'})"
-            rows.append((n, str(s.n_pairs or "-"), s.resolution or "-", fx, ",".join(s.splits) or "-",
-                         str(len(load_checksums(n))) if s.checksums else "-", s.title))
-        w = [max(len(r[i]) for r in rows) for i in range(6)]
-        lines = ["  ".join(r[i].ljust(w[i]) for i in range(6)) + "  " + r[6] for r in rows]
-        return "\n".join(lines + ["", "Numbers on the 'synthetic' dataset are smoke numbers. Details: fusion-papers data list NAME"])
+            rows.append((n, str(s.n_pairs or "-"), (s.resolution or "-").split(" (")[0], fx, ",".join(s.splits) or "-",
+                         str(len(load_checksums(n))) if s.checksums else "-", ",".join(l.key for l in s.layouts), s.title))
+        w = [max(len(r[i]) for r in rows) for i in range(7)]
+        lines = ["  ".join(r[i].ljust(w[i]) for i in range(7)) + "  " + r[7] for r in rows]
+        return "\n".join(lines + ["", "Numbers on the 'synthetic' dataset are smoke numbers, on a mock (data mock) rehearsal numbers. "
+                                 "Details, layouts and their sources: fusion-papers data list NAME"])
     s = get_dataset(name)
     out = [f"{s.name}: {s.title}", f"  source: {s.url}", f"  licence: {s.license}", f"  papers: {', '.join(s.papers)}",
            f"  modalities: {s.modalities[0]} + {s.modalities[1]}; full release: {s.n_pairs or '?'} pairs, {s.resolution or '?'}"]
@@ -2315,7 +2326,7 @@ def format_registry(name: str | None = None) -> str:
         extra = ", ".join(f"{k}={getattr(l, k)}" for k in ("boxes", "box_format", "masks", "mask_format", "coco", "split_files")
                           if getattr(l, k))
         files = f"files: ir {l.ir_file}, vis {l.vis_file}" + (f", names {l.stems}" if l.stems else "")
-        out.append(f"  layout {l.key}{' (canonical)' if i == 0 else ''}: {l.ir}/ + {l.vis}/" + (f"; {extra}" if extra else "")
+        out.append(f"  layout {l.key}{' (canonical)' if i == 0 and l.key != 'canonical' else ''}: {l.ir}/ + {l.vis}/" + (f"; {extra}" if extra else "")
                    + (f"; requires {', '.join(l.requires)}" if l.requires else "") + f"; {files}"
                    + (f"  [{l.note}]" if l.note else "") + (f"  (source: {l.source})" if l.source else ""))
     if s.sizes and len(s.sizes) > 1: out.append(f"  sizes: {', '.join(f'{w}x{h}' for w, h in s.sizes)} ({s.size_note})")

@@ -29,10 +29,11 @@ from . import core
 # %% auto #0
 __all__ = ['PAPER_KEYS', 'TASK_KINDS', 'EPS', 'STATUS_REPRODUCED', 'STATUS_BETTER', 'STATUS_WORSE', 'STATUS_SMOKE',
            'STATUS_NO_PAPER', 'STATUS_NOT_IN_PAPER', 'TIERS', 'VERDICT_TIERS', 'MOCK_MARKER', 'TIER_NOTES',
-           'STATUS_DIFFERS', 'STATUS_REHEARSAL', 'MARKS', 'MIN_WIDTH_PX', 'LEGIBLE_PX', 'numbers_dir',
+           'STATUS_DIFFERS', 'STATUS_REHEARSAL', 'MARKS', 'MIN_WIDTH_PX', 'LEGIBLE_PX', 'STAMP_PREFIX', 'numbers_dir',
            'validate_paper_numbers', 'load_paper_numbers', 'list_tables', 'list_figures', 'table_meta', 'paper_table',
            'papers_dir', 'tier_for', 'compare', 'compare_table', 'render_compare', 'SavedFigure', 'savefig',
-           'read_provenance', 'paper_numbers_index']
+           'read_provenance', 'paper_numbers_index', 'notebook_code_hash', 'OutputStamp', 'output_stamp', 'read_stamp',
+           'stale_outputs']
 
 # %% ../nbs/00h_report.ipynb #53284a19
 PAPER_KEYS = ("bdl", "caf", "segmif", "tim")
@@ -692,27 +693,30 @@ LEGIBLE_PX = 12.0        # 9 pt at 96 dpi: the smallest text height (CSS px) rea
 
 class SavedFigure:
     """Result of `savefig`: `path` (full resolution), `preview_path` (≥ 900 px wide), `provenance`, `size` (full-res
-    px), `min_font_px` (smallest text of the figure, in px, as shown at the preview's width). Displays in notebooks
-    as the preview (HTML: the image links to the full-resolution PNG, which the docs build ships beside the page)."""
+    px), `preview_size`, `min_font_px` (smallest text of the figure, in px, as shown at the preview's width),
+    `preview_png` (bytes). Displays in notebooks as HTML: the full-resolution image shown at the preview's width,
+    in a `figure.fp-figure` naming the file; the docs build (`tools/docs_post.py`) writes it beside the page and
+    links the image to it."""
 
-    def __init__(self, path: Path, preview_path: Path, provenance: dict, preview_png: bytes,
+    def __init__(self, path: Path, preview_path: Path, provenance: dict, preview_png: bytes, full_png: bytes = b"",
                  size: tuple = (0, 0), preview_size: tuple = (0, 0), min_font_px: float = float("nan")):
-        self.path, self.preview_path, self.provenance, self._png = path, preview_path, provenance, preview_png
+        self.path, self.preview_path, self.provenance = path, preview_path, provenance
+        self.preview_png, self._full = preview_png, full_png or preview_png
         self.size, self.preview_size, self.min_font_px = tuple(size), tuple(preview_size), min_font_px
-
-    def _repr_png_(self):
-        return self._png
 
     def _repr_html_(self):
         import base64
-        b64 = base64.b64encode(self._png).decode()
+        b64 = base64.b64encode(self._full).decode()
         w = self.preview_size[0] or ""
         full = _html.escape(self.path.name)
         alt = _html.escape(str(self.provenance.get("figure") or self.path.stem))
         return (f'<figure class="fp-figure" data-full="{full}" style="margin:0">'
                 f'<img src="data:image/png;base64,{b64}" width="{w}" alt="{alt}" style="max-width:none">'
-                f'<figcaption style="font-size:80%;color:#57606a">{alt} — full resolution: {full} '
+                f'<figcaption style="font-size:80%;color:#57606a">{alt} — click for full resolution: {full} '
                 f'({self.size[0]}×{self.size[1]} px)</figcaption></figure>')
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
 
     def __repr__(self):
         return f"SavedFigure({str(self.path)!r}, preview={str(self.preview_path)!r})"
@@ -807,7 +811,7 @@ def savefig(fig, path, provenance: dict | str | None = None, preview_width: int 
     if close:
         import matplotlib.pyplot as plt
         plt.close(fig)
-    return SavedFigure(path, ppath, prov, pbuf.getvalue(), size=size, preview_size=im.size, min_font_px=min_font_px)
+    return SavedFigure(path, ppath, prov, pbuf.getvalue(), buf.getvalue(), size=size, preview_size=im.size, min_font_px=min_font_px)
 
 
 def read_provenance(path) -> dict:
@@ -839,3 +843,80 @@ def paper_numbers_index(papers=None, fmt: str = "frame"):
         lines += [f"| {r.paper} | {r.ref} | {r.caption} | {r.values} |" for r in df.itertuples()]
         return "\n".join(lines)
     return df
+
+# %% ../nbs/00h_report.ipynb #f5e5a002
+STAMP_PREFIX = "fusion_papers outputs stamp: "
+
+
+def notebook_code_hash(path) -> str:
+    "First 16 hex digits of the SHA-256 over the sources of the code cells of the notebook at `path` (papermill's injected parameters and output-stamp cells excluded)."
+    import hashlib
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    h = hashlib.sha256()
+    for c in nb.get("cells", []):
+        if c.get("cell_type") != "code" or "injected-parameters" in (c.get("metadata", {}).get("tags") or []):
+            continue
+        src = "".join(c.get("source", "")) if isinstance(c.get("source"), list) else c.get("source", "")
+        if "output_stamp(" in src:
+            continue
+        h.update(src.encode("utf-8") + b"\0")
+    return h.hexdigest()[:16]
+
+
+class OutputStamp(dict):
+    "What made a notebook's outputs (git sha, package version, code hashes, time); shows as one line."
+
+    def _line(self) -> str:
+        code = ", ".join(f"{k} {v}" for k, v in self.get("code", {}).items())
+        sha = self.get("git_sha") or "unknown"
+        return (f"Outputs made by fusion_papers {self.get('fusion_papers')} at git {sha[:12]}{' (uncommitted changes)' if sha.endswith('-dirty') else ''}"
+                f" on {self.get('made_utc')}; code hashes: {code}")
+
+    def __repr__(self):
+        return self._line() + "\n" + STAMP_PREFIX + json.dumps(self, sort_keys=True)
+
+    def _repr_html_(self):
+        return f'<div class="fp-stamp" style="font-size:80%;color:#57606a">{_html.escape(self._line())}</div>'
+
+
+def output_stamp(*code, notebook=None) -> OutputStamp:
+    """A stamp of the code behind this notebook's outputs: git sha, `core.code_hash` of each of `code` (module
+    names such as "fusion_papers.caf"), and, with `notebook` (its path), `notebook_code_hash`. Display it in the
+    chapter's last cell; `stale_outputs` checks it later."""
+    hashes = {str(getattr(c, "__name__", c)): core.code_hash(c) for c in code}
+    if notebook is not None:
+        hashes["notebook"] = notebook_code_hash(notebook)
+    return OutputStamp(git_sha=core.git_sha(), fusion_papers=__version__, code=hashes,
+                       made_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def read_stamp(path) -> dict | None:
+    "The output stamp saved in the notebook at `path` (None when it has none)."
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for c in nb.get("cells", []):
+        for o in c.get("outputs", []) or []:
+            txt = (o.get("data") or {}).get("text/plain") or o.get("text") or ""
+            txt = "".join(txt) if isinstance(txt, list) else txt
+            for ln in txt.splitlines():
+                if ln.strip().strip("'\"").startswith(STAMP_PREFIX):
+                    return json.loads(ln.strip().strip("'\"")[len(STAMP_PREFIX):])
+    return None
+
+
+def stale_outputs(path) -> list[str]:
+    "Why the saved outputs of the notebook at `path` may be older than its code (empty list: fresh)."
+    st = read_stamp(path)
+    if st is None:
+        return [f"{Path(path).name}: no output stamp (report.output_stamp) — the age of its outputs is unknown"]
+    out = []
+    for name, h in st.get("code", {}).items():
+        try:
+            now = notebook_code_hash(path) if name == "notebook" else core.code_hash(name)
+        except (ValueError, OSError) as e:
+            out.append(f"{Path(path).name}: cannot hash {name} ({e})"); continue
+        if now != h:
+            what = "its code cells" if name == "notebook" else name
+            out.append(f"{Path(path).name}: {what} changed since its outputs were made (git {str(st.get('git_sha'))[:12]}, "
+                       f"{st.get('made_utc')})")
+    return out
+

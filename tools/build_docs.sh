@@ -20,4 +20,12 @@ rm -f .proc_nbs.log
 [ -d _proc ] || { echo "nbdev-proc-nbs produced no _proc/"; exit 1; }
 smalldocs render --quiet _proc
 mv _proc/_docs _docs
+# KaTeX ships with the site (maths renders offline) and savefig figures become files linked at full resolution
+KATEX_DIR=${FUSION_PAPERS_KATEX:-.docs_vendor/node_modules/katex/dist}
+if [ ! -f "$KATEX_DIR/katex.min.js" ]; then
+  echo "[docs] installing KaTeX ${KATEX_VERSION:-0.16.11} (npm) into .docs_vendor/"
+  npm install --no-save --no-audit --no-fund --silent --prefix .docs_vendor "katex@${KATEX_VERSION:-0.16.11}" \
+    || { echo "npm install katex failed: the docs need KaTeX to render maths offline (set FUSION_PAPERS_KATEX to a katex dist/ folder)"; exit 1; }
+fi
+python tools/docs_post.py _docs --katex "$KATEX_DIR"
 echo "docs rendered into _docs/ ($(find _docs -name '*.html' | wc -l) pages)"

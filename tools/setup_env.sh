@@ -26,4 +26,14 @@ if ! command -v chromium >/dev/null 2>&1; then
     echo "[setup] WARNING: chromium is not installed (apt-get install chromium); the docs browser check will fail"
   fi
 fi
+# KaTeX for the docs (bundled into _docs so maths renders offline; tools/build_docs.sh installs it too when missing)
+if [ ! -f .docs_vendor/node_modules/katex/dist/katex.min.js ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "[setup] installing KaTeX (npm) into .docs_vendor/ for the docs"
+    npm install --no-save --no-audit --no-fund --silent --prefix .docs_vendor katex@0.16.11 \
+      || echo "[setup] WARNING: npm install katex failed; the docs build will retry"
+  else
+    echo "[setup] WARNING: npm is not installed; the docs build needs it once to fetch KaTeX (apt-get install npm)"
+  fi
+fi
 echo "[setup] ready: $(python -c 'import torch, fusion_papers; print("fusion_papers", fusion_papers.__version__, "torch", torch.__version__)')"

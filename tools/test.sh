@@ -14,6 +14,8 @@ after=$(git status --porcelain; git diff | sha256sum)
 if [ "$before" != "$after" ]; then
   echo "nbdev-export/nbdev-clean changed the tree: commit the exported library and cleaned notebooks"; git status --short; exit 1
 fi
+echo "== freshness (warning only): chapters whose saved outputs are older than their code"
+python tools/check_fresh.py || echo "WARNING: some chapters' saved outputs are older than their code (see above)"
 echo "== 2/3 nbdev-test: the checks inside every notebook (chapters with their smoke defaults)"
 nbdev-test --n-workers 2 --timing
 echo "== 3/3 pytest: papermill chapter runs + nbval determinism, CLI, install check, metrics references, docs in a browser"
