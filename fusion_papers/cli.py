@@ -18,11 +18,11 @@ from . import __version__
 from .core import project_root, save_json, get_profile, PROFILES
 
 # %% auto #0
-__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'CHAPTERS', 'build_parser', 'notebooks_dir', 'available_chapters', 'reproduce',
-           'main']
+__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'build_parser', 'notebooks_dir', 'available_chapters',
+           'reproduce', 'main']
 
 # %% ../nbs/05_cli.ipynb #730975c8
-CLI_MODULES = ("data", "metrics", "peers", "fmb")
+CLI_MODULES = ("data", "metrics", "peers", "fmb")   # the modules that own a subcommand (see COMMANDS)
 CHAPTER_MODULES = ("bdl", "caf", "segmif", "tim")
 
 
@@ -36,15 +36,36 @@ def _try_import(name: str):
         raise
 
 
-def build_parser() -> argparse.ArgumentParser:
-    "The full `fusion-papers` argument parser."
+# subcommand → (owning module, one-line help). `main` imports only the module of the subcommand being run, so
+# `--help`, `--version`, `data list` and `data check` start without importing torch (peers and the chapters do).
+COMMANDS = {
+    "data": ("data", "dataset registry: list datasets, check a local copy, write synthetic or mock data, adapt a release layout"),
+    "metrics": ("metrics", "fusion-quality metrics of a fused image (or folders) under a named convention"),
+    "fuse": ("peers", "fuse an IR/visible pair (or two folders matched by stem) with a registered method"),
+    "fmb": ("fmb", "the FMB benchmark: statistics, known defects, fusion leaderboard, synthetic set"),
+}
+
+
+def _command_of(argv) -> str | None:
+    "The subcommand named in `argv` (its first non-option word), if any."
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(argv=None) -> argparse.ArgumentParser:
+    """The `fusion-papers` argument parser. With `argv`, only the module owning the subcommand named there is
+    imported (the others appear in `--help` through their one-line help); without, every module is."""
     p = argparse.ArgumentParser(prog="fusion-papers",
                                 description="Companion to four infrared-visible image-fusion papers (BDL, CAF, SegMiF, TIM).")
     p.add_argument("--version", action="version", version=f"fusion-papers {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for ch in CHAPTER_MODULES:
-        _try_import(ch)  # chapters register their fusion methods on import
-    for name in CLI_MODULES:
+    wanted = None if argv is None else _command_of(argv)
+    if argv is None or wanted == "fuse":
+        for ch in CHAPTER_MODULES:
+            _try_import(ch)  # chapters register their fusion methods on import (peers.get also finds them by entry point)
+    for cmd, (name, help_) in COMMANDS.items():
+        if argv is not None and cmd != wanted:
+            sub.add_parser(cmd, help=help_, add_help=False)      # listed in --help; imported only when run
+            continue
         mod = _try_import(name)
         if mod is not None and hasattr(mod, "cli_register"):
             mod.cli_register(sub)
@@ -166,7 +187,8 @@ def _register_reproduce(sub):
 # %% ../nbs/05_cli.ipynb #4c6c4f77
 def main(argv=None) -> int:
     "Entry point of the `fusion-papers` console script."
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

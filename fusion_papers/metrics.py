@@ -17,11 +17,12 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['CONVENTIONS', 'DEFAULT_CONVENTION', 'METRICS', 'FMI_METRICS', 'FAST_METRICS', 'VIFB_NAMES', 'IMAGE_EXTS',
-           'load_image', 'gauss1d', 'matlab_gradient', 'entropy', 'std_dev', 'std_dev_uint8', 'spatial_frequency',
-           'avg_gradient', 'edge_intensity', 'mutual_information', 'cross_entropy', 'ssim', 'ms_ssim', 'vifp', 'viff',
-           'qabf', 'nabf', 'corr2', 'scd', 'cc', 'mse', 'matlab_edge', 'fmi_features', 'resolve_device', 'fmi', 'qcb',
-           'qcv', 'convention_table', 'resolve_metrics', 'prepare', 'evaluate', 'evaluate_prepared', 'match_files',
-           'summarize', 'evaluate_batch', 'summary_table', 'run_cli', 'cli_register', 'compare_reference']
+           'load_image', 'gauss1d', 'matlab_gradient', 'tune_allocator', 'shared_work', 'entropy', 'std_dev',
+           'std_dev_uint8', 'spatial_frequency', 'avg_gradient', 'edge_intensity', 'mutual_information',
+           'cross_entropy', 'ssim', 'ms_ssim', 'vifp', 'viff', 'qabf', 'nabf', 'corr2', 'scd', 'cc', 'mse',
+           'matlab_edge', 'fmi_features', 'resolve_device', 'fmi', 'qcb', 'qcv', 'convention_table', 'resolve_metrics',
+           'prepare', 'evaluate', 'evaluate_prepared', 'match_files', 'summarize', 'resolve_workers', 'map_evaluate',
+           'evaluate_batch', 'summary_table', 'run_cli', 'cli_register', 'compare_reference']
 
 # %% ../nbs/00b_metrics.ipynb #c27f6124
 CONVENTIONS = ("cddfuse", "vifb", "tang", "dut", "tang2022")
@@ -176,14 +177,77 @@ def matlab_gradient(x: np.ndarray, axis: int) -> np.ndarray:
     "MATLAB `gradient` along `axis` (unit spacing): central differences inside, one-sided at the ends."
     return np.gradient(x, axis=axis)
 
+
+import threading
+_SHARED = threading.local()        # work shared by the metrics of one (pair, convention); see `evaluate_prepared`
+
+
+def _memo(key: tuple, arrays: tuple, fn: Callable):
+    """`fn()` computed once per `evaluate_prepared` call for `key` (a name and parameters) and the identity of
+    `arrays` (kept alive with the value, so an id cannot be reused while the cache lives); no cache outside it."""
+    cache = getattr(_SHARED, "cache", None)
+    if cache is None:
+        return fn()
+    k = key + tuple(id(z) for z in arrays)
+    hit = cache.get(k)
+    if hit is None:
+        hit = cache[k] = (arrays, fn())
+    return hit[1]
+
+
+_MALLOC_TUNED = False
+
+
+def tune_allocator() -> bool:
+    """Keep freed image-sized buffers in the process (glibc `mallopt`: mmap threshold 32 MB, trim threshold 512 MB)
+    instead of returning each one to the OS and page-faulting it back on the next metric: about a third of the
+    metric time on 640×480 images was page faults. Once per process; Linux/glibc only; `FUSION_PAPERS_MALLOC_TUNE=0`
+    turns it off. Returns whether it is active. (Cost: the process keeps up to ~0.5 GB of freed memory.)"""
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED or os.environ.get("FUSION_PAPERS_MALLOC_TUNE", "1") == "0":
+        return _MALLOC_TUNED
+    try:
+        import ctypes
+        libc = ctypes.CDLL("libc.so.6")
+        M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+        _MALLOC_TUNED = bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(M_TRIM_THRESHOLD, 512 << 20)
+                             and libc.mallopt(M_TOP_PAD, 64 << 20))
+    except (OSError, AttributeError):
+        _MALLOC_TUNED = False
+    return _MALLOC_TUNED
+
+
+class shared_work:
+    "Context manager: inside it, metric helpers compute gradients, filtered maps, histograms … once per image."
+    def __enter__(self):
+        tune_allocator()
+        self.outer = getattr(_SHARED, "cache", None)
+        if self.outer is None:
+            _SHARED.cache = {}
+        return self
+
+    def __exit__(self, *exc):
+        if self.outer is None:
+            _SHARED.cache = None
+
 # %% ../nbs/00b_metrics.ipynb #dcbc2c18
 def _hist256(x: np.ndarray) -> np.ndarray:
     return np.bincount(np.clip(x, 0, 255).astype(np.int64).ravel(), minlength=256).astype(np.float64)
 
 
+def _levels(x: np.ndarray) -> np.ndarray:
+    "Integer levels 0..255 of `x` (rounded), flattened, int64 (shared by EN, MI, CE within one evaluation)."
+    return _memo(("levels",), (x,), lambda: np.clip(np.round(x), 0, 255).astype(np.int64).ravel())
+
+
+def _hist_levels(x: np.ndarray) -> np.ndarray:
+    "256-bin histogram (float64 counts) of `_levels(x)`."
+    return _memo(("hist",), (x,), lambda: np.bincount(_levels(x), minlength=256).astype(np.float64))
+
+
 def entropy(f: np.ndarray, eps: float = 0.0) -> float:
     "EN: Shannon entropy (bits) of the 256-level histogram of the integer levels of `f`; −Σ p log₂(p + eps)."
-    p = _hist256(np.round(f)) / f.size
+    p = _hist_levels(f) / f.size
     p = p[p > 0]
     return float(-(p * np.log2(p + eps)).sum()) + 0.0    # + 0.0: no "-0.0" for a constant image
 
@@ -214,8 +278,8 @@ def spatial_frequency(f: np.ndarray, vifb: bool = False) -> float:
 def avg_gradient(f: np.ndarray, denom: str = "MN") -> float:
     "AG with MATLAB `gradient` differences; `denom` 'MN' (CDDFuse) or '(M-1)(N-1)' (Tang, VIFB)."
     f = np.asarray(f, np.float64)
-    gx, gy = matlab_gradient(f, 1), matlab_gradient(f, 0)
-    s = np.sqrt((gx * gx + gy * gy) / 2).sum()
+    gx, gy = _memo(("grad",), (f,), lambda: (matlab_gradient(f, 1), matlab_gradient(f, 0)))
+    s = cv2.magnitude(gx, gy).sum() / math.sqrt(2)
     m, n = f.shape
     return float(s / (m * n if denom == "MN" else (m - 1) * (n - 1)))
 
@@ -236,10 +300,9 @@ def _ent(p: np.ndarray, base: float) -> float:
 
 def mutual_information(x: np.ndarray, f: np.ndarray, base: float = math.e, tang_quirk: bool = False) -> float:
     "MI(X;F) of the integer levels, in log-`base` units; `tang_quirk` merges levels 254/255 in the joint histogram."
-    xi = np.clip(np.round(x), 0, 255).astype(np.int64).ravel()
-    fi = np.clip(np.round(f), 0, 255).astype(np.int64).ravel()
+    xi, fi = _levels(x), _levels(f)
     n = xi.size
-    hx, hf = np.bincount(xi, minlength=256) / n, np.bincount(fi, minlength=256) / n
+    hx, hf = _hist_levels(x) / n, _hist_levels(f) / n
     if tang_quirk:
         xi, fi = np.minimum(xi, 254), np.minimum(fi, 254)
     hxf = np.bincount(xi * 256 + fi, minlength=256 * 256) / n
@@ -256,15 +319,18 @@ def _stretch_vifb(x: np.ndarray) -> np.ndarray:
 
 def cross_entropy(x: np.ndarray, f: np.ndarray) -> float:
     "CE(X,F) = Σ p_X log₂(p_X/p_F) over levels where both histograms are non-zero (VIFB)."
-    px, pf = _hist256(np.round(x)) / x.size, _hist256(np.round(f)) / f.size
+    px, pf = _hist_levels(x) / x.size, _hist_levels(f) / f.size
     m = (px > 0) & (pf > 0)
     return float((px[m] * np.log2(px[m] / pf[m])).sum())
 
 # %% ../nbs/00b_metrics.ipynb #df40fc06
-def _ssim_map(x, y, filt, C1, C2, cov_norm=1.0):
-    mx, my = filt(x), filt(y)
-    sxx = cov_norm * (filt(x * x) - mx * mx)
-    syy = cov_norm * (filt(y * y) - my * my)
+def _ssim_map(x, y, filt, C1, C2, cov_norm=1.0, fkey=None):
+    "SSIM and contrast-structure maps; with `fkey` (a name of `filt`) the per-image filterings are shared."
+    one = (lambda z, sq: _memo(("ssimf", fkey, sq), (z,), lambda: filt(z * z if sq else z))) if fkey else \
+          (lambda z, sq: filt(z * z if sq else z))
+    mx, my = one(x, False), one(y, False)
+    sxx = cov_norm * (one(x, True) - mx * mx)
+    syy = cov_norm * (one(y, True) - my * my)
     sxy = cov_norm * (filt(x * y) - mx * my)
     return ((2 * mx * my + C1) * (2 * sxy + C2)) / ((mx * mx + my * my + C1) * (sxx + syy + C2)), (2 * sxy + C2) / (sxx + syy + C2)
 
@@ -274,25 +340,25 @@ def ssim(x: np.ndarray, y: np.ndarray, style: str = "vifb") -> float:
     x = np.asarray(x, np.float64); y = np.asarray(y, np.float64)
     if style == "vifb":
         g = gauss1d(11, 1.5)
-        s, _ = _ssim_map(x, y, lambda z: _sep(z, g, "valid"), (0.01 * 255) ** 2, (0.03 * 255) ** 2)
+        s, _ = _ssim_map(x, y, lambda z: _sep(z, g, "valid"), (0.01 * 255) ** 2, (0.03 * 255) ** 2, fkey="g11valid")
         return float(s.mean())
     if style == "dut":
         # pytorch-msssim on images ×255 with L = 255: on 0–255 data that is C1 = 1e-4, C2 = 9e-4, 'valid'
         g = gauss1d(11, 1.5)
-        s, _ = _ssim_map(x, y, lambda z: _sep(z, g, "valid"), 1e-4, 9e-4)
+        s, _ = _ssim_map(x, y, lambda z: _sep(z, g, "valid"), 1e-4, 9e-4, fkey="g11valid")
         return float(s.mean())
     if style == "tang":
         g = gauss1d(11, 1.5)
-        s, _ = _ssim_map(x, y, lambda z: _sep(z, g, "same:replicate"), 1e-4, 9e-4)
+        s, _ = _ssim_map(x, y, lambda z: _sep(z, g, "same:replicate"), 1e-4, 9e-4, fkey="g11rep")
         return float(s.mean())
     if style == "cddfuse":
         # CDDFuse's images are float32 and scikit-image keeps float32, so this SSIM is computed in float32
         # (its variance terms E[x²] − E[x]² lose ~3 digits there; float64 would differ by up to 2.5e-4)
         from scipy.ndimage import uniform_filter
-        x32, y32 = x.astype(np.float32), y.astype(np.float32)
+        x32, y32 = (_memo(("f32",), (z,), lambda: z.astype(np.float32)) for z in (x, y))
         box = lambda z: uniform_filter(z, size=7)
         s, _ = _ssim_map(x32, y32, box, np.float32((0.01 * 2) ** 2), np.float32((0.03 * 2) ** 2),
-                         cov_norm=np.float32(49 / 48))
+                         cov_norm=np.float32(49 / 48), fkey="box7")
         return float(s[3:-3, 3:-3].mean(dtype=np.float64))
     raise ValueError(f"unknown SSIM style {style!r}")
 
@@ -320,10 +386,10 @@ def ms_ssim(x: np.ndarray, y: np.ndarray, data_range: float = 255.0) -> float:
     filt = lambda z: _sep(z, g, "valid")
     vals = []
     for s in range(5):
-        ss, cs = _ssim_map(x, y, filt, (0.01 * data_range) ** 2, (0.03 * data_range) ** 2)
+        ss, cs = _ssim_map(x, y, filt, (0.01 * data_range) ** 2, (0.03 * data_range) ** 2, fkey="g11valid")
         vals.append(max(float(ss.mean() if s == 4 else cs.mean()), 0.0))
-        if s < 4:
-            x, y = _avgpool2(x), _avgpool2(y)
+        if s < 4:     # the pooled images (and their filterings) are shared by the two sources' calls
+            x, y = (_memo(("pool2",), (z,), lambda: _avgpool2(z)) for z in (x, y))
     return float(np.prod(np.array(vals) ** _MS_WEIGHTS))
 
 # %% ../nbs/00b_metrics.ipynb #e97da610
@@ -334,39 +400,70 @@ def _gauss_dut(n: int) -> np.ndarray:
     return g / g.sum()
 
 
+def _vif_pyramid(x: np.ndarray, style: str):
+    "Per scale: (image, μ, σ²) of one image, computed once per evaluation and shared by every pair using it."
+    def build():
+        mode = "same:constant" if style == "dut" else "valid"
+        z, out = np.asarray(x, np.float64), []
+        for s in range(1, 5):
+            n = 2 ** (4 - s + 1) + 1
+            g1 = _gauss_dut(n) if style == "dut" else gauss1d(n, n / 5.0)
+            if s > 1:
+                z = _sep(z, g1, mode)[::2, ::2]
+            if min(z.shape) < n:
+                raise ValueError(f"image too small for VIF at scale {s} (needs ≥ {n} px after downsampling)")
+            zz = np.minimum(z * z, 255.0) if (style == "uint8" and s == 1) else z * z
+            mu = _sep(z, g1, mode)
+            out.append((z, mu, np.maximum(_sep(zz, g1, mode) - mu * mu, 0), g1, mode))
+        return out
+    return _memo(("vifpyr", style), (x,), build)
+
+
+def _vif_stats(ref: np.ndarray, dist: np.ndarray, style: str):
+    "Per scale: (σ₁², σ₂², σ₁₂) of a (reference, distorted) pair."
+    def build():
+        out = []
+        for s, ((r, mu1, s1, g1, mode), (d, mu2, s2, _, _)) in enumerate(zip(_vif_pyramid(ref, style), _vif_pyramid(dist, style))):
+            rd = np.minimum(r * d, 255.0) if (style == "uint8" and s == 0) else r * d
+            out.append((s1, s2, _sep(rd, g1, mode) - mu1 * mu2))
+        return out
+    return _memo(("vifstats", style), (ref, dist), build)
+
+
+_LN10 = math.log(10)
+
+
 def _vif_scales(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float, style: str = "valid"):
     """Per scale: (num map, den map, gain map) of the pixel-domain VIF.
 
     `style`: 'valid' (Sheikh's `vifp_mscale`: symmetric window, 'valid' filtering); 'dut' (IVIF_ZOO
     `Metric_torch.py`: asymmetric window grid, zero-padded 'same' filtering); 'uint8' ('valid', but the
     scale-1 products ref·ref, dist·dist, ref·dist saturate at 255 as uint8 products do in MATLAB)."""
-    ref = np.asarray(ref, np.float64); dist = np.asarray(dist, np.float64)
-    mode = "same:constant" if style == "dut" else "valid"
     out = []
-    for s in range(1, 5):
-        n = 2 ** (4 - s + 1) + 1
-        g1 = _gauss_dut(n) if style == "dut" else gauss1d(n, n / 5.0)
-        if s > 1:
-            ref = _sep(ref, g1, mode)[::2, ::2]
-            dist = _sep(dist, g1, mode)[::2, ::2]
-        if min(ref.shape) < n:
-            raise ValueError(f"image too small for VIF at scale {s} (needs ≥ {n} px after downsampling)")
-        sat = (lambda z: np.minimum(z, 255.0)) if (style == "uint8" and s == 1) else (lambda z: z)
-        mu1, mu2 = _sep(ref, g1, mode), _sep(dist, g1, mode)
-        s1 = np.maximum(_sep(sat(ref * ref), g1, mode) - mu1 * mu1, 0)
-        s2 = np.maximum(_sep(sat(dist * dist), g1, mode) - mu2 * mu2, 0)
-        s12 = _sep(sat(ref * dist), g1, mode) - mu1 * mu2
+    for s1, s2, s12 in _vif_stats(ref, dist, style):
+        # the fix-ups of vifp_mscale, in order: σ₁² < 1e-10 → g = 0, sv² = σ₂²; σ₂² < 1e-10 → g = 0, sv² = 0;
+        # g < 0 → sv² = σ₂², g = 0; sv² ≤ 1e-10 → 1e-10 (written as masked copies, no fancy indexing)
+        m1, m2 = s1 < 1e-10, s2 < 1e-10
         g = s12 / (s1 + 1e-10)
-        sv = s2 - g * s12
-        m = s1 < 1e-10
-        g[m] = 0; sv[m] = s2[m]; s1 = np.where(m, 0.0, s1)
-        m = s2 < 1e-10
-        g[m] = 0; sv[m] = 0
-        m = g < 0
-        sv[m] = s2[m]; g[m] = 0
-        sv = np.maximum(sv, 1e-10)
-        num = np.log10(1 + g * g * s1 / (sv + sigma_nsq))
-        den = np.log10(1 + s1 / sigma_nsq)
+        sv = g * s12
+        np.subtract(s2, sv, out=sv)
+        z = g < 0
+        z |= m1
+        np.copyto(sv, s2, where=z)
+        np.copyto(sv, 0.0, where=m2)
+        z |= m2
+        np.copyto(g, 0.0, where=z)
+        np.maximum(sv, 1e-10, out=sv)
+        s1 = np.where(m1, 0.0, s1)
+        t = g * g
+        t *= s1
+        sv += sigma_nsq
+        t /= sv
+        t += 1
+        num = cv2.log(t); num *= 1 / _LN10                  # OpenCV's vectorised log (exact to 1 ulp)
+        t = s1 * (1 / sigma_nsq)
+        t += 1
+        den = cv2.log(t); den *= 1 / _LN10
         out.append((num, den, g))
     return out
 
@@ -396,19 +493,22 @@ _SOBEL_Y_Q = np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], np.float64)
 
 
 def _qabf_grad(x):
-    # conv2(x, h, 'same') = correlation with the 180°-rotated kernel, zero padding
-    sx = _corr3(x, _SOBEL_X_Q[::-1, ::-1], "constant"); sy = _corr3(x, _SOBEL_Y_Q[::-1, ::-1], "constant")
-    g = np.sqrt(sx * sx + sy * sy)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.where(sx == 0, np.pi / 2, np.arctan(sy / np.where(sx == 0, 1, sx)))
-    return g, a
+    "Sobel magnitude and angle of one image (computed once per evaluation)."
+    def build():
+        # conv2(x, h, 'same') = correlation with the 180°-rotated kernel, zero padding
+        sx = _corr3(x, _SOBEL_X_Q[::-1, ::-1], "constant"); sy = _corr3(x, _SOBEL_Y_Q[::-1, ::-1], "constant")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.arctan(sy / sx)
+        a[sx == 0] = np.pi / 2
+        return cv2.magnitude(sx, sy), a
+    return _memo(("qabfgrad",), (x,), build)
 
 
 def _qabf_q(gx, ax, gf, af):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        G = np.where(gx > gf, gf / np.where(gx == 0, 1, gx), np.where(gx < gf, gx / np.where(gf == 0, 1, gf), gf))
+    with np.errstate(divide="ignore", invalid="ignore"):     # the unselected branches may divide by 0
+        G = np.where(gx > gf, gf / gx, np.where(gx < gf, gx / gf, gf))
     A = 1 - np.abs(ax - af) / (np.pi / 2)
-    return 0.9994 / (1 + np.exp(-15 * (G - 0.5))) * 0.9879 / (1 + np.exp(-22 * (A - 0.8)))
+    return 0.9994 / (1 + cv2.exp(-15 * (G - 0.5))) * 0.9879 / (1 + cv2.exp(-22 * (A - 0.8)))
 
 
 def qabf(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
@@ -420,14 +520,16 @@ def qabf(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
 
 
 def _nabf_grad(x):
-    xe = np.pad(np.asarray(x, np.float64), 1, mode="reflect")
-    gh = cv2.filter2D(xe, cv2.CV_64F, _SOBEL_X_Q / 8, borderType=cv2.BORDER_CONSTANT)[1:-1, 1:-1]
-    gv = cv2.filter2D(xe, cv2.CV_64F, _SOBEL_Y_Q / 8, borderType=cv2.BORDER_CONSTANT)[1:-1, 1:-1]
-    g = np.sqrt(gh * gh + gv * gv)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        al = np.arctan(gv / gh)
-    al = np.where((gh == 0) & (gv == 0), 0.0, al)
-    return g, al
+    "Sobel/8 magnitude and angle on the 1-px reflect-extended image (computed once per evaluation)."
+    def build():
+        # reflect-101 border = the 1-px reflect extension (the corner pixels are never read by a 3x3 kernel)
+        gh = cv2.filter2D(np.ascontiguousarray(x, np.float64), cv2.CV_64F, _SOBEL_X_Q / 8, borderType=cv2.BORDER_REFLECT_101)
+        gv = cv2.filter2D(np.ascontiguousarray(x, np.float64), cv2.CV_64F, _SOBEL_Y_Q / 8, borderType=cv2.BORDER_REFLECT_101)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            al = np.arctan(gv / gh)
+        al[(gh == 0) & (gv == 0)] = 0.0
+        return cv2.magnitude(gh, gv), al
+    return _memo(("nabfgrad",), (x,), build)
 
 
 def _nabf_q(gx, ax, gf, af):
@@ -454,20 +556,44 @@ def corr2(x: np.ndarray, y: np.ndarray) -> float:
     return float((x * y).sum() / den) if den > 0 else float("nan")
 
 
+def _centered(x: np.ndarray):
+    "x − mean(x), flattened, and its squared norm (computed once per evaluation)."
+    def build():
+        c = (np.asarray(x, np.float64) - np.mean(x)).ravel()
+        return c, float(np.dot(c, c))
+    return _memo(("centered",), (x,), build)
+
+
+def _corr_c(x: np.ndarray, xx: float, y: np.ndarray, yy: float) -> float:
+    den = math.sqrt(xx * yy)
+    return float(np.dot(x, y) / den) if den > 0 else float("nan")
+
+
 def scd(a, b, f) -> float:
-    "Sum of the correlations of differences."
-    return corr2(f - b, a) + corr2(f - a, b)
+    "Sum of the correlations of differences: corr2(F−B, A) + corr2(F−A, B) (centred once: (F−B)−mean = F_c − B_c)."
+    (ac, aa), (bc, bb), (fc, _) = _centered(a), _centered(b), _centered(f)
+    d1, d2 = fc - bc, fc - ac
+    return _corr_c(d1, float(np.dot(d1, d1)), ac, aa) + _corr_c(d2, float(np.dot(d2, d2)), bc, bb)
 
 
 def cc(a, b, f) -> float:
     "Mean of the correlation coefficients of each source with F."
-    return (corr2(a, f) + corr2(b, f)) / 2
+    (ac, aa), (bc, bb), (fc, ff) = _centered(a), _centered(b), _centered(f)
+    return (_corr_c(ac, aa, fc, ff) + _corr_c(bc, bb, fc, ff)) / 2
+
+
+def _sqdiff(x: np.ndarray, f: np.ndarray) -> float:
+    "Σ (x − f)² (computed once per evaluation and pair; MSE, RMSE, PSNR share it)."
+    def build():
+        d = (np.asarray(x, np.float64) - f).ravel()
+        return float(np.dot(d, d))
+    return _memo(("sqdiff",), (x, f), build)
 
 
 def mse(a, b, f, scale: float = 1.0) -> float:
     "[MSE(A,F) + MSE(B,F)]/2 of the images divided by `scale`."
-    a, b, f = (np.asarray(z, np.float64) / scale for z in (a, b, f))
-    return float((np.mean((a - f) ** 2) + np.mean((b - f) ** 2)) / 2)
+    n = np.asarray(f).size
+    return (_sqdiff(a, f) / n + _sqdiff(b, f) / n) / 2 / (scale * scale)
 
 
 def _psnr(peak: float, err: float, power: float = 10.0) -> float:
@@ -476,7 +602,7 @@ def _psnr(peak: float, err: float, power: float = 10.0) -> float:
 
 
 def _vifb_d(x, f) -> float:
-    return float(np.sqrt(((x - f) ** 2).sum()) / x.size)
+    return float(np.sqrt(_sqdiff(x, f)) / x.size)
 
 # %% ../nbs/00b_metrics.ipynb #ef921cb8
 def matlab_edge(x: np.ndarray) -> np.ndarray:
@@ -938,7 +1064,11 @@ def convention_table():
 
 
 def _vifb_channels(a, b, f):
-    "The (IR_k, VI_k, F_k) triples of VIFB's per-channel rule."
+    "The (IR_k, VI_k, F_k) triples of VIFB's per-channel rule (built once per evaluation)."
+    return _memo(("vifbch",), (a, b, f), lambda: _vifb_channels_(a, b, f))
+
+
+def _vifb_channels_(a, b, f):
     if f.ndim == 3:
         pick = lambda x, k: x[..., k] if x.ndim == 3 else x
         return [(pick(a, k), pick(b, k), f[..., k]) for k in range(3)]
@@ -998,11 +1128,12 @@ def evaluate_prepared(a: np.ndarray, b: np.ndarray, f: np.ndarray, metrics=None,
     out = {}
     _OPTS.device = device
     try:
-        for m in resolve_metrics(metrics):
-            if convention == "vifb":
-                out[m] = float(_vifb_metric(m, a, b, f))
-            else:
-                out[m] = float(_DEFS[convention][m][0](a, b, f))
+        with shared_work():   # gradients, filtered maps, histograms … computed once for all requested metrics
+            for m in resolve_metrics(metrics):
+                if convention == "vifb":
+                    out[m] = float(_vifb_metric(m, a, b, f))
+                else:
+                    out[m] = float(_DEFS[convention][m][0](a, b, f))
     finally:
         _OPTS.device = None
     return out
@@ -1048,23 +1179,137 @@ def summarize(table):
     return s
 
 
+def _worker_init():
+    "Pool worker: one thread per process for OpenCV/BLAS (the processes are the parallelism)."
+    cv2.setNumThreads(1)
+    for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[k] = "1"
+
+
+def _eval_job(job):
+    key, ir, vis, fused, names, convention, device = job
+    try:
+        return key, evaluate(ir, vis, fused, names, convention, device), None
+    except (ValueError, FileNotFoundError) as e:
+        return key, None, (type(e).__name__, str(e))
+
+
+def resolve_workers(workers=None, n_jobs: int | None = None, device=None) -> int:
+    """Processes for `n_jobs` evaluations: `workers` (None or 0: every core, but serial below 4 jobs, where starting
+    processes costs more than it saves), never more than the jobs; 1 on a GPU."""
+    if resolve_device(device) not in (None, "cpu") or (not workers and n_jobs is not None and n_jobs < 4):
+        return 1
+    w = (os.cpu_count() or 1) if not workers else int(workers)
+    return max(1, min(w, n_jobs if n_jobs is not None else w))
+
+
+def map_evaluate(jobs: dict, convention: str = DEFAULT_CONVENTION, workers=None, device=None,
+                 progress: bool = False, on_result: Callable | None = None, desc: str = "metrics") -> dict:
+    """Evaluate `jobs` = {key: (ir, vis, fused, metric names)} on `workers` processes (None: every core; results are
+    identical to the serial path: the same `evaluate` runs in each process). Returns {key: {metric: value}} in the
+    order of `jobs`; `on_result(key, values)` is called as each one finishes (for incremental writing).
+    `progress`: one progress bar (pairs/s and the projected time for the rest), and a closing rate line."""
+    import time as _time
+    keys = list(jobs)
+    w = resolve_workers(workers, len(keys), device)
+    bar = None
+    if progress:
+        from fusion_papers.core import progress as _progress
+        bar = _progress(total=len(keys), desc=desc, unit="pair")
+    out, t0 = {}, _time.perf_counter()
+    stream = ((k, *jobs[k][:3], tuple(jobs[k][3]), convention, device) for k in keys)
+    try:
+        if w == 1:
+            results = map(_eval_job, stream)
+            pool = None
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+            # forkserver: workers fork from a clean server process (forking this one, with OpenCV's and tqdm's
+            # threads and locks, can deadlock); spawn where there is no forkserver
+            import sys as _sys
+            main_file = getattr(_sys.modules.get("__main__"), "__file__", None)
+            method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+            if main_file is not None and not os.path.exists(main_file):    # `python -` / `-c`: no main to re-import
+                method = "fork" if "fork" in mp.get_all_start_methods() else method
+            ctx = mp.get_context(method)
+            if method == "forkserver":
+                ctx.set_forkserver_preload(["fusion_papers.metrics"])
+            from fusion_papers import metrics as _mod       # by module path (not __main__) for the workers
+            pool = ProcessPoolExecutor(w, mp_context=ctx, initializer=_mod._worker_init)
+            results = pool.map(_mod._eval_job, stream, chunksize=max(1, min(8, len(keys) // (4 * w))))
+        for key, vals, err in results:
+            if err is not None:
+                kind = {"ValueError": ValueError, "FileNotFoundError": FileNotFoundError}[err[0]]
+                raise kind(f"{key}: {err[1]}")
+            out[key] = vals
+            if on_result is not None:
+                on_result(key, vals)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        if w > 1:
+            pool.shutdown(cancel_futures=True)
+    if progress and keys:
+        dt = _time.perf_counter() - t0
+        print(f"{len(keys)} pairs in {dt:.1f} s on {w} process(es): {len(keys) / max(dt, 1e-9):.2f} pairs/s", flush=True)
+    return {k: out[k] for k in keys}
+
+
 def evaluate_batch(items: Iterable[dict], metrics=None, convention: str = DEFAULT_CONVENTION,
-                   progress: bool = False, device=None):
+                   progress: bool = False, device=None, workers=None, journal=None):
     """Evaluate many (ir, vis, fused) triples: returns (per-image table, summary per method).
 
-    `items`: dicts with keys image, method, ir, vis, fused (paths or arrays), e.g. from `match_files`."""
+    `items`: dicts with keys image, method, ir, vis, fused (paths or arrays), e.g. from `match_files`.
+    `workers`: processes (None: every core; 1: serial; the results are identical). `journal`: a JSON-lines file
+    each finished row is appended to at once; a killed run given the same journal resumes where it stopped
+    (rows of another convention or metric list are ignored). `progress`: one progress bar with pairs/s and the
+    projected time for the rest."""
+    import json
     import pandas as pd
     names = resolve_metrics(metrics)
-    rows = []
     items = list(items)
-    for i, it in enumerate(items):
-        try:
-            r = evaluate(it["ir"], it["vis"], it["fused"], names, convention, device)
-        except (ValueError, FileNotFoundError) as e:
-            raise type(e)(f"{it.get('image')}/{it.get('method')}: {e}") from None
-        rows.append({"image": it.get("image", str(i)), "method": it.get("method", "fused"), "convention": convention, **r})
-        if progress:
-            print(f"[{i + 1}/{len(items)}] {rows[-1]['image']} {rows[-1]['method']}", flush=True)
+    keyed = {(it.get("image", str(i)), it.get("method", "fused")): it for i, it in enumerate(items)}
+    if len(keyed) != len(items):
+        raise ValueError("evaluate_batch: (image, method) pairs must be unique")
+    done = {}
+    head = {"convention": convention, "metrics": list(names)}
+    if journal is not None:
+        journal = Path(journal)
+        if journal.exists():
+            lines = journal.read_text().splitlines()
+            if lines and json.loads(lines[0]) == head:
+                for ln in lines[1:]:
+                    try:
+                        r = json.loads(ln)
+                    except json.JSONDecodeError:       # a line cut by the kill
+                        continue
+                    done[(r["image"], r["method"])] = r["values"]
+            if progress and done:
+                print(f"resuming: {len(done)} of {len(items)} pairs already in {journal}", flush=True)
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        jf = open(journal, "w" if not done else "a")
+        if done and not journal.read_text().endswith("\n"):
+            jf.write("\n")                                # end the line a kill cut short
+        if not done:
+            jf.write(json.dumps(head) + "\n")
+            jf.flush()
+    label = {f"{k[0]}/{k[1]}": k for k in keyed}                  # job keys name the pair in error messages
+    todo = {s: (keyed[k]["ir"], keyed[k]["vis"], keyed[k]["fused"], names) for s, k in label.items() if k not in done}
+
+    def write(s, vals):
+        if journal is not None:
+            jf.write(json.dumps({"image": label[s][0], "method": label[s][1], "values": vals}) + "\n")
+            jf.flush()
+    try:
+        new = map_evaluate(todo, convention, workers, device, progress, on_result=write)
+    finally:
+        if journal is not None:
+            jf.close()
+    rows = [{"image": k[0], "method": k[1], "convention": convention, **(done[k] if k in done else new[s])}
+            for s, k in label.items()]
     table = pd.DataFrame(rows, columns=["image", "method", "convention", *names])
     return table, summarize(table)
 
@@ -1105,12 +1350,15 @@ def run_cli(args) -> int:
                 print(f"{k:14s} {v:.6g}")
         return 0
     items = match_files(*paths, method=args.method)
-    table, summary = evaluate_batch(items, names, args.convention, progress=args.progress, device=args.device)
+    journal = Path(args.out).with_suffix(".partial.jsonl") if args.out else None
+    table, summary = evaluate_batch(items, names, args.convention, progress=args.progress, device=args.device,
+                                    workers=args.workers, journal=journal)
     if args.out:
         from fusion_papers.core import save_csv
         out = Path(args.out)
         save_csv(out, table)
         save_csv(out.with_name(out.stem + "_summary.csv"), summary)
+        journal.unlink(missing_ok=True)
     if args.json:
         print(json.dumps([{k: _json_safe(v) for k, v in row.items()} for row in table.to_dict("records")]))
     elif not args.out:
@@ -1141,7 +1389,8 @@ def cli_register(subparsers) -> None:
     p.add_argument("--method", default=None, help="method name for folders whose fused files are named <stem>.*")
     p.add_argument("--json", action="store_true", help="print JSON (an object for one image, a list of rows for folders)")
     p.add_argument("--out", default=None, help="write the per-image table to this CSV (and <name>_summary.csv)")
-    p.add_argument("--progress", action="store_true", help="print one line per evaluated image")
+    p.add_argument("--progress", action="store_true", help="one progress bar for folders (pairs/s, projected time for the rest)")
+    p.add_argument("--workers", type=int, default=0, help="processes for folders (default 0: every core; 1: serial; same results)")
     p.add_argument("--device", default=None, help="where FMI runs: numpy (default), auto (CUDA when present), cuda, cpu (torch)")
     p.set_defaults(func=run_cli)
 

@@ -19,7 +19,8 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['FUSION_NETS', 'count_params', 'make_act', 'ConvBlock', 'DenseBlock', 'ResidualDenseBlock', 'DRDB', 'ChannelAttention',
            'SpatialAttention', 'BDLFusionNet', 'DenseFuseNet', 'UNetFuse', 'register_fusion_net', 'make_fusion_net',
-           'count_macs', 'time_forward', 'CheckpointError', 'read_checkpoint', 'load_official']
+           'count_macs', 'time_forward', 'CheckpointError', 'read_checkpoint', 'load_official', 'fold_batchnorm',
+           'inference_model', 'tiled_forward']
 
 # %% ../nbs/00c_nets.ipynb #dd76e6db
 def count_params(m: nn.Module, trainable_only: bool = True) -> int:
@@ -225,7 +226,7 @@ register_fusion_net("bdl", BDLFusionNet)
 register_fusion_net("dense", DenseFuseNet)
 register_fusion_net("unet", UNetFuse)
 
-# %% ../nbs/00c_nets.ipynb #1c8aec1f
+# %% ../nbs/00c_nets.ipynb #3af64a92
 _MAC_CONVENTIONS = ("thop", "torch")
 
 
@@ -304,7 +305,7 @@ def time_forward(model: nn.Module, *inputs, device="cpu", repeats: int = 5, warm
             model.to(home)
     return float(statistics.median(times))
 
-# %% ../nbs/00c_nets.ipynb #30271014
+# %% ../nbs/00c_nets.ipynb #4f0d1f79
 class CheckpointError(ValueError):
     "A file that is not a usable checkpoint, or a state dict that does not fit a model (the message names the file and lists the differences)."
 
@@ -445,3 +446,53 @@ def load_official(model: nn.Module, path_or_state, *, key: str | None = None, pr
             fit[k] = own[k]
     model.load_state_dict(fit, strict=not (missing or unexpected or shapes))
     return model
+
+# %% ../nbs/00c_nets.ipynb #fb0002aa
+def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    "A copy of `conv` with the eval-mode `bn` that follows it folded in."
+    out = copy.deepcopy(conv)
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps) if bn.affine else 1 / torch.sqrt(bn.running_var + bn.eps)
+    shift = bn.bias.detach() if bn.affine else torch.zeros_like(bn.running_mean)
+    w = conv.weight.detach() * scale.reshape(-1, *([1] * (conv.weight.dim() - 1)))
+    b = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    out.weight = nn.Parameter(w, requires_grad=False)
+    out.bias = nn.Parameter((b - bn.running_mean) * scale + shift, requires_grad=False)
+    return out
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    "Fold every eval-mode BatchNorm2d that directly follows a Conv2d (consecutive children) into it, in place."
+    for parent in model.modules():
+        names = list(parent._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = parent._modules[a], parent._modules[b]
+            if (isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d and bn.track_running_stats
+                    and bn.running_mean is not None and conv.out_channels == bn.num_features):
+                parent._modules[a] = _fold(conv, bn)
+                parent._modules[b] = nn.Identity()
+    return model
+
+
+def inference_model(model: nn.Module, channels_last: bool = False) -> nn.Module:
+    "An eval-mode copy of `model` for inference: BatchNorm folded, no gradients; optionally channels-last weights."
+    m = fold_batchnorm(copy.deepcopy(model).eval())
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m.to(memory_format=torch.channels_last) if channels_last else m
+
+
+# %% ../nbs/00c_nets.ipynb #fb0005aa
+def tiled_forward(fn: Callable, *inputs: torch.Tensor, tile: int = 256, halo: int = 8) -> torch.Tensor:
+    "`fn(*inputs)` (N×C×H×W tensors of one size) computed tile by tile with `halo` pixels of context on each side."
+    H, W = inputs[0].shape[-2:]
+    out = None
+    for y in range(0, H, tile):
+        for x in range(0, W, tile):
+            y0, x0, y1, x1 = max(0, y - halo), max(0, x - halo), min(H, y + tile + halo), min(W, x + tile + halo)
+            part = fn(*(t[..., y0:y1, x0:x1] for t in inputs))
+            if out is None:
+                out = part.new_empty(*part.shape[:-2], H, W)
+            out[..., y:min(y + tile, H), x:min(x + tile, W)] = \
+                part[..., y - y0:y - y0 + min(tile, H - y), x - x0:x - x0 + min(tile, W - x)]
+    return out
+

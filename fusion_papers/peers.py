@@ -869,10 +869,11 @@ def _metric_cache(cache_dir: Path, dataset: str, method: str, convention: str, o
 
 def compare_methods(methods, datasets, metrics=TABLE_METRICS, convention: str = "cddfuse",
                     cache_dir: str | os.PathLike | None = None, max_pairs: int | None = None, weights=None,
-                    device: str = "cpu", progress: bool = False, options: dict | None = None):
+                    device: str = "cpu", progress: bool = False, options: dict | None = None, workers=None):
     """Methods × datasets × metrics under `convention` → (per-image DataFrame, summary DataFrame); everything cached in `cache_dir`.
 
-    `options`: per-method factory options, e.g. `{"tardal": {"batch_stats": False}}` (part of the cache key)."""
+    `options`: per-method factory options, e.g. `{"tardal": {"batch_stats": False}}` (part of the cache key).
+    `workers`: processes for the metrics (None: every core; 1: serial; identical results, see `metrics.map_evaluate`)."""
     import pandas as pd
     from fusion_papers import metrics as M
     methods = [methods] if isinstance(methods, str) else list(methods)
@@ -894,13 +895,12 @@ def compare_methods(methods, datasets, metrics=TABLE_METRICS, convention: str = 
                                   {**opts, **({"weights": str(Path(weights).expanduser().resolve())} if weights is not None else {})})
             old = pd.read_csv(cpath, dtype={"image": str}) if cpath.exists() else pd.DataFrame({"image": []})
             old = old.set_index("image")
-            new_rows = {}
+            jobs = {}
             for stem in fused:
-                have = stem in old.index and all(c in old.columns and pd.notna(old.at[stem, c]) for c in names)
-                if not have:
-                    need = [c for c in names if not (stem in old.index and c in old.columns and pd.notna(old.at[stem, c]))]
-                    ip, vp = pairs[stem]
-                    new_rows[stem] = M.evaluate(ip, vp, fused[stem], need, convention)
+                need = [c for c in names if not (stem in old.index and c in old.columns and pd.notna(old.at[stem, c]))]
+                if need:
+                    jobs[stem] = (*pairs[stem], fused[stem], need)
+            new_rows = M.map_evaluate(jobs, convention, workers=workers, progress=progress, desc=f"{ds} {m} metrics")
             if new_rows:
                 upd = pd.DataFrame.from_dict(new_rows, orient="index")
                 upd.index.name = "image"

@@ -1,0 +1,254 @@
+"""Performance of fusion_papers (issue #15) in one run, as ratios against the plain path of the same code and
+against the previous release's stored numbers (`perf_baseline.json`).
+
+    python benchmarks/perf_bench.py [--repeats 5] [--pairs 8] [--json out.json] [--skip-fmi]
+
+Times are **process CPU time** (`time.process_time`, children via `resource`) unless marked wall: the machine this
+was written on is shared, so wall-clock time measures the neighbours as much as the code. One OpenCV/BLAS thread.
+
+Sections: (1) metric suites on one 640×480 pair: the 12-metric cddfuse suite and all 25 metrics, shared-work path
+(`evaluate`) vs the plain path (every metric evaluated on its own, nothing shared); (2) folder evaluation on 1 vs
+all cores (wall and summed CPU; identical tables asserted); (3) command-line start-up (`--help`, `--version`,
+`data list`: CPU time, and whether torch was imported); (4) CAF inference at 1024×768 in fresh processes: plain
+eval forward under `no_grad` vs BatchNorm folded under `inference_mode` vs folded + tiled (256 px tiles, 8 px halo),
+CPU time, GMAC/s beside a same-run fp32 matmul, peak RSS above the post-import baseline, max |Δ| vs plain.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+for _k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_k, "1")
+
+HERE = Path(__file__).resolve().parent
+SUITE12 = ["EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "CC", "PSNR", "MSE"]
+
+
+def _pair():
+    import numpy as np
+    from PIL import Image
+    from fusion_papers import core
+    if core.has_fixtures("msrs"):
+        root = core.fixture("msrs")
+        a = np.asarray(Image.open(root / "ir" / "00537D.png")); v = np.asarray(Image.open(root / "vi" / "00537D.png").convert("RGB"))
+        a = a if a.ndim == 2 else a[..., 0]
+        desc = "MSRS 00537D 640x480, fused = average"
+    else:
+        rng = np.random.default_rng(0)
+        a = rng.integers(0, 256, (480, 640), dtype=np.uint8); v = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+        desc = "synthetic 640x480 (no MSRS fixture)"
+    f = ((a[..., None].astype(np.float64) + v) / 2).round().astype(np.uint8)
+    return a, v, f, desc
+
+
+def _cpu(fn, n):
+    best = float("inf")
+    for _ in range(n):
+        c = time.process_time(); fn(); best = min(best, time.process_time() - c)
+    return best
+
+
+def bench_metrics(repeats: int, skip_fmi: bool) -> dict:
+    import cv2
+    cv2.setNumThreads(1)
+    from fusion_papers import metrics as M
+    a, v, f, desc = _pair()
+    M.evaluate(a, v, f, ["EN"])                                 # warm-up (imports, allocator)
+    plain = lambda names: [M.evaluate(a, v, f, [m]) for m in names]   # nothing shared between metrics
+    full = list(M.METRICS if not skip_fmi else M.FAST_METRICS)
+    nf = 1 if not skip_fmi else repeats
+    res = {"pair": desc,
+           "suite12_cpu_ms": 1000 * _cpu(lambda: M.evaluate(a, v, f, SUITE12), repeats),
+           "suite12_plain_cpu_ms": 1000 * _cpu(lambda: plain(SUITE12), repeats),
+           "full_metrics": full,
+           "full_cpu_ms": 1000 * _cpu(lambda: M.evaluate(a, v, f, full), nf),
+           "full_plain_cpu_ms": 1000 * _cpu(lambda: plain(full), nf) if skip_fmi else None,
+           "per_metric_cpu_ms": {}}
+    A, B, F = M.prepare(a, v, f)                   # per metric as the stored baseline: on prepared arrays
+    for m in full:
+        res["per_metric_cpu_ms"][m] = 1000 * _cpu(lambda: M.evaluate_prepared(A, B, F, [m]), 1 if m in M.FMI_METRICS else repeats)
+    assert M.evaluate(a, v, f, SUITE12) == {m: M.evaluate(a, v, f, [m])[m] for m in SUITE12}   # same values
+    return res
+
+
+def bench_folder(n_pairs: int) -> dict:
+    from fusion_papers import core, metrics as M
+    if not core.has_fixtures("vifb"):
+        return {"skipped": "no vifb fixture"}
+    root = core.fixture("vifb")
+    ir, vi = M._stems(root / "ir"), M._stems(root / "vi")
+    items = [{"image": s, "method": "SeAFusion", "ir": ir[s], "vis": vi[s], "fused": root / "fused" / f"{s}_SeAFusion.jpg"}
+             for s in sorted(ir)[:n_pairs]]
+    out = {"pairs": len(items), "metrics": "fast (all but FMI)", "cores": os.cpu_count()}
+    tables = {}
+    for w in (1, os.cpu_count() or 1):
+        c0 = time.process_time(); ch0 = resource.getrusage(resource.RUSAGE_CHILDREN); t0 = time.perf_counter()
+        tables[w], _ = M.evaluate_batch(items, "fast", workers=w)
+        wall = time.perf_counter() - t0; ch1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = time.process_time() - c0 + (ch1.ru_utime - ch0.ru_utime) + (ch1.ru_stime - ch0.ru_stime)
+        out[f"workers{w}"] = {"wall_s": wall, "cpu_s": cpu, "pairs_per_s_wall": len(items) / wall}
+    out["identical"] = bool(tables[1].equals(tables[max(tables)]))
+    w = max(tables)
+    out["speedup_wall"] = out["workers1"]["wall_s"] / out[f"workers{w}"]["wall_s"]
+    return out
+
+
+def bench_cli() -> dict:
+    out = {}
+    for argv in (["--help"], ["--version"], ["data", "list"]):
+        code = ("import sys\nfrom fusion_papers.cli import main\n"
+                f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\nprint('TORCH', 'torch' in sys.modules, file=sys.stderr)")
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN); t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        wall = time.perf_counter() - t0; c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out[" ".join(argv)] = {"cpu_s": (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime), "wall_s": wall,
+                               "torch_imported": "TORCH True" in r.stderr}
+    return out
+
+
+CAF_MODES = ("plain", "folded", "folded+tiled")
+
+
+def caf_worker(mode: str, h: int, w: int) -> dict:
+    "One CAF forward at h×w in this (fresh) process: CPU time, peak RSS above the post-import/model baseline."
+    import torch
+    torch.set_num_threads(1)
+    from fusion_papers import caf, nets
+    torch.manual_seed(0)
+    try:
+        net = caf.load_caf_net("det")
+        src = "caf_det.pth"
+    except (FileNotFoundError, ValueError):
+        net, src = caf.CAFNet().eval(), "random init (no caf_det.pth)"
+    ir, vis = torch.rand(1, 1, h, w), torch.rand(1, 1, h, w)
+    fast = nets.inference_model(net)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    c0 = time.process_time()
+    if mode == "plain":
+        with torch.no_grad():
+            y = net.eval()(ir, vis)
+    elif mode == "folded":
+        with torch.inference_mode():
+            y = fast(ir, vis)
+    else:
+        with torch.inference_mode():
+            y = nets.tiled_forward(fast, ir, vis, tile=256, halo=8)
+    cpu = time.process_time() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    torch.save(y, os.environ["CAF_OUT"])
+    return {"mode": mode, "cpu_s": cpu, "peak_above_baseline_mb": peak - base_rss, "baseline_mb": base_rss, "weights": src}
+
+
+def _matmul_gmacs() -> float:
+    import torch
+    torch.set_num_threads(1)
+    a, b = torch.rand(1024, 1024), torch.rand(1024, 1024)
+    torch.mm(a, b)
+    c0 = time.process_time(); n = 0
+    while time.process_time() - c0 < 1.0:
+        torch.mm(a, b); n += 1
+    return n * 1024 ** 3 / (time.process_time() - c0) / 1e9
+
+
+def bench_caf(h: int, w: int) -> dict:
+    import tempfile
+    import torch
+    from fusion_papers import caf
+    net = caf.CAFNet().eval()
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc, torch.no_grad():    # MACs at 1/4 size, ×16 (fully convolutional)
+        net(torch.rand(1, 1, h // 4, w // 4), torch.rand(1, 1, h // 4, w // 4))
+    gmac = fc.get_total_flops() / 2 * 16 / 1e9
+    out, ys = {"size": f"{w}x{h}", "gmac": gmac, "matmul_gmacs": _matmul_gmacs()}, {}
+    with tempfile.TemporaryDirectory() as d:
+        for mode in CAF_MODES:
+            env = dict(os.environ, CAF_OUT=str(Path(d) / f"{mode}.pt"))
+            r = subprocess.run([sys.executable, __file__, "--caf-worker", mode, "--caf-size", f"{h}x{w}"],
+                               capture_output=True, text=True, env=env)
+            if r.returncode:
+                out[mode] = {"error": r.stderr[-500:]}; continue
+            out[mode] = json.loads(r.stdout.strip().splitlines()[-1])
+            out[mode]["gmacs"] = gmac / out[mode]["cpu_s"]
+            ys[mode] = torch.load(env["CAF_OUT"])
+    for mode in CAF_MODES[1:]:
+        if mode in ys and "plain" in ys:
+            out[mode]["max_abs_diff_vs_plain"] = float((ys[mode] - ys["plain"]).abs().max())
+            out[mode]["speedup_vs_plain"] = out["plain"]["cpu_s"] / out[mode]["cpu_s"]
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--pairs", type=int, default=8, help="VIFB pairs for the folder benchmark")
+    p.add_argument("--skip-fmi", action="store_true", help="leave the five FMI variants out of the full suite")
+    p.add_argument("--json", default=None, help="also write every figure here")
+    p.add_argument("--caf-size", default="768x1024", help="CAF input H×W (default 768x1024)")
+    p.add_argument("--skip-caf", action="store_true")
+    p.add_argument("--caf-worker", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    h, w = (int(v) for v in args.caf_size.split("x"))
+    if args.caf_worker:
+        print(json.dumps(caf_worker(args.caf_worker, h, w)))
+        return
+    base = json.loads((HERE / "perf_baseline.json").read_text())
+    res = {"machine": {"cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]},
+           "metrics": bench_metrics(args.repeats, args.skip_fmi), "cli": bench_cli(), "folder": bench_folder(args.pairs),
+           "caf": None if args.skip_caf else bench_caf(h, w)}
+    m = res["metrics"]
+    print(f"# fusion_papers performance (issue #15) — {m['pair']}; {os.cpu_count()} CPUs, load average "
+          f"{res['machine']['load_avg_1min']:.1f}; process CPU time, best of {args.repeats}\n")
+    print("## metric suites (CPU ms)")
+    print("| workload | now | plain path (no sharing) | ratio | previous release | ratio | target |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| 12-metric cddfuse suite | {m['suite12_cpu_ms']:.1f} | {m['suite12_plain_cpu_ms']:.1f} | "
+          f"{m['suite12_plain_cpu_ms'] / m['suite12_cpu_ms']:.2f}× | {base['suite12_cpu_ms']:.1f} | "
+          f"{base['suite12_cpu_ms'] / m['suite12_cpu_ms']:.2f}× | ≤ 65 |")
+    prev_full = sum(base["per_metric_cpu_ms"][k] for k in m["full_metrics"])
+    fp, fn = m["full_plain_cpu_ms"], m["full_cpu_ms"]
+    fp_s, fr_s = ("–", "–") if fp is None else (f"{fp:.1f}", f"{fp / fn:.2f}×")
+    print(f"| all {len(m['full_metrics'])} metrics | {fn:.1f} | {fp_s} | {fr_s} | {prev_full:.1f} (sum of single calls) | "
+          f"{prev_full / fn:.2f}× | ≤ 1000 (25 metrics) |")
+    print("\n| metric | now (alone) | previous release | ratio |\n|---|---|---|---|")
+    for k, v in m["per_metric_cpu_ms"].items():
+        b = base["per_metric_cpu_ms"].get(k)
+        print(f"| {k} | {v:.1f} | {b:.1f} | {b / v:.2f}× |" if b else f"| {k} | {v:.1f} | – | – |")
+    print("\n## command line start-up (fresh interpreter)")
+    print("| command | CPU s | wall s | torch imported | target |\n|---|---|---|---|---|")
+    for k, v in res["cli"].items():
+        print(f"| fusion-papers {k} | {v['cpu_s']:.2f} | {v['wall_s']:.2f} | {v['torch_imported']} | < 0.5 s, no torch |")
+    fo = res["folder"]
+    print("\n## folder evaluation (VIFB SeAFusion pairs, fast metrics)")
+    if "skipped" in fo:
+        print(fo["skipped"])
+    else:
+        w = max(int(k[7:]) for k in fo if k.startswith("workers"))
+        print(f"{fo['pairs']} pairs: 1 process {fo['workers1']['wall_s']:.1f} s wall ({fo['workers1']['cpu_s']:.1f} s CPU); "
+              f"{w} processes {fo[f'workers{w}']['wall_s']:.1f} s wall (CPU of this process only: the workers are "
+              f"children of the forkserver, {fo[f'workers{w}']['cpu_s']:.1f} s); "
+              f"speed-up {fo['speedup_wall']:.2f}× (target ≥ 1.7× on 2 cores); identical tables: {fo['identical']}")
+    c = res["caf"]
+    if c:
+        print(f"\n## CAF fusion inference, {c['size']}, one core ({c['gmac']:.1f} GMAC; same-run fp32 matmul "
+              f"{c['matmul_gmacs']:.1f} GMAC/s)")
+        print("| path | CPU s | GMAC/s | speed-up vs plain | peak RSS above baseline MB | max |Δ| vs plain |\n|---|---|---|---|---|---|")
+        for mode in CAF_MODES:
+            r = c.get(mode, {})
+            if "error" in r or not r:
+                print(f"| {mode} | error | | | | |"); continue
+            print(f"| {mode} | {r['cpu_s']:.2f} | {r['gmacs']:.1f} | {r.get('speedup_vs_plain', 1.0):.2f}× | "
+                  f"{r['peak_above_baseline_mb']:.0f} | {r.get('max_abs_diff_vs_plain', 0.0):.1e} |")
+        print("targets: ≥ 1.3× the plain forward, ≤ 300 MB above the baseline, outputs equal to 1e-5")
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
