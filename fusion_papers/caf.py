@@ -7,6 +7,7 @@ Docs: https://fusion-papers.github.io/fusion_papers/caf.html.md"""
 # %% ../nbs/02_caf.ipynb #152ccfb0
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import warnings
@@ -21,15 +22,18 @@ import torch.nn as nn
 from . import core
 
 # %% auto #0
-__all__ = ['CAF_PROFILES', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'TASK_DATASETS', 'DET_COLUMNS', 'MS_COLUMNS',
-           'SEG_COLUMNS', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS', 'CAFSettings', 'resolve_settings', 'CAFNet',
-           'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma', 'fuse_official_u8',
-           'fuse_official_files', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods', 'check_official_outputs',
-           'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches', 'fused_rgb',
-           'task_classes', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
-           'dataset_root', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches', 'train_fusion',
-           'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'variant_weights', 'LastOutput', 'table3_nets',
-           'fusion_metrics', 'downscaled_pairs', 'CAFExplorer', 'fig7_metrics']
+__all__ = ['CAF_PROFILES', 'TASK_DATASETS', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS', 'CAF_TABLES', 'WEIGHTS_ENV',
+           'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'RANDOM_SPLIT_DATASETS', 'DET_COLUMNS', 'MS_COLUMNS', 'SEG_COLUMNS',
+           'CAFSettings', 'resolve_settings', 'wanted_tables', 'stage_plan', 'required_datasets', 'layout_text',
+           'check_data_root', 'rehearsal_settings', 'paper_steps', 'CAFNet', 'find_caf_weights', 'load_caf_net',
+           'official_wrap_u8', 'caf_forward', 'official_luma', 'fuse_official_u8', 'fuse_official_files', 'CAFFuser',
+           'make_caf_fuser', 'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table',
+           'plot_search_space', 'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb', 'task_classes',
+           'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root',
+           'run_search', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches', 'train_fusion',
+           'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops', 'run_task_rows',
+           'run_training', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics', 'iter_pairs_scaled',
+           'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -62,6 +66,9 @@ class CAFSettings:
     perceptual: str = "caf_official"  # perceptual terms as in the official code (detached, zero gradient)
     table_rows: tuple = ("Ours",)   # Tables 1-2 rows fine-tuned here (paper profile: sources, peers and Ours)
     fig7_methods: tuple = ("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "average")  # Fig. 7 methods (peers registry)
+    max_images: int | None = None # pairs per split / dataset in fine-tuning, Table 3 and Fig. 7 (None: all; rehearsals cap it)
+    table3_rows: int | None = None  # Table 3 rows trained here (None: all 7; rehearsals cap it)
+    rehearse: int = 0               # >0: a rehearsal (every loop capped at this many steps, mock data)
 
     @property
     def is_smoke(self) -> bool:
@@ -87,6 +94,136 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
     if bad:
         raise ValueError(f"unknown CAF setting(s) {bad}")
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+# %% ../nbs/02_caf.ipynb #c5e614e6
+TASK_DATASETS = {"det": {"smoke": "synthetic", "paper": "m3fd"}, "seg": {"smoke": "synthetic", "paper": "mfnet"}}
+
+
+#: (dataset, Table 1 block) per profile; the smoke profile's synthetic scenes stand in for the M3FD block
+DET_BLOCKS = {"smoke": (("synthetic", "M3FD"),), "paper": (("m3fd", "M3FD"), ("multispectral", "Multispectral"))}
+
+
+FIG7_DATASETS = ("tno", "roadscene", "m3fd")
+FIG7_METRICS = ("MI", "SD", "VIF", "SCD", "VIFF")
+
+
+#: the tables and figures of this chapter (cell labels); `tables=None` runs them all
+CAF_TABLES = ("fig-caf-1", "fig-caf-5", "tbl-caf-1", "tbl-caf-2", "tbl-caf-3", "fig-caf-7")
+
+
+def wanted_tables(tables=None) -> tuple:
+    "The tables/figures to run: `None` → all of `CAF_TABLES`; unknown names are refused with the list of valid ones."
+    if tables is None:
+        return CAF_TABLES
+    tables = [tables] if isinstance(tables, str) else list(tables)
+    bad = [t for t in tables if t not in CAF_TABLES]
+    if bad:
+        raise ValueError(f"unknown table/figure name(s) {bad}; choose from {list(CAF_TABLES)}")
+    return tuple(t for t in CAF_TABLES if t in tables)
+
+
+def stage_plan(tables=None, task: str = "both") -> dict:
+    "Which searches and trainings the asked tables need: {'search': (kinds…), 'train': (kinds…)} within `task`."
+    want, allowed = wanted_tables(tables), (("det", "seg") if task == "both" else (task,))
+    if not set(allowed) <= {"det", "seg"}:
+        raise ValueError(f"task must be 'det', 'seg' or 'both', not {task!r}")
+    train = {k for k, t in (("det", "tbl-caf-1"), ("seg", "tbl-caf-2")) if t in want}
+    search = set(train) | (set(allowed) if "fig-caf-5" in want else set()) | ({allowed[0]} if "tbl-caf-3" in want else set())
+    return {"search": tuple(k for k in allowed if k in search), "train": tuple(k for k in allowed if k in train)}
+
+
+def required_datasets(tables=None, task: str = "both", profile: str = "paper") -> dict:
+    "{dataset: [what needs it]} for the asked tables under `profile` (the smoke profile uses fixtures + synthetic data)."
+    if profile == "smoke":
+        return {}
+    plan, want, need = stage_plan(tables, task), wanted_tables(tables), {}
+    add = lambda ds, why: need.setdefault(ds, []).append(why)
+    for k in plan["search"]:
+        add(TASK_DATASETS[k]["paper"], f"{k}-guided loss search")
+    if plan["train"] or "tbl-caf-3" in want:
+        for ds in ("m3fd", "tno", "roadscene"):
+            add(ds, "fusion-training patches")
+    if "tbl-caf-1" in want:
+        for ds, _ in DET_BLOCKS["paper"]:
+            add(ds, "tbl-caf-1")
+    if "tbl-caf-2" in want:
+        add(TASK_DATASETS["seg"]["paper"], "tbl-caf-2")
+    if "tbl-caf-3" in want:
+        add("m3fd", "tbl-caf-3 (MI/VIF)")
+    if "fig-caf-7" in want:
+        for ds in FIG7_DATASETS:
+            add(ds, "fig-caf-7")
+    return {ds: sorted(set(w)) for ds, w in need.items()}
+
+
+def layout_text(name: str) -> str:
+    "The registry layout(s) of dataset `name` in words (for error messages and docs)."
+    from fusion_papers import data
+    spec = data.get_dataset(name)
+    out = []
+    for lay in spec.layouts:
+        parts = [f"{lay.ir}/" + ("" if lay.single_file else f" + {lay.vis}/")]
+        if lay.boxes: parts.append(f"boxes {lay.boxes}/ ({lay.box_format})")
+        if lay.masks: parts.append(f"masks {lay.masks}/ ({lay.mask_format})")
+        if lay.split_files: parts.append(f"splits {lay.split_files}")
+        if lay.single_file: parts.append("4-channel RGB+thermal PNGs")
+        out.append(", ".join(parts))
+    return " | or | ".join(out)
+
+
+def check_data_root(data_root, tables=None, task: str = "both", profile: str = "paper") -> dict:
+    """The contract of `data_root`: the folder that holds one `<dataset>/` folder per dataset, each in a registry layout.
+    Checks only the datasets of the asked tables; a missing one raises `FileNotFoundError` naming the expected path and
+    layout (all missing ones at once). Returns {dataset: path}."""
+    from fusion_papers import data
+    need = required_datasets(tables, task, profile)
+    if not need:
+        return {}
+    if data_root is None:
+        raise FileNotFoundError("the paper profile needs data_root= (the folder holding " + ", ".join(f"{d}/" for d in need)
+                                + "; see 'Running the paper profile')")
+    base, found, errors = Path(data_root).expanduser(), {}, []
+    for ds, why in need.items():
+        p = base / ds
+        try:
+            if not p.is_dir():
+                raise FileNotFoundError(f"{p}: not a folder")
+            data.find_layout(ds, p)
+            found[ds] = p
+        except FileNotFoundError as e:
+            errors.append(f"  {p}/ (needed by {', '.join(why)}): {e}; expected layout: {layout_text(ds)}")
+    if errors:
+        raise FileNotFoundError(f"data_root {base} lacks the datasets the asked tables need "
+                                f"(data_root holds one <dataset>/ folder per dataset):\n" + "\n".join(errors))
+    return found
+
+
+def rehearsal_settings(settings: CAFSettings, rehearse: int = 0) -> CAFSettings:
+    """`settings` with every loop capped at `rehearse` steps/epochs/images (`core.cap`): search epochs and steps, training
+    epochs, steps and patches (N batches), task epochs and iterations, pairs per split/dataset, the Table 1–2 rows (Ours first) and the Fig. 7 methods (the two CAF networks first). Image
+    sizes, models, optimisers and code paths are unchanged; the batch size is lowered to 2 to fit a CPU."""
+    if not rehearse:
+        return settings
+    others = tuple(r for r in settings.table_rows if r != "Ours")
+    rows = (("Ours",) if "Ours" in settings.table_rows else ()) + others
+    return replace(settings, search_epochs=core.cap(settings.search_epochs, rehearse),
+                   search_steps=core.cap(settings.search_steps, rehearse), train_epochs=core.cap(settings.train_epochs, rehearse),
+                   train_steps=core.cap(settings.train_steps, rehearse), task_epochs=core.cap(settings.task_epochs, rehearse),
+                   seg_iters=core.cap(settings.seg_iters, rehearse),
+                   train_patches=min(settings.train_patches, int(rehearse) * min(settings.batch_size, 2)), max_images=core.cap(settings.max_images, rehearse),
+                   table_rows=rows[:rehearse], table3_rows=core.cap(settings.table3_rows, rehearse),
+                   fig7_methods=settings.fig7_methods[:max(2, int(rehearse))],
+                   batch_size=min(settings.batch_size, 2), rehearse=int(rehearse))
+
+
+def paper_steps(settings: CAFSettings, n_train: dict | None = None) -> dict:
+    "Steps of each stage in the full paper run (for the GPU-hour projection); `n_train`: {kind: training pairs} (default: M3FD 80 % of 4200, MFNet 784)."
+    n_train = {"det": int(0.8 * 4200), "seg": 784, **(n_train or {})}
+    p = CAF_PROFILES["paper"]
+    return {f"search-{k}": p.search_epochs * math.ceil(n / p.batch_size) for k, n in n_train.items()} | {
+        "train": p.train_epochs * math.ceil(p.train_patches / p.batch_size),
+        "finetune-det": p.task_epochs * math.ceil(n_train["det"] / p.batch_size),
+        "finetune-seg": p.seg_iters}
 
 # %% ../nbs/02_caf.ipynb #66792cd2
 def _cbr(cin: int, cout: int) -> nn.Sequential:
@@ -424,9 +561,6 @@ class CAFLoss(nn.Module):
         return self.combine(self.terms(fused, ir, vi, mask), weights)
 
 # %% ../nbs/02_caf.ipynb #653f3790
-TASK_DATASETS = {"det": {"smoke": "synthetic", "paper": "m3fd"}, "seg": {"smoke": "synthetic", "paper": "mfnet"}}
-
-
 def _resize_sample(pair, target, kind: str, size: int) -> dict:
     "Resize a pair (and its boxes or mask) to size×size: the search/training input of CAF (320×320 in the paper)."
     h, w = pair.ir.shape
@@ -458,6 +592,37 @@ def make_batches(samples: list, batch_size: int, kind: str, seed: int = 0, devic
     return out
 
 
+class StreamBatches:
+    """The batches of `task_samples(kind, dataset, root, split, size)` loaded on demand: `len()`, `[i]` (a `make_batches`
+    batch), iteration. Only the list of file names is held, never the images, so memory does not grow with the dataset."""
+
+    def __init__(self, kind: str, dataset: str, root, split: str | None, size: int, batch_size: int, seed: int = 0,
+                 device="cpu", limit: int | None = None, shuffle: bool = True):
+        self.kind, self.dataset, self.root, self.size, self.bs, self.device = kind, dataset, root, size, batch_size, device
+        self.entries = split_entries(dataset, root, split, seed)[:limit]
+        if not self.entries:
+            raise FileNotFoundError(f"{dataset} ({root}): split {split!r} is empty")
+        self.order = np.random.default_rng(seed).permutation(len(self.entries)) if shuffle else np.arange(len(self.entries))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.entries) / self.bs)
+
+    def __getitem__(self, i: int) -> dict:
+        from fusion_papers import data
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        samples = []
+        for j in self.order[i * self.bs:(i + 1) * self.bs]:
+            stem, irp, visp = self.entries[j]
+            pair = data.load_pair_entry(self.dataset, stem, irp, visp)
+            target = data.load_boxes(self.dataset, stem, root=self.root) if self.kind == "det" else _load_mask(self.dataset, stem, self.root)
+            samples.append(_resize_sample(pair, target, self.kind, self.size))
+        return make_batches(samples, self.bs, self.kind, device=self.device, shuffle=False)[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+
 def fused_rgb(net: nn.Module, ir: torch.Tensor, vis_rgb: torch.Tensor) -> torch.Tensor:
     "What the task network sees during the search: YCrCb⁻¹([F(ir, Y), Cr, Cb]) of the visible image, unclamped (official)."
     from fusion_papers import data
@@ -482,9 +647,15 @@ def build_task_net(kind: str, settings: CAFSettings, names: list, device="cpu"):
     return tasks.build_task_model("detect" if kind == "det" else "segment", arch, len(names), device=device, names=list(names))
 
 
-def search(kind: str, train_batches: list, val_batches: list, task_net, settings: CAFSettings, device="cpu",
-           seed: int = 0, net: nn.Module | None = None, loss: CAFLoss | None = None, log=print) -> dict:
-    "Algorithm 1: search β for `kind` with the task network `task_net`; returns the history and the searched weights (JSON-ready)."
+def search(kind: str, train_batches, val_batches, task_net, settings: CAFSettings, device="cpu",
+           seed: int = 0, net: nn.Module | None = None, loss: CAFLoss | None = None, log=None, ckpt_dir=None,
+           ckpt_every: int = 50, stage=None, progress: bool = True) -> dict:
+    """Algorithm 1: search β for `kind` with the task network `task_net`; returns the history and the searched weights (JSON-ready).
+
+    `train_batches` / `val_batches`: any sequence of batches (`make_batches` lists or `StreamBatches`, which load each batch
+    when it is used). With `ckpt_dir`, the whole search state is saved every `ckpt_every` steps and at the end of each epoch,
+    and a rerun resumes from the newest checkpoint (ending identical to an uninterrupted run). One progress bar
+    (loss, hypergradient norm), nothing printed per step; `log(msg)` is called once at the end."""
     import time
     from fusion_papers import data, hypergrad, tasks
     core.seed_everything(seed)
@@ -504,11 +675,29 @@ def search(kind: str, train_batches: list, val_batches: list, task_net, settings
     b_opt = torch.optim.Adam([loss.beta], lr=settings.search_beta_lr)
     sched = torch.optim.lr_scheduler.StepLR(b_opt, step_size=1, gamma=settings.search_lr_decay)
     buffers = list(net.buffers()) + list(tnet.buffers())
-    history, t0, step = [], time.perf_counter(), 0
-    for epoch in range(settings.search_epochs):
-        n = len(train_batches) if settings.search_steps is None else min(settings.search_steps, len(train_batches))
-        for s in range(n):
-            tb, vb = train_batches[s % len(train_batches)], val_batches[s % len(val_batches)]
+    n = len(train_batches) if settings.search_steps is None else min(settings.search_steps, len(train_batches))
+    total = settings.search_epochs * n
+    ck = core.Checkpointer(ckpt_dir, keep=2, prefix=f"search_{kind}") if ckpt_dir else None
+    history, start, t0 = [], 0, time.perf_counter()
+    if ck is not None and (got := ck.latest()) is not None:
+        start, st = got
+        net.load_state_dict(st["net"]); tnet.load_state_dict(st["tnet"])
+        with torch.no_grad():
+            loss.beta.copy_(st["beta"].to(loss.beta))
+        w_opt.load_state_dict(st["w_opt"]); t_opt.load_state_dict(st["t_opt"]); b_opt.load_state_dict(st["b_opt"])
+        sched.load_state_dict(st["sched"]); torch.set_rng_state(st["rng"]); history = list(st["history"])[:start]
+
+    def _save(step):
+        if ck is not None:
+            ck.save(step, {"net": net.state_dict(), "tnet": tnet.state_dict(), "beta": loss.beta.detach().cpu(),
+                           "w_opt": w_opt.state_dict(), "t_opt": t_opt.state_dict(), "b_opt": b_opt.state_dict(),
+                           "sched": sched.state_dict(), "rng": torch.get_rng_state(), "history": history})
+
+    bar = core.progress(total=total, initial=start, desc=f"search {kind}", disable=not progress)
+    for step in range(start, total):
+        epoch, s = divmod(step, n)
+        tb, vb = train_batches[s % len(train_batches)], val_batches[s % len(val_batches)]
+        with (stage.count_flops() if stage is not None else contextlib.nullcontext()):
             # 1. task step on the fused training batch
             with torch.no_grad():
                 ft = fused_rgb(net, tb["ir"], tb["vis"])
@@ -536,17 +725,21 @@ def search(kind: str, train_batches: list, val_batches: list, task_net, settings
             sched.step()
             with torch.no_grad():
                 lu = float(upper())
-            rec = dict(epoch=epoch, step=step, lower_loss=float(lf.detach()), task_train_loss=float(lt.detach()), upper_val_loss=lu,
-                       hypergrad_norm=float(g.norm()), weights=loss.weights().detach().cpu().tolist())
-            history.append(rec)
-            step += 1
-            if log:
-                log(f"[search {kind}] epoch {epoch} step {s}: L_f {rec['lower_loss']:.4f}  L_t(train) {rec['task_train_loss']:.3f}  "
-                    f"L_t(val) {lu:.3f}  |∇β| {rec['hypergrad_norm']:.2e}")
+        rec = dict(epoch=epoch, step=step, lower_loss=float(lf.detach()), task_train_loss=float(lt.detach()), upper_val_loss=lu,
+                   hypergrad_norm=float(g.norm()), weights=loss.weights().detach().cpu().tolist())
+        history.append(rec)
+        bar.update(1)
+        bar.set_postfix(L_f=f"{rec['lower_loss']:.4f}", L_t=f"{lu:.3f}", grad=f"{rec['hypergrad_norm']:.1e}", refresh=False)
+        if (step + 1) % ckpt_every == 0 or (step + 1) % n == 0:
+            _save(step + 1)
+    bar.close()
     h = loss.weights().detach().cpu().tolist()
-    return dict(kind=kind, steps=step, wall_time_s=round(time.perf_counter() - t0, 2), history=history,
+    if log:
+        log(f"[search {kind}] {total} steps ({start} resumed) in {time.perf_counter() - t0:.1f} s")
+    return dict(kind=kind, steps=total, resumed_from=start, wall_time_s=round(time.perf_counter() - t0, 2), history=history,
                 beta=loss.beta.detach().cpu().tolist(), weights=dict(zip([t.key for t in CAF_TERMS], h)),
                 perceptual=loss.label)
+
 
 # %% ../nbs/02_caf.ipynb #98976148
 def _load_mask(dataset: str, stem: str, root) -> np.ndarray:
@@ -561,14 +754,18 @@ def _load_mask(dataset: str, stem: str, root) -> np.ndarray:
     return np.asarray(data.read_mask(hits[0]))
 
 
+#: datasets without an official split in CAF: a seeded 80/10/10 partition (CAF: M3FD "randomly partitioned")
+RANDOM_SPLIT_DATASETS = ("m3fd", "multispectral")
+
+
 def split_entries(dataset: str, root=None, split: str | None = None, seed: int = 0) -> list:
-    "`data.list_pairs` of one split; M3FD (no split file in CAF: 'randomly partitioned') gets a seeded 80/10/10 partition."
+    "`data.list_pairs` of one split; M3FD and Multispectral (no split in CAF: 'randomly partitioned') get a seeded 80/10/10 partition."
     from fusion_papers import data
-    random_split = dataset == "m3fd" and split in ("train", "val", "test")
+    random_split = dataset in RANDOM_SPLIT_DATASETS and split in ("train", "val", "test")
     try:
         entries = data.list_pairs(dataset, root=root, split=None if random_split else split)
     except FileNotFoundError as e:
-        raise FileNotFoundError(f"CAF data: {e}. Expected layout for {dataset!r}: {data.get_dataset(dataset).layouts[0]}") from None
+        raise FileNotFoundError(f"CAF data: {e}. Expected layout for {dataset!r}: {layout_text(dataset)}") from None
     if random_split:
         perm = np.random.default_rng(seed).permutation(len(entries))
         a, b = int(0.8 * len(entries)), int(0.9 * len(entries))
@@ -620,6 +817,32 @@ def dataset_root(name: str, settings: CAFSettings, data_root=None, out_dir=None,
         raise FileNotFoundError(f"{root}: dataset {name!r} not found under data_root (see 'Running the paper profile' for the layout)")
     return root
 
+
+def run_search(kind: str, settings: CAFSettings, out_dir, data_root=None, device="cpu", seed: int = 0,
+               progress: bool = True) -> dict:
+    """The loss search for `kind` as the chapter runs it: streamed batches of the task dataset (`StreamBatches`), one
+    `core.stage` ('search-<kind>') in the rehearsal record, checkpoints in `out_dir/search/ckpt_<kind>/` (resumed by a rerun),
+    the result cached as `out_dir/search/search_<kind>.json`."""
+    out_dir = Path(out_dir)
+    ds = TASK_DATASETS[kind][settings.profile]
+    root = dataset_root(ds, settings, data_root, out_dir, seed)
+    params = dict(kind=kind, dataset=ds, settings=asdict(settings), seed=seed)
+
+    def fn():
+        tr = StreamBatches(kind, ds, root, "train", settings.image_size, settings.batch_size, seed, device, settings.max_images)
+        va = StreamBatches(kind, ds, root, "val", settings.image_size, settings.batch_size, seed + 1, device, settings.max_images)
+        n = len(tr) if settings.search_steps is None else min(settings.search_steps, len(tr))
+        with core.stage(f"search-{kind}", out_dir, steps=settings.search_epochs * n,
+                        paper_steps=paper_steps(settings)[f"search-{kind}"], flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size,
+                        note=f"Algorithm 1 step: task step + fusion step + finite-difference hypergradient ({settings.det_arch if kind == 'det' else settings.seg_arch})") as st:
+            tn = build_task_net(kind, settings, task_classes(kind, ds), device)
+            return search(kind, tr, va, tn, settings, device, seed, ckpt_dir=out_dir / "search" / f"ckpt_{kind}",
+                          ckpt_every=1 if settings.rehearse else 50, stage=st, progress=progress)
+
+    return core.cached_run(out_dir / "search" / f"search_{kind}.json", params, fn, seed=seed, profile=settings.profile,
+                           data=ds, device=str(device))
+
+
 # %% ../nbs/02_caf.ipynb #d1096ff1
 def plot_searched_weights(results: dict, ax=None, title: str | None = None):
     "Bar chart of the searched weights h = softmax(β) per term, one bar group per task (Fig. 5, right)."
@@ -655,15 +878,31 @@ def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side
     return out
 
 # %% ../nbs/02_caf.ipynb #2b1b55c6
-def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "roadscene"), roots: dict | None = None) -> list:
-    "`n` random size×size (IR, visible Y) patches from the pairs of `datasets` (each image loaded once); `roots`: dataset → folder."
+def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "roadscene"), roots: dict | None = None,
+                   cache=None):
+    """`n` random size×size (IR, visible Y) patches from the pairs of `datasets` (each image loaded once); `roots`: dataset → folder.
+
+    Returns an array n×2×size×size (`p[0]` IR, `p[1]` Y). With `cache` (a `.npy` path) the patches are written there as they
+    are cut and returned memory-mapped, so memory does not grow with `n` (1k patches of 320² = 0.8 GB); a complete cache
+    with the same key is reused."""
     from fusion_papers import data
     rng = np.random.default_rng(seed)
     entries = [(ds, e) for ds in datasets for e in data.list_pairs(ds, root=(roots or {}).get(ds))]
     if not entries:
         raise FileNotFoundError(f"no pairs found in {datasets}")
     picks = rng.integers(0, len(entries), n)
-    out = []
+    key = dict(n=n, size=size, seed=seed, entries=[f"{ds}/{e[0]}" for ds, e in entries])
+    if cache is not None:
+        cache = Path(cache)
+        kf = cache.with_suffix(".json")
+        if cache.exists() and kf.exists() and core.load_json(kf) == core.json_safe(key):
+            return np.load(cache, mmap_mode="r")
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        kf.unlink(missing_ok=True)
+        out = np.lib.format.open_memmap(cache, mode="w+", dtype=np.float32, shape=(n, 2, size, size))
+    else:
+        out = np.empty((n, 2, size, size), np.float32)
+    i = 0
     for k in np.unique(picks):
         ds, (stem, irp, visp) = entries[k]
         pair = data.load_pair_entry(ds, stem, irp, visp)
@@ -673,13 +912,21 @@ def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "r
             ir, y = (cv2.resize(a, None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR) for a in (ir, y))
         for _ in range(int((picks == k).sum())):
             y0, x0 = rng.integers(0, ir.shape[0] - size + 1), rng.integers(0, ir.shape[1] - size + 1)
-            out.append((np.ascontiguousarray(ir[y0:y0 + size, x0:x0 + size]), np.ascontiguousarray(y[y0:y0 + size, x0:x0 + size])))
+            out[i, 0], out[i, 1] = ir[y0:y0 + size, x0:x0 + size], y[y0:y0 + size, x0:x0 + size]
+            i += 1
+    if cache is not None:
+        out.flush()
+        del out
+        core.save_json(cache.with_suffix(".json"), key)
+        return np.load(cache, mmap_mode="r")
     return out
 
 
-def train_fusion(net: nn.Module, patches: list, weights, settings: CAFSettings, device="cpu", seed: int = 0,
-                 loss: CAFLoss | None = None, ckpt_dir=None, log=print) -> dict:
-    "Stage 1 of §3.4: train `net` (forward(ir, vis_y)) on `patches` with the fixed weights `weights` (15 values) of `CAFLoss`; resumable."
+def train_fusion(net: nn.Module, patches, weights, settings: CAFSettings, device="cpu", seed: int = 0,
+                 loss: CAFLoss | None = None, ckpt_dir=None, log=None, stage=None, progress: bool = True, desc: str = "train") -> dict:
+    """Stage 1 of §3.4: train `net` (forward(ir, vis_y)) on `patches` (n×2×S×S, e.g. `fusion_patches`, possibly memory-mapped;
+    only the batch in use is loaded) with the fixed weights `weights` (15 values) of `CAFLoss`; checkpoint per epoch, resumable,
+    one progress bar."""
     core.seed_everything(seed)
     device = torch.device(device)
     net = net.to(device).train()
@@ -696,24 +943,28 @@ def train_fusion(net: nn.Module, patches: list, weights, settings: CAFSettings, 
         start, st = latest
         net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); history = st["history"]
     bs = settings.batch_size
-    ir_all = torch.from_numpy(np.stack([p[0] for p in patches]))[:, None]
-    y_all = torch.from_numpy(np.stack([p[1] for p in patches]))[:, None]
+    nb = math.ceil(len(patches) / bs)
+    nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
+    bar = core.progress(total=settings.train_epochs * nb, initial=start * nb, desc=desc, disable=not progress)
     for epoch in range(start, settings.train_epochs):
         perm = np.random.default_rng(seed + epoch).permutation(len(patches))
-        nb = math.ceil(len(patches) / bs)
-        nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
         tot = 0.0
         for b in range(nb):
-            idx = torch.from_numpy(perm[b * bs:(b + 1) * bs])
-            ir, y = ir_all[idx].to(device), y_all[idx].to(device)
-            lf = loss(net(ir, y), ir, y, weights=h)
-            opt.zero_grad(); lf.backward(); opt.step()
+            idx = perm[b * bs:(b + 1) * bs]
+            batch = torch.from_numpy(np.stack([np.asarray(patches[int(j)], np.float32) for j in idx]))
+            ir, y = batch[:, :1].to(device), batch[:, 1:2].to(device)
+            with (stage.count_flops() if stage is not None else contextlib.nullcontext()):
+                lf = loss(net(ir, y), ir, y, weights=h)
+                opt.zero_grad(); lf.backward(); opt.step()
             tot += float(lf.detach())
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, L_f=f"{float(lf.detach()):.4f}", refresh=False)
         history.append(dict(epoch=epoch, loss=tot / nb, steps=nb))
         if ck is not None:
             ck.save(epoch + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "history": history})
-        if log:
-            log(f"[train] epoch {epoch}: L_f {tot / nb:.4f} ({nb} steps)")
+    bar.close()
+    if log:
+        log(f"[{desc}] {settings.train_epochs} epochs × {nb} steps, final L_f {history[-1]['loss']:.4f}")
     return dict(history=history, weights=h.cpu().tolist(), perceptual=loss.label, n_patches=len(patches))
 
 
@@ -746,47 +997,53 @@ def seg_columns(df) -> dict:
     return out
 
 
+def _fused_split_done(ds_dir: Path, split: str) -> Path:
+    return ds_dir / f".fused_{split}.json"
+
+
 def finetune_task(kind: str, fuse, dataset: str, root, settings: CAFSettings, out_dir, device="cpu", seed: int = 0,
-                  eval_split: str = "test"):
-    "Stage 2 of §3.4: fuse every pair of `dataset` with `fuse(ir, vis)`, fine-tune the task network on the train split, evaluate on `eval_split`."
-    import shutil
+                  eval_split: str = "test", limit: int | None = None, stage=None, progress: bool = True):
+    """Stage 2 of §3.4: fuse every pair of `dataset` with `fuse(ir, vis)` (streamed: each fused image is written to
+    `out_dir/data` as soon as it is made, nothing is kept in memory), fine-tune the task network on the train split
+    (checkpointed and resumed by `tasks`), evaluate on `eval_split`. A split whose fused images are complete is not fused
+    again; nothing is deleted. `limit`: at most that many pairs per split (rehearsals)."""
     from fusion_papers import data, tasks
     names = task_classes(kind, dataset)
     out_dir = Path(out_dir)
     ds_dir = out_dir / "data"
-    if ds_dir.exists():
-        shutil.rmtree(ds_dir)
-    for split in ("train", "val", eval_split):
-        images, labels, stems = [], [], []
-        for stem, irp, visp in split_entries(dataset, root, split, seed):
+    splits = {split: split_entries(dataset, root, split, seed)[:limit] for split in ("train", "val", eval_split)}
+    bar = core.progress(total=sum(len(e) for e in splits.values()), desc=f"fuse {dataset}", disable=not progress)
+    for split, entries in splits.items():
+        done = _fused_split_done(ds_dir, split)
+        if done.exists() and core.load_json(done).get("stems") == [e[0] for e in entries]:
+            bar.update(len(entries))
+            continue
+        for stem, irp, visp in entries:
             pair = data.load_pair_entry(dataset, stem, irp, visp)
             img = np.asarray(fuse(pair.ir, pair.vis), np.float32)
-            images.append(img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2))
-            stems.append(stem)
+            img = img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
             if kind == "det":
                 cls, xyxy = data.load_boxes(dataset, stem, root=root)
                 xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
                 h, w = pair.ir.shape
-                labels.append(np.column_stack([np.asarray(cls).reshape(-1), (xyxy[:, 0] + xyxy[:, 2]) / 2 / w,
-                                               (xyxy[:, 1] + xyxy[:, 3]) / 2 / h, (xyxy[:, 2] - xyxy[:, 0]) / w,
-                                               (xyxy[:, 3] - xyxy[:, 1]) / h]))
+                lab = np.column_stack([np.asarray(cls).reshape(-1), (xyxy[:, 0] + xyxy[:, 2]) / 2 / w,
+                                       (xyxy[:, 1] + xyxy[:, 3]) / 2 / h, (xyxy[:, 2] - xyxy[:, 0]) / w,
+                                       (xyxy[:, 3] - xyxy[:, 1]) / h])
+                tasks.write_yolo_dataset(ds_dir, [img], [lab], names, split, [stem])
             else:
-                labels.append(_load_mask(dataset, stem, root))
-        if kind == "det":
-            tasks.write_yolo_dataset(ds_dir, images, labels, names, split, stems)
-        else:
-            tasks.write_seg_dataset(ds_dir, images, labels, names, split, stems)
+                tasks.write_seg_dataset(ds_dir, [img], [_load_mask(dataset, stem, root)], names, split, [stem])
+            bar.update(1)
+        core.save_json(done, {"stems": [e[0] for e in entries]})
+    bar.close()
     model = build_task_net(kind, settings, names, device)
-    fit_kw = dict(batch=settings.batch_size, imgsz=settings.task_imgsz, out_dir=out_dir / "train", seed=seed, progress=False)
+    fit_kw = dict(batch=settings.batch_size, imgsz=settings.task_imgsz, out_dir=out_dir / "train", seed=seed, progress=progress)
     if kind == "det":
         model.fit(ds_dir, epochs=settings.task_epochs, **fit_kw)
+        if stage is not None and (out_dir / "train" / "yolo" / "weights" / "last.pt").exists():
+            stage.checkpoints += 1   # ultralytics' own resumable checkpoint (last.pt)
     else:
         model.fit(ds_dir, iters=settings.seg_iters, **fit_kw)
     return model.evaluate(ds_dir, split=eval_split, imgsz=settings.task_imgsz)
-
-
-#: (dataset, Table 1 block) per profile; the smoke profile's synthetic scenes stand in for the M3FD block
-DET_BLOCKS = {"smoke": (("synthetic", "M3FD"),), "paper": (("m3fd", "M3FD"), ("multispectral", "Multispectral"))}
 
 
 def row_fuser(row: str, kind: str, trained: dict, weights=None, device="cpu"):
@@ -801,6 +1058,91 @@ def row_fuser(row: str, kind: str, trained: dict, weights=None, device="cpu"):
         return CAFFuser(kind, weights, device)
     from fusion_papers import peers
     return peers.get(row.lower(), weights=weights, device=str(device))
+
+
+def task_step_flops(kind: str, settings: CAFSettings, names: list, device="cpu") -> int:
+    "FLOPs of one fine-tuning step (forward + backward) of the task network at the profile's batch and input size (torch's FLOP counter, random input)."
+    from torch.utils.flop_counter import FlopCounterMode
+    from fusion_papers import tasks
+    model = build_task_net(kind, settings, names, device)
+    tnet = getattr(model, "net", model).train()
+    s, bs = settings.task_imgsz, settings.batch_size
+    x = torch.rand(bs, 3, s, s, device=device)
+    tg = ([dict(boxes=torch.tensor([[s * 0.2, s * 0.2, s * 0.6, s * 0.7]], device=device), labels=torch.zeros(1, dtype=torch.long, device=device))
+           for _ in range(bs)] if kind == "det" else torch.zeros(bs, s, s, dtype=torch.long, device=device))
+    with FlopCounterMode(display=False) as fc:
+        tasks.task_loss(model, x, tg).backward()
+    return int(fc.get_total_flops())
+
+
+def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_results: dict, out_dir, data_root=None,
+                  weights=None, device="cpu", seed: int = 0, progress: bool = True) -> dict:
+    """Tables 1–2 (`kind` 'det' | 'seg'): for every block dataset and every row of `settings.table_rows`: fuse → fine-tune →
+    evaluate (`finetune_task`), each a `core.stage` of the rehearsal record and a cached JSON under
+    `out_dir/<dataset>/<row>/` (fused images, training checkpoints, result). Returns {(kind, dataset, row): per-class DataFrame}."""
+    import pandas as pd
+    out_dir = Path(out_dir)
+    blocks = DET_BLOCKS[settings.profile] if kind == "det" else ((TASK_DATASETS["seg"][settings.profile], "MFNet"),)
+    label = "tbl-caf-1" if kind == "det" else "tbl-caf-2"
+    res = {}
+    for ds, _block in blocks:
+        root = dataset_root(ds, settings, data_root, out_dir.parent, seed)
+        for row in settings.table_rows:
+            params = dict(row=row, dataset=ds, settings=asdict(settings), seed=seed,
+                          fusion=train_results[kind]["weights"] if row == "Ours" else row)
+            wd = out_dir / ds / row
+            n_train = len(split_entries(ds, root, "train", seed)[:settings.max_images])
+            steps = settings.task_epochs * math.ceil(n_train / settings.batch_size) if kind == "det" else settings.seg_iters
+            paper = paper_steps(settings)[f"finetune-{kind}"]
+
+            def fn(ds=ds, row=row, root=root, wd=wd):
+                with core.stage(f"{label}/{ds}/{row}", out_dir.parent, steps=steps, paper_steps=paper,
+                                unit="epoch·batch" if kind == "det" else "iteration",
+                                flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size,
+                                note=f"fuse + fine-tune {settings.det_arch if kind == 'det' else settings.seg_arch}; "
+                                     f"the paper runs {len(CAF_PROFILES['paper'].table_rows)} rows",
+                                paper_runs=len(CAF_PROFILES["paper"].table_rows)) as st:
+                    st.flops_per_step = task_step_flops(kind, settings, task_classes(kind, ds), device)
+                    t = finetune_task(kind, row_fuser(row, kind, trained_nets, weights, device), ds, root, settings, wd,
+                                      device, seed, limit=settings.max_images, stage=st, progress=progress)
+                return {"table": t.to_dict("records")}
+
+            r = core.cached_run(wd / "result.json", params, fn, seed=seed, profile=settings.profile, data=ds, device=str(device))
+            res[(kind, ds, row)] = pd.DataFrame(r["table"])
+    return res
+
+
+def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir, data_root=None, device="cpu",
+                 seed: int = 0, progress: bool = True) -> tuple:
+    """Stage 1 with the searched β of `kind`: patches cut once into `out_dir/train/patches.npy` (memory-mapped), training
+    checkpointed per epoch in `out_dir/train/ckpt_<kind>/`, one `core.stage` ('train-<kind>'); the result is cached as
+    `out_dir/train/train_<kind>.json` + `caf_<kind>_trained.pth`. Returns (result, trained CAFNet in eval mode)."""
+    out_dir = Path(out_dir)
+    roots = None if (settings.is_smoke and data_root is None) else {d: dataset_root(d, settings, data_root) for d in ("m3fd", "tno", "roadscene")}
+    w = [search_result["weights"][t.key] for t in CAF_TERMS]
+    state = out_dir / "train" / f"caf_{kind}_trained.pth"
+    params = dict(kind=kind, weights=w, settings=asdict(settings), seed=seed, data=["m3fd", "tno", "roadscene"])
+
+    def fn():
+        patches = fusion_patches(settings.train_patches, settings.image_size, seed, roots=roots,
+                                 cache=out_dir / "train" / "patches.npy")
+        net = CAFNet()
+        nb = math.ceil(len(patches) / settings.batch_size)
+        nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
+        with core.stage(f"train-{kind}", out_dir, steps=settings.train_epochs * nb, paper_steps=paper_steps(settings)["train"],
+                        flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size, note="fusion network on the searched loss (Adam 1e-4)") as st:
+            r = train_fusion(net, patches, w, settings, device, seed, ckpt_dir=out_dir / "train" / f"ckpt_{kind}", stage=st,
+                             progress=progress, desc=f"train {kind}")
+        with core.atomic_path(state) as tmp:
+            torch.save(net.state_dict(), tmp)
+        return r
+
+    res = core.cached_run(out_dir / "train" / f"train_{kind}.json", params, fn, seed=seed, profile=settings.profile,
+                          data="m3fd+tno+roadscene patches", device=str(device))
+    net = CAFNet()
+    net.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
+    return res, net.to(device).eval()
+
 
 # %% ../nbs/02_caf.ipynb #3d89c066
 def variant_weights(name: str, searched=None, seed: int = 0) -> np.ndarray:
@@ -840,28 +1182,101 @@ def table3_nets() -> dict:
             "ReCoNet_p": (lambda: LastOutput(peers.ReCoNetFuser()), "searched")}
 
 
-def fusion_metrics(fuse, pairs: list, metrics=("MI", "VIF"), convention: str = "cddfuse") -> dict:
-    "Mean of `metrics.evaluate` over `pairs` (a list of `data.Pair`) for `fuse(ir, vis)`."
+def fusion_metrics(fuse, pairs, metrics=("MI", "VIF"), convention: str = "cddfuse", progress: bool = False, desc: str = "metrics") -> dict:
+    "Mean of `metrics.evaluate` over `pairs` (any iterable of `data.Pair`, e.g. the generator `iter_pairs_scaled`) for `fuse(ir, vis)`; streams."
     from fusion_papers import metrics as M
-    vals = [M.evaluate(p.ir, p.vis, fuse(p.ir, p.vis), metrics=list(metrics), convention=convention) for p in pairs]
-    return {m: float(np.mean([v[m] for v in vals])) for m in metrics}
+    sums, n = {m: 0.0 for m in metrics}, 0
+    for p in core.progress(pairs, desc=desc, disable=not progress):
+        v = M.evaluate(p.ir, p.vis, fuse(p.ir, p.vis), metrics=list(metrics), convention=convention)
+        for m in metrics:
+            sums[m] += float(v[m])
+        n += 1
+    if n == 0:
+        raise ValueError("fusion_metrics: no pairs")
+    return {m: sums[m] / n for m in metrics}
+
+
+def _scaled(p, max_side):
+    from fusion_papers import data
+    if max_side and max(p.ir.shape) > max_side:
+        s = max_side / max(p.ir.shape)
+        p = data.Pair(p.name, cv2.resize(p.ir, None, fx=s, fy=s, interpolation=cv2.INTER_AREA),
+                      np.clip(cv2.resize(p.vis, None, fx=s, fy=s, interpolation=cv2.INTER_AREA), 0, 1), p.ir_path, p.vis_path,
+                      {**p.meta, "downscaled_from": p.size})
+    return p
+
+
+def iter_pairs_scaled(name: str, root=None, max_side: int | None = None, stems=None, entries=None, limit: int | None = None):
+    "Yield the pairs of dataset `name` (or only `stems`, or the given `entries`), one at a time, downscaled (INTER_AREA) to a longest side of `max_side` (None: full size)."
+    from fusion_papers import data
+    entries = data.list_pairs(name, root=root) if entries is None else entries
+    k = 0
+    for stem, irp, visp in entries:
+        if stems is not None and stem not in stems:
+            continue
+        if limit is not None and k >= limit:
+            return
+        k += 1
+        yield _scaled(data.load_pair_entry(name, stem, irp, visp), max_side)
 
 
 def downscaled_pairs(name: str, root=None, max_side: int | None = None, stems=None) -> list:
-    "The pairs of dataset `name` (or only `stems`), downscaled (INTER_AREA) so the longer side is at most `max_side` (None: full size)."
-    from fusion_papers import data
-    out = []
-    for stem, irp, visp in data.list_pairs(name, root=root):
-        if stems is not None and stem not in stems:
-            continue
-        p = data.load_pair_entry(name, stem, irp, visp)
-        if max_side and max(p.ir.shape) > max_side:
-            s = max_side / max(p.ir.shape)
-            p = data.Pair(p.name, cv2.resize(p.ir, None, fx=s, fy=s, interpolation=cv2.INTER_AREA),
-                          np.clip(cv2.resize(p.vis, None, fx=s, fy=s, interpolation=cv2.INTER_AREA), 0, 1), p.ir_path, p.vis_path,
-                          {**p.meta, "downscaled_from": p.size})
-        out.append(p)
-    return out
+    "The pairs of dataset `name` (or only `stems`) as a list, downscaled to `max_side` (small selections only: see `iter_pairs_scaled`)."
+    return list(iter_pairs_scaled(name, root, max_side, stems))
+
+
+def table3_pairs(settings: CAFSettings, data_root=None, seed: int = 0) -> list:
+    "The M3FD pairs Table 3's MI/VIF are measured on: the fixtures (smoke) or the seeded test split of `data_root/m3fd` (paper), capped at `max_images`."
+    if settings.is_smoke and data_root is None:
+        from fusion_papers import data
+        return data.list_pairs("m3fd")[:settings.max_images]
+    return split_entries("m3fd", dataset_root("m3fd", settings, data_root), "test", seed)[:settings.max_images]
+
+
+def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, weights=None, device="cpu", seed: int = 0,
+               progress: bool = True) -> dict:
+    """Table 3's trained rows (`table3_nets`, capped at `settings.table3_rows`) and the released ReCoNet: each row a
+    `core.stage` ('tbl-caf-3/<row>'), training checkpointed in `out_dir/tbl-caf-3/<row>/ckpt/`, MI/VIF streamed over
+    `table3_pairs`, results cached as `out_dir/tbl-caf-3/<row>/result.json`. Returns {row: {'MI', 'VIF'}}."""
+    from fusion_papers import peers
+    out_dir = Path(out_dir)
+    t3 = out_dir / "tbl-caf-3"
+    entries = table3_pairs(settings, data_root, seed)
+    pairs = lambda: iter_pairs_scaled("m3fd", max_side=settings.fig7_max_side, entries=entries)
+    stems = [e[0] for e in entries]
+    roots = None if (settings.is_smoke and data_root is None) else {d: dataset_root(d, settings, data_root) for d in ("m3fd", "tno", "roadscene")}
+    rows = {}
+    patches = None
+    for row, (factory, variant) in list(table3_nets().items())[:settings.table3_rows]:
+        w = variant_weights(variant, searched, seed)
+        params = dict(row=row, weights=w.tolist(), settings=asdict(settings), seed=seed, pairs=stems)
+
+        def fn(row=row, factory=factory, w=w):
+            nonlocal patches
+            if patches is None:
+                patches = fusion_patches(settings.train_patches, settings.image_size, seed, roots=roots, cache=out_dir / "train" / "patches.npy")
+            core.seed_everything(seed)
+            net = factory()
+            nb = math.ceil(len(patches) / settings.batch_size)
+            nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
+            with core.stage(f"tbl-caf-3/{row}", out_dir, steps=settings.train_epochs * nb, paper_steps=paper_steps(settings)["train"],
+                            flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size, note="fusion training of one Table 3 row + MI/VIF on the M3FD test pairs",
+                            paper_runs=len(table3_nets())) as st:
+                tr = train_fusion(net, patches, w, settings, device, seed, ckpt_dir=t3 / row / "ckpt", stage=st,
+                                  progress=progress, desc=f"Table 3 {row}")
+                net.eval()
+                m = fusion_metrics(CAFFuser(net=net), pairs(), progress=progress, desc=f"Table 3 {row} MI/VIF")
+            return dict(train=tr, **m)
+
+        r = core.cached_run(t3 / row / "result.json", params, fn, seed=seed, profile=settings.profile, data="m3fd", device=str(device))
+        rows[row] = {"MI": r["MI"], "VIF": r["VIF"]}
+    # ReCoNet before: the released weights (real, not trained here)
+    r = core.cached_run(t3 / "ReCoNet" / "result.json", dict(row="ReCoNet", pairs=stems, max_side=settings.fig7_max_side),
+                        lambda: fusion_metrics(peers.get("reconet", weights=weights), pairs(), progress=progress, desc="Table 3 ReCoNet"),
+                        seed=seed, profile=settings.profile, data="m3fd")
+    rows["ReCoNet"] = {"MI": r["MI"], "VIF": r["VIF"]}
+    return rows
+
 
 # %% ../nbs/02_caf.ipynb #aa727341
 class CAFExplorer:
@@ -963,39 +1378,45 @@ class CAFExplorer:
             grid_template_columns="repeat(3, 290px)"))])])])
 
 # %% ../nbs/02_caf.ipynb #c40f42e4
-FIG7_DATASETS = ("tno", "roadscene", "m3fd")
-FIG7_METRICS = ("MI", "SD", "VIF", "SCD", "VIFF")
-
-
 def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, convention: str = "cddfuse", max_side: int | None = None,
-                 weights=None, device="cpu", cache_dir=None, progress: bool = False):
-    """Per-image metrics of `methods` (peers registry names) on the fixture `datasets`: one row per (dataset, method, image).
+                 weights=None, device="cpu", cache_dir=None, progress: bool = True, roots: dict | None = None,
+                 limit: int | None = None, fused_dir=None, stage=None):
+    """Per-image metrics of `methods` (peers registry names) on `datasets`: one row per (dataset, method, image).
 
-    `max_side=None`: `peers.compare_methods` (full-size images, fused PNGs and metrics cached in `cache_dir`).
-    `max_side=k`: the inputs are first downscaled (INTER_AREA) to a longest side of k, fused in memory and scored with
-    `metrics.evaluate_batch`; the table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments)."""
+    `roots`: dataset → folder (the paper profile's `data_root/<dataset>`; None: the fixtures). Pairs are streamed one at a
+    time (each is downscaled to `max_side` first when given), fused by every method, scored with `metrics.evaluate_batch`
+    and, with `fused_dir`, the fused images are written to `fused_dir/<dataset>/<method>/<image>.png`. `limit`: at most
+    that many pairs per dataset (rehearsals); `stage`: a `core.stage` that counts the FLOPs of the first method. The table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments)."""
     import pandas as pd
-    from fusion_papers import metrics as M, peers
-    if max_side is None:
-        per_image, _ = peers.compare_methods(list(methods), list(datasets), list(metrics), convention, cache_dir=cache_dir,
-                                             weights=weights, device=str(device), progress=progress)
-        return per_image
+    from fusion_papers import data, metrics as M, peers
     key = core.json_safe(dict(methods=list(methods), datasets=list(datasets), metrics=list(metrics), convention=convention,
-                         max_side=max_side))
+                              max_side=max_side, roots={k: str(v) for k, v in (roots or {}).items()}, limit=limit))
     cache = Path(cache_dir) / "fig7_per_image.csv" if cache_dir is not None else None
     if cache is not None and cache.exists() and (cache.parent / "fig7_key.json").exists() \
             and core.load_json(cache.parent / "fig7_key.json") == key:
         return pd.read_csv(cache, dtype={"image": str})
     fusers = {m: peers.get(m, weights=weights, device=str(device)) for m in methods}
+    entries = {ds: data.list_pairs(ds, root=(roots or {}).get(ds))[:limit] for ds in datasets}
     frames = []
+    bar = core.progress(total=sum(len(e) for e in entries.values()) * len(fusers), desc="Fig. 7 fuse + metrics",
+                        disable=not progress)
     for ds in datasets:
-        pairs = downscaled_pairs(ds, None, max_side)
-        items = [dict(image=p.name, method=m, ir=p.ir, vis=p.vis, fused=f(p.ir, p.vis)) for m, f in fusers.items() for p in pairs]
-        table, _ = M.evaluate_batch(items, metrics=list(metrics), convention=convention, progress=progress)
-        table.insert(0, "dataset", ds)
-        frames.append(table)
+        for p in iter_pairs_scaled(ds, max_side=max_side, entries=entries[ds]):
+            items = []
+            for m, f in fusers.items():
+                with (stage.count_flops() if stage is not None and m == next(iter(fusers)) else contextlib.nullcontext()):
+                    fused = f(p.ir, p.vis)
+                if fused_dir is not None:
+                    data.save_image(Path(fused_dir) / ds / m / f"{p.name}.png", np.clip(fused, 0, 1))
+                items.append(dict(image=p.name, method=m, ir=p.ir, vis=p.vis, fused=fused))
+                bar.update(1)
+            table, _ = M.evaluate_batch(items, metrics=list(metrics), convention=convention)
+            table.insert(0, "dataset", ds)
+            frames.append(table)
+    bar.close()
     df = pd.concat(frames, ignore_index=True)[["dataset", "method", "image", "convention", *metrics]]
     if cache is not None:
         core.save_csv(cache, df)
         core.save_json(cache.parent / "fig7_key.json", key)
     return df
+

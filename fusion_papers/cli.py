@@ -19,7 +19,7 @@ from .core import project_root, save_json, get_profile, PROFILES
 
 # %% auto #0
 __all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'build_parser', 'notebooks_dir', 'available_chapters',
-           'reproduce', 'main']
+           'chapter_parameters', 'parse_param', 'reproduce', 'main']
 
 # %% ../nbs/05_cli.ipynb #730975c8
 CLI_MODULES = ("data", "metrics", "peers", "fmb")   # the modules that own a subcommand (see COMMANDS)
@@ -123,11 +123,28 @@ def _list_outputs(folder: Path) -> dict[str, list[str]]:
     return out
 
 
+def chapter_parameters(notebook) -> dict:
+    "{name: default (as written)} of a chapter's papermill `parameters` cell."
+    import papermill as pm
+    return {k: v.get("default") for k, v in pm.inspect_notebook(str(notebook)).items()}
+
+
+def parse_param(value: str):
+    "A `-p NAME VALUE` value as YAML (numbers, true/false, null, lists such as '[\"tbl-caf-1\"]'), else the string."
+    import yaml
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
 def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results", device: str = "auto",
               data_root: str | None = None, seed: int = 0, nbs: str | None = None, extra_params: dict | None = None,
-              progress: bool = True) -> dict[str, dict]:
-    "Execute the chapter notebooks `papers` with papermill; return, per paper, the executed notebook and its outputs."
-    import papermill as pm
+              progress: bool = True, weights: str | None = None, rehearse: int = 0, cell_timeout: float | None = None) -> dict[str, dict]:
+    """Execute the chapter notebooks `papers` (papermill through `core.execute_notebook`: batch mode, per-cell timeout);
+    return, per paper, the executed notebook and its outputs. `extra_params` (`-p NAME VALUE`), `weights` and `rehearse`
+    reach the notebook's parameters cell; a name the chapter does not have is refused with the list of valid ones."""
+    from fusion_papers import core
     get_profile(profile)
     nbdir = notebooks_dir(nbs)
     have = available_chapters(nbdir)
@@ -145,29 +162,40 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
         absent = [p for p in papers if p not in have]
         if absent:
             raise FileNotFoundError(f"chapter(s) {absent} do not exist yet in {nbdir} (expected {[CHAPTERS[p] for p in absent]})")
+    if rehearse and int(rehearse) < 0:
+        raise ValueError(f"--rehearse must be >= 0, got {rehearse}")
     out = Path(out)
     results = {}
     for paper in papers:
         pdir = (out / paper).resolve()
-        pdir.mkdir(parents=True, exist_ok=True)
         params = {"profile": profile, "device": device, "seed": seed, "out_dir": str(pdir / "results")}
         if data_root:
-            params["data_root"] = str(Path(data_root).resolve())
+            params["data_root"] = str(Path(data_root).expanduser().resolve())
+        if weights:
+            params["weights"] = str(Path(weights).expanduser().resolve())
+        if rehearse:
+            params["rehearse"] = int(rehearse)
         params.update(extra_params or {})
+        valid = chapter_parameters(have[paper])
+        bad = sorted(k for k in params if k not in valid)
+        if bad:
+            raise ValueError(f"{have[paper].name} has no parameter(s) {bad}; its parameters are: {', '.join(sorted(valid))}")
+        pdir.mkdir(parents=True, exist_ok=True)
         executed = pdir / CHAPTERS[paper]
-        print(f"[{paper}] running {have[paper].name} (profile={profile}, device={device}) -> {executed}", flush=True)
+        print(f"[{paper}] running {have[paper].name} (profile={profile}, device={device}"
+              + (f", rehearse={rehearse}" if rehearse else "") + f") -> {executed}", flush=True)
         t0 = time.perf_counter()
-        pm.execute_notebook(str(have[paper]), str(executed), parameters=params, cwd=str(nbdir),
-                            progress_bar=progress, kernel_name="python3")
+        core.execute_notebook(have[paper], executed, params, cwd=nbdir, progress=progress, cell_timeout=cell_timeout)
         dt = time.perf_counter() - t0
         outputs = _list_outputs(pdir / "results")
-        results[paper] = {"notebook": str(executed), "wall_time_s": round(dt, 1), **outputs}
+        results[paper] = {"notebook": str(executed), "wall_time_s": round(dt, 1), "parameters": params, **outputs}
         print(f"[{paper}] done in {dt:.0f} s: {len(outputs['tables'])} tables, {len(outputs['figures'])} figures, "
               f"{len(outputs['results'])} result files (JSON, each with a run manifest) under {pdir / 'results'}")
         for k in ("tables", "figures"):
             for f in outputs[k]:
                 print(f"    {k[:-1]}: {f}")
-    save_json(out / "reproduce_summary.json", {"profile": profile, "device": device, "seed": seed, "papers": results})
+    save_json(out / "reproduce_summary.json", {"profile": profile, "device": device, "seed": seed, "rehearse": int(rehearse or 0),
+                                               "papers": results})
     return results
 
 
@@ -177,12 +205,23 @@ def _register_reproduce(sub):
     r.add_argument("--profile", default="smoke", choices=sorted(PROFILES), help="smoke (CPU, minutes) or paper (GPU, real data)")
     r.add_argument("--out", default="results", help="output folder; each paper writes OUT/<paper>/")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    r.add_argument("--data-root", default=None, help="root of the real datasets (paper profile)")
+    r.add_argument("--data-root", default=None,
+                   help="the folder holding one <dataset>/ folder per dataset, in the registry layouts (paper profile, rehearsals)")
+    r.add_argument("--weights", default=None, help="folder of pretrained/official weights (the chapters' `weights` parameter)")
+    r.add_argument("--rehearse", type=int, default=0, metavar="N",
+                   help="rehearsal: the profile's code paths with every loop capped at N steps (use with --profile paper and a mock --data-root)")
+    r.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="set a chapter parameter (VALUE parsed as YAML, e.g. -p seg_iters 10 -p tables '[\"tbl-caf-1\"]'); repeatable")
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--cell-timeout", type=float, default=None,
+                   help="seconds one notebook cell may run before the run fails naming it (default $FUSION_PAPERS_CELL_TIMEOUT or 900)")
     r.add_argument("--nbs", default=None, help="folder of the chapter notebooks (default: nbs/ of the checkout)")
     r.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
     r.set_defaults(func=lambda a: reproduce(a.paper, a.profile, a.out, a.device, a.data_root, a.seed, a.nbs,
-                                            progress=not a.no_progress))
+                                            extra_params={k: parse_param(v) for k, v in a.param},
+                                            progress=not a.no_progress, weights=a.weights, rehearse=a.rehearse,
+                                            cell_timeout=a.cell_timeout))
+
 
 # %% ../nbs/05_cli.ipynb #4c6c4f77
 def main(argv=None) -> int:

@@ -25,12 +25,14 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'REQUIRE_DATA_ENV', 'PROFILES', 'BATCH_ENV', 'BATCH_BAR_INTERVAL_S', 'GPU_THROUGHPUT', 'CELL_TIMEOUT_ENV',
-           'CELL_TIMEOUT_S', 'project_root', 'fixtures_root', 'data_required', 'has_fixtures', 'fixture', 'Profile',
-           'get_profile', 'get_device', 'seed_everything', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text',
-           'save_json', 'load_json', 'save_csv', 'git_sha', 'package_versions', 'device_info', 'run_manifest', 'Run',
-           'json_safe', 'code_hash', 'subset_params', 'cached_run', 'Checkpointer', 'in_notebook', 'cap', 'interactive',
-           'progress', 'StageRecord', 'record_path', 'stage', 'rehearsal_table', 'execute_notebook', 'sha256_file']
+__all__ = ['DATA_ENV', 'REQUIRE_DATA_ENV', 'PROFILES', 'LOCK_FILE', 'BATCH_ENV', 'BATCH_BAR_INTERVAL_S', 'GPU_THROUGHPUT',
+           'REHEARSAL_RECORDS', 'CELL_TIMEOUT_ENV', 'CELL_TIMEOUT_S', 'project_root', 'fixtures_root', 'data_required',
+           'has_fixtures', 'fixture', 'Profile', 'get_profile', 'get_device', 'seed_everything', 'atomic_path',
+           'atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json', 'save_csv', 'git_sha',
+           'package_versions', 'environment_lock', 'device_info', 'run_manifest', 'Run', 'json_safe', 'code_hash',
+           'subset_params', 'cached_run', 'Checkpointer', 'in_notebook', 'cap', 'interactive', 'progress',
+           'StageRecord', 'record_path', 'stage', 'rehearsal_table', 'committed_rehearsal_record', 'execute_notebook',
+           'sha256_file']
 
 # %% ../nbs/00_core.ipynb #f04a62d6
 DATA_ENV = "FUSION_PAPERS_DATA"
@@ -242,6 +244,29 @@ def package_versions(names=_VERSIONED) -> dict[str, str | None]:
     return out
 
 
+LOCK_FILE = "requirements.lock"
+
+
+def environment_lock(path=None) -> dict | None:
+    "The lock file the environment was installed from (`requirements.lock` of the checkout): its SHA-256 and the installed packages whose version differs from it (None outside a checkout)."
+    root = project_root()
+    p = Path(path) if path else (root / LOCK_FILE if root is not None else None)
+    if p is None or not p.exists():
+        return None
+    diff = {}
+    for line in p.read_text(encoding="utf-8").splitlines():
+        if "==" not in line or line.lstrip().startswith("#"):
+            continue
+        name, ver = (x.strip() for x in line.split(";")[0].split("==", 1))
+        try:
+            got = _md.version(name)
+        except _md.PackageNotFoundError:
+            got = None
+        if got != ver:
+            diff[name] = {"locked": ver, "installed": got}
+    return {"file": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest(), "differs": diff}
+
+
 def device_info(device=None) -> dict[str, Any]:
     "A description of the device a run used (CPU model/threads, or the CUDA card)."
     import torch
@@ -265,6 +290,7 @@ def run_manifest(params: dict | None = None, *, seed: int | None = None, profile
         "data": data,
         "git_sha": git_sha(),
         "versions": package_versions(),
+        "environment_lock": environment_lock(),
         **device_info(device),
         "started_utc": extra.pop("started_utc", None),
         "wall_time_s": wall_time_s,
@@ -513,8 +539,9 @@ def _reset_peak_rss() -> bool:
 class StageRecord:
     "What one `stage` measured; `count_flops()` wraps one step to measure its FLOPs, `tick(n)` counts steps when `steps` is not known up front."
 
-    def __init__(self, name, steps=None, paper_steps=None, flops_per_step=None, unit="step", note=""):
+    def __init__(self, name, steps=None, paper_steps=None, flops_per_step=None, unit="step", note="", flops_scale=1.0):
         self.name, self.steps, self.paper_steps, self.flops_per_step = name, steps, paper_steps, flops_per_step
+        self.flops_scale = float(flops_scale)
         self.unit, self.note = unit, note
         self.ticks, self.progress_bars, self.checkpoints = 0, 0, 0
         self.checkpoint_dir, self.resumed_from = None, None
@@ -539,13 +566,13 @@ class StageRecord:
         per = wall_s / steps if steps else None
         proj = None
         if self.flops_per_step and self.paper_steps:
-            proj = self.paper_steps * self.flops_per_step / GPU_THROUGHPUT["flops_per_s"] / 3600
+            proj = self.paper_steps * self.flops_per_step * self.flops_scale / GPU_THROUGHPUT["flops_per_s"] / 3600
         return dict(stage=self.name, unit=self.unit, steps=steps, paper_steps=self.paper_steps, wall_s=round(wall_s, 3),
                     s_per_step=None if per is None else round(per, 4), rss_start_mb=round(rss[0], 1),
                     peak_rss_mb=round(rss[1], 1), peak_rss_scope="stage" if reset_ok else "process",
-                    flops_per_step=self.flops_per_step,
+                    flops_per_step=self.flops_per_step, flops_scale=self.flops_scale,
                     projected_gpu_hours=None if proj is None else round(proj, 4),
-                    projection=("projection: paper_steps × flops_per_step ÷ " + GPU_THROUGHPUT["label"]) if proj is not None else None,
+                    projection=("projection: paper_steps × flops_per_step × flops_scale ÷ " + GPU_THROUGHPUT["label"]) if proj is not None else None,
                     progress_bars=self.progress_bars, checkpoints=self.checkpoints, checkpoint_dir=self.checkpoint_dir,
                     resumed_from=self.resumed_from, status=status, note=self.note,
                     finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
@@ -558,10 +585,11 @@ def record_path(out_dir) -> Path:
 
 @contextlib.contextmanager
 def stage(name: str, out_dir, steps: int | None = None, paper_steps: int | None = None, flops_per_step: int | None = None,
-          *, unit: str = "step", note: str = "", **meta):
+          *, unit: str = "step", note: str = "", flops_scale: float = 1.0, **meta):
     """One long stage of a chapter: yields a `StageRecord` and, on exit (also on error), writes its row into
-    `out_dir/rehearsal/record.json` (steps, s/step, peak RSS, FLOPs/step, projected GPU-hours, bars, checkpoints)."""
-    rec = StageRecord(name, steps, paper_steps, flops_per_step, unit, note)
+    `out_dir/rehearsal/record.json` (steps, s/step, peak RSS, FLOPs/step, projected GPU-hours, bars, checkpoints).
+    `flops_scale`: FLOPs of a paper step ÷ FLOPs of a step here (e.g. paper batch ÷ the lowered rehearsal batch)."""
+    rec = StageRecord(name, steps, paper_steps, flops_per_step, unit, note, flops_scale)
     reset_ok = _reset_peak_rss()
     rss0 = _rss_mb()[0]
     t0 = time.perf_counter()
@@ -589,15 +617,30 @@ def stage(name: str, out_dir, steps: int | None = None, paper_steps: int | None 
 
 
 def rehearsal_table(record) -> "pd.DataFrame":
-    "The rehearsal record (a path, an out_dir or the loaded dict) as a table: one row per stage."
+    """The rehearsal record (a path, an out_dir or the loaded dict) as a table: one row per stage, with the projected
+    GPU-hours of one paper run of the stage and of all its paper runs (`paper_runs`, e.g. one per table row)."""
     import pandas as pd
     if not isinstance(record, dict):
         p = Path(record)
         record = load_json(record_path(p) if p.is_dir() else p)
-    cols = ["stage", "unit", "steps", "s_per_step", "peak_rss_mb", "flops_per_step", "paper_steps", "projected_gpu_hours",
-            "progress_bars", "checkpoints", "status"]
+    cols = ["stage", "unit", "steps", "s_per_step", "peak_rss_mb", "flops_per_step", "flops_scale", "paper_steps",
+            "projected_gpu_hours", "paper_runs", "projected_gpu_hours_all_runs", "progress_bars", "checkpoints", "status"]
     df = pd.DataFrame(list(record.get("stages", {}).values()))
-    return df[[c for c in cols if c in df.columns]] if len(df) else pd.DataFrame(columns=cols)
+    if not len(df):
+        return pd.DataFrame(columns=cols)
+    df["paper_runs"] = df["paper_runs"].fillna(1).astype(int) if "paper_runs" in df else 1
+    df["projected_gpu_hours_all_runs"] = df["projected_gpu_hours"] * df["paper_runs"]
+    return df[[c for c in cols if c in df.columns]]
+
+
+REHEARSAL_RECORDS = "rehearsal_records"   # package folder of the committed rehearsal records, one `<paper>.json` each
+
+
+def committed_rehearsal_record(paper: str) -> dict:
+    "The rehearsal record committed as data for chapter `paper` (`fusion_papers/rehearsal_records/<paper>.json`)."
+    return load_json(Path(__file__).resolve().parent / REHEARSAL_RECORDS / f"{paper}.json") if "__file__" in globals() \
+        else load_json(project_root() / "fusion_papers" / REHEARSAL_RECORDS / f"{paper}.json")
+
 
 # %% ../nbs/00_core.ipynb #c700e921
 CELL_TIMEOUT_ENV = "FUSION_PAPERS_CELL_TIMEOUT"

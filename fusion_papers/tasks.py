@@ -784,7 +784,6 @@ class TaskModel:
             seed: int = 0, split: str = "train", ckpt_every: int | None = None, warmup: int | None = None,
             weight_decay: float | None = None, clip: float | None = 10.0) -> dict:
         "Train on `data/images/split` for `epochs` or `iters`; checkpoints in `out_dir/checkpoints`, resumable."
-        from tqdm.auto import tqdm
         if (epochs is None) == (iters is None):
             raise ValueError("give exactly one of epochs= or iters=")
         out_dir = Path(out_dir)
@@ -818,7 +817,7 @@ class TaskModel:
                     g["lr"] = base * _poly_lambda(total, warmup)(start)
         with core.Run(out_dir, params, seed=seed, device=self.device) as run:
             self.net.train()
-            bar = tqdm(total=total, initial=start, disable=not progress, desc=f"{self.arch}", leave=False)
+            bar = core.progress(total=total, initial=start, disable=not progress, desc=f"{self.arch}", leave=False)
             t0 = time.perf_counter()
             for it in range(start, total):
                 epoch, b = divmod(it, steps)
@@ -982,7 +981,8 @@ class YoloModel(TaskModel):
     def _yolo(self, tmpdir):
         ultralytics_offline()
         from ultralytics import YOLO
-        return YOLO(str(self._export(Path(tmpdir) / f"{self.arch}.pt")), task="detect")
+        # not "<arch>.pt": ultralytics renames yolov5s.pt to yolov5su.pt and tries to download that
+        return YOLO(str(self._export(Path(tmpdir) / f"{self.arch}_net.pt")), task="detect")
 
     def fit(self, data, epochs: int | None = None, iters: int | None = None, batch: int = 16, imgsz: int = 640,
             lr: float | None = None, out_dir="results/tasks", resume: bool = True, progress: bool = True,

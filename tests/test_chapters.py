@@ -1,6 +1,10 @@
 """Every chapter that exists runs end to end with its smoke defaults (papermill), and a second execution of the
 executed copy with the same seed, in a fresh `out_dir` (so no cached result can make it pass), reproduces its
-checked outputs exactly (nbval, cells marked NBVAL_CHECK_OUTPUT, at least the chapter's summary table)."""
+checked outputs exactly (nbval, cells marked NBVAL_CHECK_OUTPUT, at least the chapter's summary table). These are the
+only two executions of a chapter in CI (tools/test.sh keeps the chapters out of nbdev-test). Both run in batch mode
+(`FUSION_PAPERS_BATCH=1`: no live widgets) with a per-cell timeout that names the cell, inside an overall timeout, so a
+hung kernel fails in minutes."""
+import os
 import subprocess
 import sys
 import time
@@ -9,6 +13,9 @@ import nbformat
 import pytest
 
 from fusion_papers.cli import CHAPTERS
+
+CELL_TIMEOUT_S = int(os.environ.get("FUSION_PAPERS_CELL_TIMEOUT", 600))     # one cell; the smoke chapter takes <= 3 min in all
+OVERALL_TIMEOUT_S = int(os.environ.get("FUSION_PAPERS_CHAPTER_TIMEOUT", 1800))  # one execution of one chapter
 
 
 def fresh_out_dir(executed, out_dir):
@@ -45,13 +52,16 @@ def test_chapter_smoke_run_and_determinism(paper, root, tmp_path):
     assert any("NBVAL_CHECK_OUTPUT" in c.source for c in nb.cells), f"{src.name}: no cell marked NBVAL_CHECK_OUTPUT"
     executed = tmp_path / src.name
     t0 = time.perf_counter()
-    pm.execute_notebook(str(src), str(executed), cwd=str(root / "nbs"), progress_bar=False, kernel_name="python3",
-                        parameters={"out_dir": str(tmp_path / "results")})
+    code = (f"from fusion_papers import core; core.execute_notebook({str(src)!r}, {str(executed)!r}, "
+            f"{{'out_dir': {str(tmp_path / 'results')!r}}}, cwd={str(root / 'nbs')!r}, cell_timeout={CELL_TIMEOUT_S})")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=OVERALL_TIMEOUT_S)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     dt = time.perf_counter() - t0
     print(f"{src.name}: smoke run {dt:.0f} s")
     # second execution, same seed, in a fresh out_dir: the checked outputs must be identical
     rerun_dir = fresh_out_dir(executed, tmp_path / "results_rerun")
     r = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider",
-                        "-q", str(executed)], cwd=root / "nbs", capture_output=True, text=True)
+                        f"--nbval-cell-timeout={CELL_TIMEOUT_S}", "-q", str(executed)], cwd=root / "nbs", capture_output=True,
+                       text=True, timeout=OVERALL_TIMEOUT_S, env={**os.environ, "FUSION_PAPERS_BATCH": "1"})
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert rerun_dir.is_dir() and any(rerun_dir.iterdir()), f"the re-execution wrote nothing to {rerun_dir}: it reused cached results"

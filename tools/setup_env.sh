@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create (or reuse) the project virtualenv .venv and install everything the tests and the chapters need.
-# Idempotent: a second run only checks. Needs network access to PyPI (and Debian, for Chromium).
+# Create (or reuse) the project virtualenv .venv and install everything the tests and the chapters need, at the exact
+# versions of requirements.lock (refresh it with tools/lock_env.sh), then the project itself without resolving again.
+# Idempotent: a second run only checks. Needs PyPI (or a local wheel cache) and Debian, for Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,11 +11,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 stamp=.venv/.fusion_papers_installed
-want=$(sha256sum pyproject.toml | cut -c1-16)
+want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[setup] installing fusion_papers[dev] (torch, ultralytics, transformers, nbdev, papermill, ...)"
-  python -m pip install -q --upgrade pip
-  python -m pip install -q -e ".[dev]" playwright
+  echo "[setup] installing requirements.lock (torch, ultralytics, transformers, nbdev, papermill, ... at exact versions) + fusion_papers"
+  python -m pip install -q --upgrade pip || echo "[setup] (pip not upgraded: offline)"
+  python -m pip install -q -r requirements.lock
+  python -m pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
 # Headless Chromium for the rendered-docs check (Debian package; the test fails without it).
