@@ -315,7 +315,7 @@ def find_caf_weights(task: str = "det", path: str | os.PathLike | None = None) -
 
 def load_caf_net(task: str = "det", weights: str | os.PathLike | None = None, device="cpu",
                  check_sha: bool = True) -> CAFNet:
-    "A `CAFNet` in eval mode with the checkpoint for `task` (strict, `weights_only=True`); SHA-256 checked for the official file names."
+    "A `CAFNet` in eval mode with the checkpoint for `task` (`nets.load_official`: strict, `weights_only=True`); SHA-256 checked for the official file names."
     path = find_caf_weights(task, weights)
     if check_sha and path.name in {v[0] for v in CAF_WEIGHTS.values()}:
         expected = dict(CAF_WEIGHTS.values())[path.name]
@@ -323,11 +323,13 @@ def load_caf_net(task: str = "det", weights: str | os.PathLike | None = None, de
         if got != expected:
             raise ValueError(f"{path}: sha256 {got} is not the official {path.name} ({expected}); "
                              "pass check_sha=False to load a different checkpoint under that name")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(sd, dict) and "fuse" in sd and not torch.is_tensor(sd.get("fuse")):
-        raise ValueError(f"{path} looks like the upstream pickled module, not a state dict. {_WHERE}")
-    net = CAFNet()
-    net.load_state_dict(sd, strict=True)
+    from fusion_papers import nets
+    try:
+        net = nets.load_official(CAFNet(), path)       # strict; a non-checkpoint or truncated file names the file
+    except nets.CheckpointError as e:
+        if "pickled" in str(e):                        # the upstream Det_final.pth / Seg_final.pth are pickled modules
+            raise nets.CheckpointError(f"{path} looks like the upstream pickled module, not a state dict. {_WHERE}") from None
+        raise
     return net.to(core.get_device(device) if isinstance(device, str) else device).eval()
 
 # %% ../nbs/02_caf.ipynb #a4079a28
