@@ -22,19 +22,19 @@ import torch.nn as nn
 from . import core
 
 # %% auto #0
-__all__ = ['CAF_PROFILES', 'TASK_DATASETS', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS', 'CAF_TABLES', 'WEIGHTS_ENV',
-           'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'RANDOM_SPLIT_DATASETS', 'DET_COLUMNS', 'MS_COLUMNS', 'SEG_COLUMNS',
-           'SEG_NO_COLUMN', 'CAFSettings', 'resolve_settings', 'wanted_tables', 'stage_plan', 'required_datasets',
-           'layout_text', 'check_data_root', 'rehearsal_settings', 'paper_steps', 'CAFNet', 'find_caf_weights',
-           'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma', 'fuse_official_u8',
-           'fuse_official_files', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods', 'check_official_outputs',
-           'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches', 'StreamBatches',
-           'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net', 'search',
-           'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
-           'plot_searched_weights', 'official_pair_outputs', 'fusion_patches', 'train_fusion', 'det_columns',
-           'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops', 'run_task_rows', 'run_training',
-           'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs',
-           'table3_pairs', 'run_table3', 'CAFExplorer', 'fig7_metrics']
+__all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS',
+           'CAF_TABLES', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'RANDOM_SPLIT_DATASETS', 'DET_COLUMNS',
+           'MS_COLUMNS', 'SEG_COLUMNS', 'SEG_NO_COLUMN', 'T3_STAND_INS', 'CAFSettings', 'resolve_settings',
+           'stage_settings', 'wanted_tables', 'stage_plan', 'required_datasets', 'layout_text', 'check_data_root',
+           'rehearsal_settings', 'paper_steps', 'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8',
+           'caf_forward', 'official_luma', 'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser',
+           'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space',
+           'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg',
+           'beta_decay_period', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
+           'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches',
+           'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
+           'run_task_rows', 'run_training', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics',
+           'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -96,6 +96,35 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
     if bad:
         raise ValueError(f"unknown CAF setting(s) {bad}")
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+
+# %% ../nbs/02_caf.ipynb #ca5a9e02
+_LATER_ONLY = ("fig7_max_side", "fig7_methods", "table_rows")
+_SEARCH_ONLY = ("search_epochs", "search_steps", "search_beta_lr", "search_lr_decay", "search_w_lr", "search_w_momentum",
+                "search_w_wd", "fd_r")
+#: settings that cannot change a stage's result, kept out of its cache key (everything else is in it)
+STAGE_IRRELEVANT = {
+    "search": _LATER_ONLY + ("train_epochs", "train_steps", "train_lr", "train_patches", "task_epochs", "seg_iters"),
+    "train": _LATER_ONLY + _SEARCH_ONLY + ("task_epochs", "seg_iters", "task_imgsz", "det_arch", "seg_arch"),
+    "task": _LATER_ONLY,
+    "table3": ("fig7_methods", "table_rows") + _SEARCH_ONLY + ("task_epochs", "seg_iters", "task_imgsz", "det_arch", "seg_arch"),
+}
+#: the modules whose source is part of each stage's cache key
+STAGE_CODE = {
+    "search": ("fusion_papers.caf", "fusion_papers.hypergrad", "fusion_papers.losses", "fusion_papers.nets",
+               "fusion_papers.tasks", "fusion_papers.data"),
+    "train": ("fusion_papers.caf", "fusion_papers.losses", "fusion_papers.nets", "fusion_papers.data"),
+    "task": ("fusion_papers.caf", "fusion_papers.tasks", "fusion_papers.peers", "fusion_papers.nets", "fusion_papers.data"),
+    "table3": ("fusion_papers.caf", "fusion_papers.losses", "fusion_papers.nets", "fusion_papers.peers",
+               "fusion_papers.metrics", "fusion_papers.data"),
+}
+
+
+def stage_settings(settings: "CAFSettings", stage: str) -> dict:
+    "The settings `stage` ('search', 'train', 'task', 'table3') depends on: its cache key's share of `settings`."
+    if stage not in STAGE_IRRELEVANT:
+        raise ValueError(f"unknown stage {stage!r}; one of {sorted(STAGE_IRRELEVANT)}")
+    return core.subset_params(asdict(settings), drop=STAGE_IRRELEVANT[stage])
+
 
 # %% ../nbs/02_caf.ipynb #c5e614e6
 TASK_DATASETS = {"det": {"smoke": "synthetic", "paper": "m3fd"}, "seg": {"smoke": "synthetic", "paper": "mfnet"}}
@@ -288,7 +317,7 @@ def find_caf_weights(task: str = "det", path: str | os.PathLike | None = None) -
 
 def load_caf_net(task: str = "det", weights: str | os.PathLike | None = None, device="cpu",
                  check_sha: bool = True) -> CAFNet:
-    "A `CAFNet` in eval mode with the checkpoint for `task` (strict, `weights_only=True`); SHA-256 checked for the official file names."
+    "A `CAFNet` in eval mode with the checkpoint for `task` (`nets.load_official`: strict, `weights_only=True`); SHA-256 checked for the official file names."
     path = find_caf_weights(task, weights)
     if check_sha and path.name in {v[0] for v in CAF_WEIGHTS.values()}:
         expected = dict(CAF_WEIGHTS.values())[path.name]
@@ -296,11 +325,13 @@ def load_caf_net(task: str = "det", weights: str | os.PathLike | None = None, de
         if got != expected:
             raise ValueError(f"{path}: sha256 {got} is not the official {path.name} ({expected}); "
                              "pass check_sha=False to load a different checkpoint under that name")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(sd, dict) and "fuse" in sd and not torch.is_tensor(sd.get("fuse")):
-        raise ValueError(f"{path} looks like the upstream pickled module, not a state dict. {_WHERE}")
-    net = CAFNet()
-    net.load_state_dict(sd, strict=True)
+    from fusion_papers import nets
+    try:
+        net = nets.load_official(CAFNet(), path)       # strict; a non-checkpoint or truncated file names the file
+    except nets.CheckpointError as e:
+        if "pickled" in str(e):                        # the upstream Det_final.pth / Seg_final.pth are pickled modules
+            raise nets.CheckpointError(f"{path} looks like the upstream pickled module, not a state dict. {_WHERE}") from None
+        raise
     return net.to(core.get_device(device) if isinstance(device, str) else device).eval()
 
 # %% ../nbs/02_caf.ipynb #a4079a28
@@ -843,7 +874,7 @@ def run_search(kind: str, settings: CAFSettings, out_dir, data_root=None, device
     out_dir = Path(out_dir)
     ds = TASK_DATASETS[kind][settings.profile]
     root = dataset_root(ds, settings, data_root, out_dir, seed)
-    params = dict(kind=kind, dataset=ds, settings=asdict(settings), seed=seed)
+    params = dict(kind=kind, dataset=ds, settings=stage_settings(settings, "search"), seed=seed)
 
     def fn():
         tr = StreamBatches(kind, ds, root, "train", settings.image_size, settings.batch_size, seed, device, settings.max_images)
@@ -856,7 +887,7 @@ def run_search(kind: str, settings: CAFSettings, out_dir, data_root=None, device
             return search(kind, tr, va, tn, settings, device, seed, ckpt_dir=out_dir / "search" / f"ckpt_{kind}",
                           ckpt_every=1 if settings.rehearse else 50, stage=st, progress=progress)
 
-    return core.cached_run(out_dir / "search" / f"search_{kind}.json", params, fn, seed=seed, profile=settings.profile,
+    return core.cached_run(out_dir / "search" / f"search_{kind}.json", params, fn, code=STAGE_CODE["search"], seed=seed, profile=settings.profile,
                            data=ds, device=str(device))
 
 
@@ -1118,7 +1149,7 @@ def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_re
     for ds, _block in blocks:
         root = dataset_root(ds, settings, data_root, out_dir.parent, seed)
         for row in settings.table_rows:
-            params = dict(row=row, dataset=ds, settings=asdict(settings), seed=seed,
+            params = dict(row=row, dataset=ds, settings=stage_settings(settings, "task"), seed=seed,
                           fusion=train_results[kind]["weights"] if row == "Ours" else row)
             wd = out_dir / ds / row
             n_train = len(split_entries(ds, root, "train", seed)[:settings.max_images])
@@ -1137,7 +1168,7 @@ def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_re
                                       device, seed, limit=settings.max_images, stage=st, progress=progress)
                 return {"table": t.to_dict("records")}
 
-            r = core.cached_run(wd / "result.json", params, fn, seed=seed, profile=settings.profile, data=ds, device=str(device))
+            r = core.cached_run(wd / "result.json", params, fn, code=STAGE_CODE["task"], seed=seed, profile=settings.profile, data=ds, device=str(device))
             res[(kind, ds, row)] = pd.DataFrame(r["table"])
     return res
 
@@ -1151,7 +1182,7 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
     roots = None if (settings.is_smoke and data_root is None) else {d: dataset_root(d, settings, data_root) for d in ("m3fd", "tno", "roadscene")}
     w = [search_result["weights"][t.key] for t in CAF_TERMS]
     state = out_dir / "train" / f"caf_{kind}_trained.pth"
-    params = dict(kind=kind, weights=w, settings=asdict(settings), seed=seed, data=["m3fd", "tno", "roadscene"])
+    params = dict(kind=kind, weights=w, settings=stage_settings(settings, "train"), seed=seed, data=["m3fd", "tno", "roadscene"])
 
     def fn():
         patches = fusion_patches(settings.train_patches, settings.image_size, seed, roots=roots,
@@ -1167,7 +1198,7 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
             torch.save(net.state_dict(), tmp)
         return r
 
-    res = core.cached_run(out_dir / "train" / f"train_{kind}.json", params, fn, seed=seed, profile=settings.profile,
+    res = core.cached_run(out_dir / "train" / f"train_{kind}.json", params, fn, code=STAGE_CODE["train"], seed=seed, profile=settings.profile,
                           data="m3fd+tno+roadscene patches", device=str(device))
     net = CAFNet()
     net.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
@@ -1279,7 +1310,7 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
     patches = None
     for row, (factory, variant) in list(table3_nets().items())[:settings.table3_rows]:
         w = variant_weights(variant, searched, seed)
-        params = dict(row=row, weights=w.tolist(), settings=asdict(settings), seed=seed, pairs=stems)
+        params = dict(row=row, weights=w.tolist(), settings=stage_settings(settings, "table3"), seed=seed, pairs=stems)
 
         def fn(row=row, factory=factory, w=w):
             nonlocal patches
@@ -1298,7 +1329,7 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
                 m = fusion_metrics(CAFFuser(net=net), pairs(), progress=progress, desc=f"Table 3 {row} MI/VIF")
             return dict(train=tr, **m)
 
-        r = core.cached_run(t3 / row / "result.json", params, fn, seed=seed, profile=settings.profile, data="m3fd", device=str(device))
+        r = core.cached_run(t3 / row / "result.json", params, fn, code=STAGE_CODE["table3"], seed=seed, profile=settings.profile, data="m3fd", device=str(device))
         rows[row] = {"MI": r["MI"], "VIF": r["VIF"]}
     # ReCoNet before: the released weights (real, not trained here)
     r = core.cached_run(t3 / "ReCoNet" / "result.json", dict(row="ReCoNet", pairs=stems, max_side=settings.fig7_max_side),
@@ -1306,6 +1337,12 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
                         seed=seed, profile=settings.profile, data="m3fd")
     rows["ReCoNet"] = {"MI": r["MI"], "VIF": r["VIF"]}
     return rows
+
+
+# %% ../nbs/02_caf.ipynb #ca5a9e04
+#: Table 3 rows computed with a stand-in architecture (the original networks' code/weights are not available offline)
+T3_STAND_INS = {"U2Fusion_p": "U2Fusion-style nets.DenseFuseNet trained with the searched loss (not U2Fusion's network)",
+                "UMFusion_p": "UMFusion-style nets.UNetFuse trained with the searched loss (not UMFusion's network)"}
 
 
 # %% ../nbs/02_caf.ipynb #aa727341

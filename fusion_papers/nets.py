@@ -8,6 +8,8 @@ Docs: https://fusion-papers.github.io/fusion_papers/nets.html.md"""
 from __future__ import annotations
 
 import copy
+import os
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -17,7 +19,8 @@ import torch.nn.functional as F
 # %% auto #0
 __all__ = ['FUSION_NETS', 'count_params', 'make_act', 'ConvBlock', 'DenseBlock', 'ResidualDenseBlock', 'DRDB', 'ChannelAttention',
            'SpatialAttention', 'BDLFusionNet', 'DenseFuseNet', 'UNetFuse', 'register_fusion_net', 'make_fusion_net',
-           'fold_batchnorm', 'inference_model', 'tiled_forward']
+           'count_macs', 'time_forward', 'CheckpointError', 'read_checkpoint', 'load_official', 'fold_batchnorm',
+           'inference_model', 'tiled_forward']
 
 # %% ../nbs/00c_nets.ipynb #dd76e6db
 def count_params(m: nn.Module, trainable_only: bool = True) -> int:
@@ -222,6 +225,227 @@ def make_fusion_net(name: str, **kw) -> nn.Module:
 register_fusion_net("bdl", BDLFusionNet)
 register_fusion_net("dense", DenseFuseNet)
 register_fusion_net("unet", UNetFuse)
+
+# %% ../nbs/00c_nets.ipynb #3af64a92
+_MAC_CONVENTIONS = ("thop", "torch")
+
+
+def _macs_hook(convention: str, total: list):
+    "A forward hook adding one leaf module's multiply-accumulates to `total[0]`."
+    def hook(m, args, out):
+        x = args[0] if args else None
+        y = out[0] if isinstance(out, (tuple, list)) else out
+        if isinstance(m, nn.modules.conv._ConvTransposeNd):
+            k = m.weight[0, 0].numel()                             # kernel elements
+            if convention == "thop":   # every output element: Cin/g·k (+1 for a bias)
+                total[0] += y.numel() * (m.in_channels // m.groups * k + (m.bias is not None))
+            else:                      # torch: every input element: Cout/g·k
+                total[0] += x.numel() * (m.out_channels // m.groups) * k
+        elif isinstance(m, nn.modules.conv._ConvNd):
+            k = m.weight[0, 0].numel()
+            total[0] += y.numel() * (m.in_channels // m.groups * k + (convention == "thop" and m.bias is not None))
+        elif isinstance(m, nn.Linear):
+            total[0] += y.numel() * m.in_features
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and convention == "thop":
+            total[0] += 2 * x.numel()
+    return hook
+
+
+def count_macs(model: nn.Module, *inputs, convention: str = "thop") -> int:
+    """Multiply-accumulates of one `model(*inputs)` call, counted with forward hooks on every Conv, ConvTranspose,
+    Linear and BatchNorm module (a module called twice counts twice; functional ops are not counted).
+
+    * `convention="thop"` (default): what `thop.profile` 0.0.31 (the pip release the 2020–2023 papers used) reports
+      as "FLOPs": a conv or transposed conv costs `Cin/groups·k²` (+1 with a bias) per **output** element, a
+      BatchNorm 2 per element, a Linear `in_features` per output element (no bias).
+    * `convention="torch"`: `torch.utils.flop_counter` ÷ 2: conv and Linear without bias terms, a transposed conv
+      counted per **input** element (`Cout/groups·k²`), BatchNorm free.
+
+    The model runs once under `torch.no_grad()` in its current mode; hooks are removed afterwards."""
+    if convention not in _MAC_CONVENTIONS:
+        raise ValueError(f"unknown MAC convention {convention!r}; choose one of {_MAC_CONVENTIONS}")
+    total = [0]
+    kinds = (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._BatchNorm)
+    handles = [m.register_forward_hook(_macs_hook(convention, total)) for m in model.modules() if isinstance(m, kinds)]
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return int(total[0])
+
+
+def time_forward(model: nn.Module, *inputs, device="cpu", repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall-clock seconds of one `model(*inputs)` call on `device` (`torch.no_grad()`): `warmup` untimed calls
+    first, then `repeats` timed ones, each synchronised (CUDA) before the clock is read. The model and the inputs
+    are moved to `device` for the measurement and the model is moved back afterwards."""
+    import statistics
+    import time
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be ≥ 1 and warmup ≥ 0 (got {repeats}, {warmup})")
+    dev = torch.device(device)
+    p = next(model.parameters(), None)
+    home = p.device if p is not None else None
+    model.to(dev)
+    xs = [x.to(dev) if torch.is_tensor(x) else x for x in inputs]
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    times = []
+    try:
+        with torch.no_grad():
+            for i in range(warmup + repeats):
+                sync()
+                t0 = time.perf_counter()
+                model(*xs)
+                sync()
+                if i >= warmup:
+                    times.append(time.perf_counter() - t0)
+    finally:
+        if home is not None:
+            model.to(home)
+    return float(statistics.median(times))
+
+# %% ../nbs/00c_nets.ipynb #4f0d1f79
+class CheckpointError(ValueError):
+    "A file that is not a usable checkpoint, or a state dict that does not fit a model (the message names the file and lists the differences)."
+
+
+_STATE_KEYS = ("state_dict", "model_state_dict", "model", "net", "weight", "weights", "params", "generator")
+
+
+def _describe(obj) -> str:
+    if isinstance(obj, dict):
+        ks = list(obj)
+        return f"a dict with keys {ks[:8]}{' …' if len(ks) > 8 else ''}"
+    return f"a {type(obj).__module__}.{type(obj).__name__}"
+
+
+def _is_state(obj) -> bool:
+    return isinstance(obj, dict) and len(obj) > 0 and all(isinstance(k, str) and torch.is_tensor(v) for k, v in obj.items())
+
+
+def _unwrap_state(obj, key: str | None, source: str) -> dict[str, torch.Tensor]:
+    "The `name -> tensor` dict inside a loaded checkpoint object: itself, `obj[key]`, a known wrapper key, or a module's state dict."
+    if isinstance(obj, nn.Module):
+        obj = obj.state_dict()
+    if key is not None:
+        if not isinstance(obj, dict) or key not in obj:
+            raise CheckpointError(f"{source}: no entry {key!r} (the file holds {_describe(obj)})")
+        obj = obj[key]
+        if isinstance(obj, nn.Module):
+            obj = obj.state_dict()
+    elif isinstance(obj, dict) and not _is_state(obj):
+        for k in _STATE_KEYS:
+            v = obj.get(k)
+            if isinstance(v, nn.Module):
+                v = v.state_dict()
+            if _is_state(v):
+                obj = v
+                break
+    if not _is_state(obj):
+        raise CheckpointError(f"{source}: not a state dict of tensors (it holds {_describe(obj)}); "
+                              "pass key=... to name the entry that holds the weights")
+    keys = list(obj)
+    if all(k.startswith("module.") for k in keys):   # saved from DataParallel / DistributedDataParallel
+        return {k[len("module."):]: v for k, v in obj.items()}
+    return dict(obj)
+
+
+def read_checkpoint(path, *, key: str | None = None, allow_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """The `name -> tensor` state dict stored in checkpoint file `path`, on the CPU.
+
+    Accepts a plain state dict, a dict holding one under `key` (or, without `key`, under one of
+    'state_dict', 'model_state_dict', 'model', 'net', 'weight', 'weights', 'params', 'generator'), and strips a
+    `module.` prefix carried by every key (DataParallel). Files are read with `weights_only=True`: a whole pickled
+    model (`torch.save(model)`) is refused unless `allow_pickle=True` (unpickling can run code; only for files you
+    trust). A missing file raises `FileNotFoundError`; a file that is not a checkpoint, a truncated one, or one
+    without a state dict raises `CheckpointError` naming the file."""
+    import pickle
+    import zipfile
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint {p} not found" + (" (it is a folder)" if p.is_dir() else ""))
+    with open(p, "rb") as f:
+        head = f.read(4)
+    if head[:2] == b"PK" and not zipfile.is_zipfile(p):
+        raise CheckpointError(f"{p}: a damaged or truncated checkpoint (zip archive without its central directory)")
+    if head[:2] != b"PK" and head[:1] != b"\x80":
+        kind = {b"\x93NUM": "a NumPy .npy array", b"\x89PNG": "a PNG image", b"\x89HDF": "an HDF5 file"}.get(head, "")
+        raise CheckpointError(f"{p}: not a PyTorch checkpoint{' (' + kind + ')' if kind else ''}")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Unsupported global" not in str(e):
+            raise CheckpointError(f"{p}: not a readable PyTorch checkpoint ({str(e).splitlines()[0]})") from None
+        if not allow_pickle:
+            raise CheckpointError(f"{p}: holds pickled Python objects (e.g. a whole model saved with torch.save(model)), "
+                                  "which are not read by default because unpickling can run code; if you trust the file, "
+                                  "pass allow_pickle=True, or re-save it as torch.save(model.state_dict(), path)") from None
+        try:
+            obj = torch.load(p, map_location="cpu", weights_only=False)
+        except Exception as e2:
+            raise CheckpointError(f"{p}: could not unpickle ({type(e2).__name__}: {e2})") from None
+    except (RuntimeError, EOFError, ValueError, OSError, IndexError, KeyError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"{p}: a damaged, truncated or non-PyTorch file ({msg})") from None
+    return _unwrap_state(obj, key, str(p))
+
+
+def _diff_lines(title: str, names: list[str], limit: int = 12) -> str:
+    shown = ", ".join(names[:limit]) + (f", … ({len(names) - limit} more)" if len(names) > limit else "")
+    return f"\n  {title} ({len(names)}): {shown}"
+
+
+def load_official(model: nn.Module, path_or_state, *, key: str | None = None, prefix: str | None = None,
+                  rename=None, strict: bool = True, allow_pickle: bool = False) -> nn.Module:
+    """Load an official checkpoint into `model` (official attribute names) and return `model`.
+
+    `path_or_state`: a file (read by `read_checkpoint`), a state dict or a module. `prefix="enhance_net."` keeps only
+    that sub-tree and strips the prefix; `rename` maps checkpoint names to ours (a dict of exact names, or a function
+    returning the new name or None to drop the entry), applied after `prefix`. With `strict=True` (default) every
+    missing, unexpected or mis-shaped entry is a `CheckpointError` listing the differences (the official scripts load
+    with `strict=False`, which hides them); only a missing BatchNorm `num_batches_tracked` is tolerated, as
+    `torch` does for old checkpoints. `strict=False` loads the entries that fit and warns about the others."""
+    import warnings
+    if isinstance(path_or_state, (str, os.PathLike)):
+        source = str(path_or_state)
+        state = read_checkpoint(path_or_state, key=key, allow_pickle=allow_pickle)
+    else:
+        source = f"<{type(path_or_state).__name__}>"
+        state = _unwrap_state(path_or_state, key, source)
+    if prefix:
+        sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if not sub:
+            tops = sorted({k.split(".")[0] + "." for k in state})
+            raise CheckpointError(f"{source}: no entry starts with {prefix!r}; top-level prefixes: {tops[:12]}")
+        state = sub
+    if rename is not None:
+        fn = rename if callable(rename) else (lambda k: rename.get(k, k))
+        renamed = {}
+        for k, v in state.items():
+            k2 = fn(k)
+            if k2 is not None:
+                renamed[k2] = v
+        state = renamed
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs ours {tuple(own[k].shape)}" for k in own
+              if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        msg = (f"{source} does not fit {type(model).__name__}" + (f" (after prefix {prefix!r})" if prefix else "")
+               + (_diff_lines("missing in the checkpoint", missing) if missing else "")
+               + (_diff_lines("unexpected in the checkpoint", unexpected) if unexpected else "")
+               + (_diff_lines("different shapes", shapes) if shapes else ""))
+        if strict:
+            raise CheckpointError(msg)
+        warnings.warn(msg + "\n  (strict=False: loading the entries that fit)", stacklevel=2)
+    fit = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    for k in own:                      # absent num_batches_tracked: keep ours (torch does the same for old files)
+        if k.endswith("num_batches_tracked") and k not in fit:
+            fit[k] = own[k]
+    model.load_state_dict(fit, strict=not (missing or unexpected or shapes))
+    return model
 
 # %% ../nbs/00c_nets.ipynb #fb0002aa
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:

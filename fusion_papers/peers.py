@@ -11,6 +11,7 @@ import hashlib
 import inspect
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -24,15 +25,17 @@ import torch.nn.functional as F
 from . import __version__
 from .core import fixtures_root, sha256_file, save_csv
 from . import data
+from . import nets
 
 # %% auto #0
-__all__ = ['WEIGHTS_ENV', 'WEIGHT_FILES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TABLE_METRICS', 'DEFAULT_CACHE', 'WeightFile',
-           'weights_dirs', 'find_weights', 'load_state_dict', 'BatchStatsNorm2d', 'TarDALGenerator', 'RGBD',
-           'SeAFusionNet', 'ReCoNetFuser', 'DIDFuseEncoder', 'DIDFuseDecoder', 'l1_norm_fusion', 'DIDFuse', 'IFCNNMax',
-           'y_fusion', 'tardal_fuser', 'seafusion_fuser', 'reconet_fuser', 'didfuse_fuser', 'ifcnn_fuser',
-           'fuse_average', 'fuse_max', 'fuse_vsm', 'fuse_laplacian', 'fuse_dwt', 'guided_filter', 'fuse_gff', 'Method',
-           'register_method', 'method_names', 'get', 'list_methods', 'method_key', 'fuse_dataset', 'fuse_files',
-           'cli_register', 'vifb_reference_check', 'compare_methods', 'summary_wide', 'plot_metric_distributions']
+__all__ = ['WEIGHTS_ENV', 'WEIGHT_FILES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ENTRY_POINT_GROUP', 'TABLE_METRICS', 'DEFAULT_CACHE',
+           'WeightFile', 'weights_dirs', 'find_weights', 'weight_paths', 'load_state_dict', 'BatchStatsNorm2d',
+           'TarDALGenerator', 'RGBD', 'SeAFusionNet', 'ReCoNetFuser', 'DIDFuseEncoder', 'DIDFuseDecoder',
+           'l1_norm_fusion', 'DIDFuse', 'IFCNNMax', 'y_fusion', 'tardal_fuser', 'seafusion_fuser', 'reconet_fuser',
+           'didfuse_fuser', 'ifcnn_fuser', 'fuse_average', 'fuse_max', 'fuse_vsm', 'fuse_laplacian', 'fuse_dwt',
+           'guided_filter', 'fuse_gff', 'Method', 'register_method', 'load_entry_points', 'method_names', 'get',
+           'list_methods', 'method_key', 'fuse_dataset', 'fuse_files', 'cli_register', 'vifb_reference_check',
+           'compare_methods', 'summary_wide', 'plot_metric_distributions']
 
 # %% ../nbs/00g_peers.ipynb #51b2f16b
 WEIGHTS_ENV = "FUSION_PAPERS_WEIGHTS"
@@ -104,6 +107,8 @@ def find_weights(key: str, weights: str | os.PathLike | None = None, verify: boo
     if key not in WEIGHT_FILES:
         raise ValueError(f"unknown checkpoint {key!r}; known: {sorted(WEIGHT_FILES)}")
     wf = WEIGHT_FILES[key]
+    if weights is not None and not Path(weights).expanduser().exists():   # never fall back silently
+        raise FileNotFoundError(f"weights {weights} not found (given for {wf.file})")
     cands = []
     if weights is not None and Path(weights).expanduser().is_file():
         p = Path(weights).expanduser()
@@ -123,14 +128,29 @@ def find_weights(key: str, weights: str | os.PathLike | None = None, verify: boo
     raise FileNotFoundError(f"{wf.file} ({key}) not found in {[str(d) for d in weights_dirs(weights)]}. " + _WHERE)
 
 
+def weight_paths(keys: list[str] | tuple[str, ...], weights=None) -> list[Path]:
+    """Checkpoint files for the `WEIGHT_FILES` keys of one method, in order. `weights`: None (search), a file or
+    folder (as `find_weights`), or a list of files given in the order of `keys` (e.g. DIDFuse's encoder, decoder)."""
+    if isinstance(weights, (list, tuple)):
+        if len(weights) == 1:
+            weights = weights[0]
+        elif len(weights) != len(keys):
+            raise ValueError(f"{len(weights)} weight files given; this method takes {len(keys)}: "
+                             f"{', '.join(WEIGHT_FILES[k].file for k in keys)} (in that order)")
+        else:
+            out = []
+            for k, w in zip(keys, weights):
+                p = Path(w).expanduser()
+                if not p.exists():
+                    raise FileNotFoundError(f"weights {p} not found (given for {WEIGHT_FILES[k].file})")
+                out.append(find_weights(k, p) if (p.is_dir() or p.name == WEIGHT_FILES[k].file) else p)
+            return out
+    return [find_weights(k, weights) for k in keys]
+
+
 def load_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    "Load a checkpoint safely (`weights_only=True`, on the CPU) and unwrap `{'weight': state_dict, ...}` wrappers (DIDFuse)."
-    sd = torch.load(str(path), map_location="cpu", weights_only=True)
-    if isinstance(sd, dict) and "weight" in sd and isinstance(sd["weight"], dict):
-        sd = sd["weight"]
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ValueError(f"{path}: not a state_dict of tensors")
-    return sd
+    "The state dict in checkpoint `path` (`nets.read_checkpoint`: `weights_only=True`, CPU, wrappers such as DIDFuse's `{'weight': ...}` unwrapped)."
+    return nets.read_checkpoint(path)
 
 # %% ../nbs/00g_peers.ipynb #1683e6c8
 class BatchStatsNorm2d(nn.BatchNorm2d):
@@ -433,29 +453,30 @@ def _net_fuser(net: nn.Module, run: Callable, device) -> Callable:
 def tardal_fuser(weights=None, device="cpu", batch_stats: bool = True) -> Callable:
     "TarDAL v0 (`tardal.pt`): official inference uses per-image BN statistics (`batch_stats=True`) and clips to [0, 1]."
     net = TarDALGenerator(batch_stats=batch_stats)
-    net.load_state_dict(load_state_dict(find_weights("tardal", weights)), strict=True)
+    nets.load_official(net, *weight_paths(["tardal"], weights))
     return y_fusion(_net_fuser(net, lambda n, ir, vy: n(ir, vy), _resolve_device(device)))
 
 
 def seafusion_fuser(weights=None, device="cpu", minmax: bool = False) -> Callable:
     "SeAFusion (`SeAFusion.pth`), visible Y first; `minmax=True` adds the official whole-image min-max normalisation of the saved result."
     net = SeAFusionNet()
-    net.load_state_dict(load_state_dict(find_weights("seafusion", weights)), strict=True)
+    nets.load_official(net, *weight_paths(["seafusion"], weights))
     return y_fusion(_net_fuser(net, lambda n, ir, vy: n(vy, ir), _resolve_device(device)), minmax=minmax)
 
 
 def reconet_fuser(weights=None, device="cpu") -> Callable:
     "ReCoNet (`reconet.pth`): the last of the recurrent maps, clipped to [0, 1]."
     net = ReCoNetFuser()
-    net.load_state_dict(load_state_dict(find_weights("reconet", weights)), strict=True)
+    nets.load_official(net, *weight_paths(["reconet"], weights))
     return y_fusion(_net_fuser(net, lambda n, ir, vy: n(ir, vy)[-1], _resolve_device(device)))
 
 
 def didfuse_fuser(weights=None, device="cpu") -> Callable:
-    "DIDFuse (`didfuse_encoder.pkl` + `didfuse_decoder.pkl`) with the `l1_norm` feature-fusion rule."
+    "DIDFuse (`didfuse_encoder.pkl` + `didfuse_decoder.pkl`; `weights`: their folder or `[encoder, decoder]`) with the `l1_norm` feature-fusion rule."
     net = DIDFuse()
-    net.encoder.load_state_dict(load_state_dict(find_weights("didfuse_encoder", weights)), strict=True)
-    net.decoder.load_state_dict(load_state_dict(find_weights("didfuse_decoder", weights)), strict=True)
+    enc, dec = weight_paths(["didfuse_encoder", "didfuse_decoder"], weights)
+    nets.load_official(net.encoder, enc)
+    nets.load_official(net.decoder, dec)
     return y_fusion(_net_fuser(net, lambda n, ir, vy: n(ir, vy), _resolve_device(device)))
 
 
@@ -470,7 +491,7 @@ def _ifcnn_run(net, ir, vy):
 def ifcnn_fuser(weights=None, device="cpu") -> Callable:
     "IFCNN-MAX (`IFCNN-MAX.pth`): gray sources replicated to 3 channels, ImageNet-normalised; output de-normalised, clamped, to gray."
     net = IFCNNMax()
-    net.load_state_dict(load_state_dict(find_weights("ifcnn", weights)), strict=True)
+    nets.load_official(net, *weight_paths(["ifcnn"], weights))
     return y_fusion(_net_fuser(net, _ifcnn_run, _resolve_device(device)))
 
 # %% ../nbs/00g_peers.ipynb #72058c59
@@ -605,14 +626,47 @@ register_method("dwt", _classical(fuse_dwt), "DWT (PyWavelets db2, 3 levels), ma
 register_method("gff", _classical(fuse_gff), "guided-filter fusion (Li et al. 2013)", _NO_WEIGHTS)
 
 
+ENTRY_POINT_GROUP = "fusion_papers.methods"
+_ENTRY_POINTS_LOADED = False
+
+
+def load_entry_points(force: bool = False) -> list[str]:
+    """Import every module registered under the `fusion_papers.methods` entry-point group (once per process), so that
+    their `register_method` calls run. A module that fails to import is a warning naming it, never an error.
+    Returns the names of the entry points loaded by this call."""
+    global _ENTRY_POINTS_LOADED
+    if _ENTRY_POINTS_LOADED and not force:
+        return []
+    _ENTRY_POINTS_LOADED = True
+    from importlib.metadata import entry_points
+    loaded, seen = [], set()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if (ep.name, ep.value) in seen:      # the same distribution found twice on the path
+            continue
+        seen.add((ep.name, ep.value))
+        try:
+            ep.load()
+            loaded.append(ep.name)
+        except Exception as e:               # a broken plug-in must not take the registry down
+            warnings.warn(f"fusion_papers.methods entry point {ep.name!r} = {ep.value!r} failed to load "
+                          f"({type(e).__name__}: {e}); its methods are not available", RuntimeWarning, stacklevel=2)
+    return loaded
+
+
 def method_names() -> list[str]:
-    "Names of the registered methods."
+    "Names of the registered methods, those of the entry-point modules (`load_entry_points`) included."
+    load_entry_points()
     return sorted(_METHODS)
 
 
 def get(name: str, weights: str | os.PathLike | None = None, device: str = "cpu", **options) -> Callable:
-    "A `fuse(ir, vis) -> fused` callable for method `name` (weights: explicit path → $FUSION_PAPERS_WEIGHTS → fixtures)."
+    """A `fuse(ir, vis) -> fused` callable for method `name` (weights: explicit path(s) → $FUSION_PAPERS_WEIGHTS → fixtures).
+
+    A name not registered yet is looked up in the modules of the `fusion_papers.methods` entry points (a chapter such
+    as `fusion_papers.caf` registers its methods at import), so no chapter has to be imported first."""
     key = str(name).strip().lower()
+    if key not in _METHODS:
+        load_entry_points()
     if key not in _METHODS:
         raise ValueError(f"unknown fusion method {name!r}; choose from {', '.join(method_names())}")
     factory = _METHODS[key].factory
@@ -633,14 +687,16 @@ def list_methods(weights: str | os.PathLike | None = None):
     "Registered methods with the provenance of their weights and whether those are found here (a pandas DataFrame)."
     import pandas as pd
     rows = []
-    for name in method_names():
+    for name in method_names():   # loads the entry-point modules (a broken one warns)
         m = _METHODS[name]
         keys = m.provenance.get("weight_keys", [])
         found = []
         for k in keys:
             try:
-                found.append(str(find_weights(k, weights, verify=False)))
-            except FileNotFoundError:
+                w = weights[keys.index(k)] if isinstance(weights, (list, tuple)) and len(weights) == len(keys) else (
+                    weights[0] if isinstance(weights, (list, tuple)) else weights)
+                found.append(str(find_weights(k, w, verify=False)))
+            except (FileNotFoundError, ValueError):
                 found.append("")
         status = "no weights needed" if not keys and not m.provenance.get("file") else (
             "found" if keys and all(found) else ("missing" if keys else "see source"))
@@ -668,7 +724,12 @@ def fuse_dataset(method: str, dataset: str, cache_dir: str | os.PathLike, max_pa
                  weights=None, device: str = "cpu", fuse: Callable | None = None, progress: bool = False,
                  **options) -> list[tuple[str, Path]]:
     "Fuse a fixture dataset (IR + visible Y) with `method`; 8-bit PNGs cached in `cache_dir/fused/<dataset>/<method key>/`. Returns (stem, path)."
-    key_opts = {**options, **({"weights": str(Path(weights).expanduser().resolve())} if weights is not None else {})}
+    if weights is not None:
+        ws = [str(Path(w).expanduser().resolve()) for w in (weights if isinstance(weights, (list, tuple)) else [weights])]
+        options_key = {**options, "weights": ws[0] if len(ws) == 1 else ws}
+    else:
+        options_key = dict(options)
+    key_opts = options_key
     folder = Path(cache_dir) / "fused" / dataset / method_key(method, key_opts)
     out = []
     for stem, ip, vp in _dataset_pairs(dataset, max_pairs):
@@ -719,7 +780,8 @@ def fuse_files(method: str, ir, vis, out, weights=None, device: str = "cpu", gra
 
 def _cli_fuse(args) -> int:
     if args.list:
-        for r in list_methods(args.weights).itertuples():
+        weights = args.weights[0] if args.weights and len(args.weights) == 1 else args.weights
+        for r in list_methods(weights).itertuples():
             print(f"{r.method:12s} [{r.status}] {r.description}")
             if r.weights:
                 print(f"{'':14s}weights: {r.weights} (sha256 {r.sha256})")
@@ -732,7 +794,8 @@ def _cli_fuse(args) -> int:
         raise ValueError(f"fuse needs --method, --ir, --vis and -o (missing: {', '.join('--' + m for m in missing)}); "
                          "or --list")
     options = {"official_compat": True} if args.official_compat else {}   # only methods that have that mode accept it
-    fuse_files(args.method, args.ir, args.vis, args.output, weights=args.weights, device=args.device,
+    weights = args.weights[0] if args.weights and len(args.weights) == 1 else args.weights
+    fuse_files(args.method, args.ir, args.vis, args.output, weights=weights, device=args.device,
                gray=args.gray, progress=not args.quiet, **options)
     return 0
 
@@ -743,7 +806,9 @@ def cli_register(subparsers) -> None:
                               description="Fuse infrared and visible images with a peer network or a classical rule.")
     p.add_argument("--list", action="store_true", help="list the methods and the provenance of their weights")
     p.add_argument("--method", "-m", help="method name (see --list)")
-    p.add_argument("--weights", default=None, help="weights file or folder (default: $FUSION_PAPERS_WEIGHTS, then <FUSION_PAPERS_DATA>/weights)")
+    p.add_argument("--weights", nargs="+", default=None, metavar="FILE",
+                   help="official checkpoint file(s), in the method's order (didfuse: encoder decoder), or a folder holding them "
+                        "(default: $FUSION_PAPERS_WEIGHTS, then <FUSION_PAPERS_DATA>/weights); loaded strictly")
     p.add_argument("--ir", help="infrared image or folder")
     p.add_argument("--vis", help="visible image or folder (stems matched with --ir)")
     p.add_argument("-o", "--output", help="output image (single pair) or folder")

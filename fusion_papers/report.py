@@ -31,9 +31,9 @@ __all__ = ['PAPER_KEYS', 'TASK_KINDS', 'EPS', 'STATUS_REPRODUCED', 'STATUS_BETTE
            'STATUS_NO_PAPER', 'STATUS_NOT_IN_PAPER', 'TIERS', 'VERDICT_TIERS', 'MOCK_MARKER', 'TIER_NOTES',
            'STATUS_DIFFERS', 'STATUS_REHEARSAL', 'MARKS', 'MIN_WIDTH_PX', 'LEGIBLE_PX', 'STAMP_PREFIX', 'numbers_dir',
            'validate_paper_numbers', 'load_paper_numbers', 'list_tables', 'list_figures', 'table_meta', 'paper_table',
-           'papers_dir', 'tier_for', 'compare', 'compare_table', 'render_compare', 'SavedFigure', 'savefig',
-           'read_provenance', 'paper_numbers_index', 'notebook_code_hash', 'OutputStamp', 'output_stamp', 'read_stamp',
-           'stale_outputs']
+           'papers_dir', 'tier_for', 'compare', 'compare_table', 'render_compare', 'SavedFigure', 'legible_pt',
+           'enlarge_small_text', 'savefig', 'read_provenance', 'paper_numbers_index', 'notebook_code_hash',
+           'OutputStamp', 'output_stamp', 'read_stamp', 'stale_outputs']
 
 # %% ../nbs/00h_report.ipynb #53284a19
 PAPER_KEYS = ("bdl", "caf", "segmif", "tim")
@@ -763,13 +763,36 @@ def _min_font_pt(fig, skip=()) -> float:
     return float(min(sizes)) if sizes else float("nan")
 
 
+def legible_pt(fig, preview_width: int = 1000, dpi: int = 150) -> float:
+    "The smallest font size (pt) that reads as ≥ 9 pt (12 px) once `fig`, saved at `dpi`, is shown `preview_width` px wide."
+    width_px = fig.get_size_inches()[0] * dpi
+    return LEGIBLE_PX * 72 / dpi * max(1.0, width_px / preview_width) * 1.1   # tight bbox: a little wider than the figure
+
+
+def enlarge_small_text(fig, min_pt: float) -> int:
+    "Raise every visible text of `fig` smaller than `min_pt` to `min_pt`; return how many were changed."
+    from matplotlib.text import Text
+    n = 0
+    for ax in fig.axes:                          # tick labels are re-created at each draw: raise their size setting
+        for axis in (ax.xaxis, ax.yaxis):
+            ticks = axis.get_major_ticks()
+            if ticks and ticks[0].label1.get_fontsize() < min_pt:
+                axis.set_tick_params(which="both", labelsize=min_pt)
+                n += 1
+    for t in fig.findobj(Text):
+        if t.get_visible() and t.get_text().strip() and t.get_fontsize() < min_pt:
+            t.set_fontsize(min_pt)
+            n += 1
+    return n
+
+
 def savefig(fig, path, provenance: dict | str | None = None, preview_width: int = 1000, dpi: int = 150,
-            close: bool = True, footer: bool = True, min_width: int = MIN_WIDTH_PX) -> SavedFigure:
+            close: bool = True, footer: bool = True, min_width: int = MIN_WIDTH_PX, legible: bool = True) -> SavedFigure:
     """Save `fig` as a PNG at `path` (atomic) with `provenance` stamped in PNG metadata and a footer line (its tier
     first), plus `<stem>.preview.png` `preview_width` px wide (never narrower than `min_width`, never upscaled);
     return a `SavedFigure` that displays the preview. The figure is rendered at a dpi that makes it at least
-    `min_width` px wide; a warning names a figure whose smallest text would be under 9 pt (12 px) at the preview
-    width. `provenance`: a dict (e.g. `core.Run(...).manifest`, or {"figure": "CAF Fig. 7", "profile": ...,
+    `min_width` px wide; with `legible` (default) text that would read smaller than 9 pt (12 px) at the preview
+    width is enlarged to `legible_pt` first, else a warning names the figure. `provenance`: a dict (e.g. `core.Run(...).manifest`, or {"figure": "CAF Fig. 7", "profile": ...,
     "tier": ..., "seed": ..., "data": ...}) or a short string; git sha, package version and time are added."""
     from PIL import Image, PngImagePlugin
     path = Path(path)
@@ -784,6 +807,13 @@ def savefig(fig, path, provenance: dict | str | None = None, preview_width: int 
             "Source": str(prov.get("git_sha")), "Creation Time": prov["saved_utc"]}
     preview_width = max(int(preview_width), int(min_width))
     dpi = max(dpi, math.ceil(min_width * 1.02 / max(fig.get_size_inches()[0], 1e-3)))
+    if legible and enlarge_small_text(fig, legible_pt(fig, preview_width, dpi)) and getattr(fig, "get_layout_engine", lambda: None)() is None:
+        with warnings.catch_warnings():          # larger text: let matplotlib make room for it again
+            warnings.simplefilter("ignore")
+            try:
+                fig.tight_layout()
+            except Exception:
+                pass
     min_pt = _min_font_pt(fig)
     txt = fig.text(0.005, 0.003, _footer(prov), fontsize=7, color="0.35", ha="left", va="bottom") if footer else None
     try:

@@ -25,12 +25,12 @@ import torch.nn.functional as F
 from . import core, data
 
 # %% auto #0
-__all__ = ['COCO_IOU_THRESHOLDS', 'IGNORE_INDEX', 'DET_ARCHS', 'SEG_ARCHS', 'MIT_SPECS', 'IMAGENET_MEAN', 'IMAGENET_STD',
-           'ultralytics_offline', 'box_iou_np', 'ap_from_pr', 'match_detections', 'detection_ap', 'detection_table',
-           'summary', 'confusion_matrix', 'segmentation_table', 'build_yolo', 'build_torchvision_detector',
-           'SegFormerNet', 'ResNet18Seg', 'build_segmenter', 'yolo_batch', 'seg_loss', 'task_loss', 'read_names',
-           'write_yolo_dataset', 'write_seg_dataset', 'DetFolder', 'SegFolder', 'TaskModel', 'TorchvisionDetModel',
-           'SegModel', 'YoloModel', 'build_task_model']
+__all__ = ['COCO_IOU_THRESHOLDS', 'MATCHINGS', 'IGNORE_INDEX', 'DET_ARCHS', 'SEG_ARCHS', 'MIT_SPECS', 'IMAGENET_MEAN',
+           'IMAGENET_STD', 'ultralytics_offline', 'box_iou_np', 'ap_from_pr', 'match_detections', 'detection_ap',
+           'detection_table', 'summary', 'confusion_matrix', 'segmentation_table', 'build_yolo',
+           'build_torchvision_detector', 'SegFormerNet', 'ResNet18Seg', 'build_segmenter', 'yolo_batch', 'seg_loss',
+           'task_loss', 'read_names', 'write_yolo_dataset', 'write_seg_dataset', 'DetFolder', 'SegFolder', 'TaskModel',
+           'TorchvisionDetModel', 'SegModel', 'YoloModel', 'build_task_model']
 
 # %% ../nbs/00e_tasks.ipynb #c79ce328
 def _find_ttf() -> Path | None:
@@ -122,8 +122,18 @@ def _np(x, dtype=np.float64, shape=None):
     return x.reshape(shape) if shape is not None else x
 
 
-def match_detections(pred_boxes, pred_scores, gt_boxes, iou_thresholds=COCO_IOU_THRESHOLDS) -> np.ndarray:
-    "True-positive flags (n_pred×n_thr) for one image and one class: greedy by score to the best unclaimed GT."
+MATCHINGS = ("coco", "voc")
+
+
+def match_detections(pred_boxes, pred_scores, gt_boxes, iou_thresholds=COCO_IOU_THRESHOLDS,
+                     matching: str = "coco") -> np.ndarray:
+    """True-positive flags (n_pred×n_thr) for one image and one class, detections taken greedily by score.
+
+    `matching="coco"`: a detection takes the best-IoU ground truth **not yet claimed** (pycocotools, ultralytics).
+    `matching="voc"`: a detection looks only at its best-IoU ground truth; if that one is already claimed it is a
+    false positive, with no fall-back (py-faster-rcnn `voc_eval`, BDL's `eval_detection.py`). Ties go to the first GT."""
+    if matching not in MATCHINGS:
+        raise ValueError(f"unknown matching {matching!r}; choose one of {MATCHINGS}")
     pb = _np(pred_boxes, shape=(-1, 4))
     ps = _np(pred_scores).reshape(-1)
     gb = _np(gt_boxes, shape=(-1, 4))
@@ -136,6 +146,12 @@ def match_detections(pred_boxes, pred_scores, gt_boxes, iou_thresholds=COCO_IOU_
     claimed = np.zeros((len(gb), len(thr)), bool)
     for row, j in enumerate(order):
         for t, th in enumerate(thr):
+            if matching == "voc":
+                k = int(np.argmax(iou[row]))
+                if iou[row, k] >= min(th, 1 - 1e-10) and not claimed[k, t]:
+                    tp[j, t] = True
+                    claimed[k, t] = True
+                continue
             avail = np.where(claimed[:, t], -1.0, iou[row])
             k = int(np.argmax(avail))
             if avail[k] >= min(th, 1 - 1e-10):
@@ -146,8 +162,12 @@ def match_detections(pred_boxes, pred_scores, gt_boxes, iou_thresholds=COCO_IOU_
 
 def detection_ap(preds: Sequence[dict], targets: Sequence[dict], num_classes: int,
                  iou_thresholds=COCO_IOU_THRESHOLDS, method: str = "coco101",
-                 max_det: int | None = 100) -> tuple[np.ndarray, np.ndarray]:
-    "AP per class and IoU threshold (C×T, NaN where a class has no ground truth) and the GT count per class."
+                 max_det: int | None = 100, matching: str = "coco") -> tuple[np.ndarray, np.ndarray]:
+    """AP per class and IoU threshold (C×T, NaN where a class has no ground truth) and the GT count per class.
+
+    `method`: how the PR curve is integrated (`coco101` or `voc` all-point); `matching`: how detections are matched
+    (`coco`: fall back to the best unclaimed GT; `voc`: FP when the best-overlap GT is taken; see `match_detections`).
+    BDL's `eval_detection.py` is `method="voc", matching="voc", max_det=None`, IoU 0.5."""
     if len(preds) != len(targets):
         raise ValueError(f"{len(preds)} prediction entries for {len(targets)} images")
     thr = np.atleast_1d(np.asarray(iou_thresholds, np.float64))
@@ -166,7 +186,7 @@ def detection_ap(preds: Sequence[dict], targets: Sequence[dict], num_classes: in
                 m = m[np.argsort(-ps[m], kind="mergesort")[:max_det]]
             if len(m):
                 scores[c].append(ps[m])
-                tps[c].append(match_detections(pb[m], ps[m], gc, thr))
+                tps[c].append(match_detections(pb[m], ps[m], gc, thr, matching))
     ap = np.full((num_classes, len(thr)), np.nan)
     for c in range(num_classes):
         if n_gt[c] == 0:
@@ -186,10 +206,10 @@ def detection_ap(preds: Sequence[dict], targets: Sequence[dict], num_classes: in
 
 
 def detection_table(preds: Sequence[dict], targets: Sequence[dict], names: Sequence[str],
-                    method: str = "coco101", max_det: int | None = 100) -> pd.DataFrame:
+                    method: str = "coco101", max_det: int | None = 100, matching: str = "coco") -> pd.DataFrame:
     "Per-class AP50 / AP50_95 (in %), GT counts, and a final `mean` row; `df.attrs['summary']` holds mAP50, mAP50_95."
     names = list(names)
-    ap, n_gt = detection_ap(preds, targets, len(names), COCO_IOU_THRESHOLDS, method, max_det)
+    ap, n_gt = detection_ap(preds, targets, len(names), COCO_IOU_THRESHOLDS, method, max_det, matching)
     ap50 = 100 * ap[:, 0]
     ap5095 = 100 * ap.mean(1)          # NaN rows (no GT) stay NaN; no other NaN occurs
     df = pd.DataFrame({"class": names, "AP50": ap50, "AP50_95": ap5095, "n_gt": n_gt})
@@ -200,6 +220,7 @@ def detection_table(preds: Sequence[dict], targets: Sequence[dict], names: Seque
                                       "n_gt": [int(n_gt.sum())]})], ignore_index=True)
     df.attrs["summary"] = {"mAP50": m50, "mAP50_95": m5095}
     df.attrs["method"] = method
+    df.attrs["matching"] = matching
     return df
 
 
@@ -865,7 +886,7 @@ class TorchvisionDetModel(TaskModel):
         return [{k: v.cpu() for k, v in o.items()} for o in out]
 
     def evaluate(self, data, split: str = "val", batch: int = 4, method: str = "coco101", conf: float = 0.05,
-                 max_det: int = 100) -> pd.DataFrame:
+                 max_det: int = 100, matching: str = "coco") -> pd.DataFrame:
         "Per-class AP50 / AP50_95 table on `data/images/split` (see `detection_table`)."
         ds = DetFolder(data, split)
         self._check_names(ds.names)
@@ -874,7 +895,7 @@ class TorchvisionDetModel(TaskModel):
             items = [ds[i] for i in range(s, min(len(ds), s + batch))]
             preds += self.predict([i[0] for i in items], conf=conf, max_det=max(300, max_det))
             gts += [i[1] for i in items]
-        return detection_table(preds, gts, self.names, method, max_det)
+        return detection_table(preds, gts, self.names, method, max_det, matching)
 
 
 class SegModel(TaskModel):
@@ -1038,7 +1059,7 @@ class YoloModel(TaskModel):
         return out
 
     def evaluate(self, data, split: str = "val", imgsz: int | None = None, method: str = "coco101",
-                 conf: float = 0.001, iou: float = 0.7, max_det: int = 100) -> pd.DataFrame:
+                 conf: float = 0.001, iou: float = 0.7, max_det: int = 100, matching: str = "coco") -> pd.DataFrame:
         "Per-class AP50 / AP50_95 with our evaluator (see `detection_table`)."
         ds = DetFolder(data, split)
         self._check_names(ds.names)
@@ -1047,7 +1068,7 @@ class YoloModel(TaskModel):
             im, t = ds[i]
             preds += self.predict([im], conf=conf, iou=iou, max_det=max(300, max_det), imgsz=imgsz)
             gts.append(t)
-        return detection_table(preds, gts, self.names, method, max_det)
+        return detection_table(preds, gts, self.names, method, max_det, matching)
 
     def evaluate_ultralytics(self, data, split: str = "val", imgsz: int = 640, batch: int = 1, conf: float = 0.001,
                              iou: float = 0.7, **val_kw) -> pd.DataFrame:

@@ -21,9 +21,10 @@ import mockdata  # noqa: E402
 CAF_PROMISED = ("fig-caf-1/fig1_search_space.png", "fig-caf-5/fig5_searched_weights.png", "tbl-caf-1/table1.csv",
                 "tbl-caf-2/table2.csv", "tbl-caf-3/table3.csv", "fig-caf-7/fig7_metrics.png", "fig-caf-7/fig7_per_image.csv")
 REHEARSAL_TIMEOUT_S = int(os.environ.get("FUSION_PAPERS_REHEARSAL_TIMEOUT", 1500))
-#: the memory and resume tests were written but not yet run to completion on this machine before landing: opt-in
+#: the resume test fails today (the resumed 3-step search ends with a different β than the uninterrupted one; the
+#: training part was not reached): opt-in until that is fixed, see notes/rehearsal.md
 EXTRA = pytest.mark.skipif(os.environ.get("FUSION_PAPERS_REHEARSAL_EXTRA") != "1",
-                           reason="not yet verified: run with FUSION_PAPERS_REHEARSAL_EXTRA=1 (see notes/rehearsal.md)")
+                           reason="known failure (resumed search differs): run with FUSION_PAPERS_REHEARSAL_EXTRA=1")
 
 
 def _py(code: str, timeout=900, env=None):
@@ -104,7 +105,6 @@ print(json.dumps({{"peak_mb": d["VmHWM"] / 1024}}))
 
 
 @pytest.mark.slow
-@EXTRA
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for peak RSS")
 def test_memory_does_not_grow_with_dataset(tmp_path):
     "The streaming stages on a mock M3FD of n and of 2n pairs (1024×768): peak RSS grows by less than 10 %."

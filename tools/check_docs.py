@@ -73,7 +73,13 @@ _TEXT_JS = """() => { const b = document.body.cloneNode(true);
   return b.textContent; }"""
 _FIG_JS = """() => Array.from(document.querySelectorAll('figure.fp-figure')).map(f => { const i = f.querySelector('img');
   const a = f.querySelector('a[href]');
-  return {name: f.dataset.full, shown: i ? i.getBoundingClientRect().width : 0, natural: i ? i.naturalWidth : 0,
+  let shown = 0;
+  if (i) { const r = i.getBoundingClientRect(); let left = r.left, right = r.right;
+    for (let e = i.parentElement; e; e = e.parentElement) {   // what an ancestor that clips its overflow hides is not shown
+      const s = getComputedStyle(e);
+      if (s.overflowX !== 'visible') { const c = e.getBoundingClientRect(); left = Math.max(left, c.left); right = Math.min(right, c.right); } }
+    shown = Math.max(0, right - left); }
+  return {name: f.dataset.full, shown: shown, natural: i ? i.naturalWidth : 0,
           href: a ? a.href : null}; })"""
 MIN_FIGURE_PX = 900
 _TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\$[^$\n]{0,200}?\\[A-Za-z]+[^$\n]{0,200}?\$")
