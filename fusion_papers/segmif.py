@@ -1,4 +1,4 @@
-"""Chapter 3. *Multi-interactive Feature Learning and a Full-time Multi-modality Benchmark for Image Fusion and Segmentation* (Liu, Liu, Wu, Ma, Liu, Zhong, Luo, Fan; ICCV 2023): the SegFormer segmenter and its feature taps, the hierarchical interactive attention (HIA), the fusion network with the official attribute names, the paper and official losses, the dynamic factor, interactive training, and every table and figure. The FMB benchmark has its own page ([FMB](fmb.html)).
+"""Chapter 3. *Multi-interactive Feature Learning and a Full-time Multi-modality Benchmark for Image Fusion and Segmentation* (Liu, Liu, Wu, Ma, Liu, Zhong, Luo, Fan; ICCV 2023): the SegFormer segmenter and its feature taps, the hierarchical interactive attention (HIA), the fusion network with the official attribute names, the paper and official losses, the dynamic factor, interactive training, and every table and figure. The FMB benchmark has its own page ([FMB](03a_fmb.html)).
 
 Docs: https://fusion-papers.github.io/fusion_papers/segmif.html.md"""
 
