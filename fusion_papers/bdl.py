@@ -472,31 +472,9 @@ def show_compare(df):
         return report.render_compare(df)
 
 # %% ../nbs/01_bilevel.ipynb #1535c396
-def _macs_thop(model: nn.Module, *inputs) -> int:
-    "Multiply–accumulates of Conv/ConvTranspose/Linear layers (thop convention: ConvT at its output resolution, no bias)."
-    total = [0]
-    def hook(m, inp, out):
-        if isinstance(m, nn.Conv2d):
-            total[0] += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-        elif isinstance(m, nn.ConvTranspose2d):
-            total[0] += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
-        elif isinstance(m, nn.Linear):
-            total[0] += out.numel() * m.in_features
-    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
-    try:
-        with torch.no_grad():
-            model(*inputs)
-    finally:
-        for h in hs:
-            h.remove()
-    return int(total[0])
-
-
 def count_macs(model: nn.Module, *inputs) -> int:
-    "MACs in thop's convention: `nets.count_macs` when the toolkit has it, else the local conv/linear counter."
-    if hasattr(nets, "count_macs"):
-        return int(nets.count_macs(model, *inputs, convention="thop"))
-    return _macs_thop(model, *inputs)
+    "MACs in thop's convention (`nets.count_macs`)."
+    return int(nets.count_macs(model, *inputs, convention="thop"))
 
 
 def efficiency_models() -> dict:

@@ -83,20 +83,8 @@ TABLE7_OPS = {"3-DC": "DilConv_3_2", "5-DC": "DilConv_5_2", "3-RB": "Residualblo
 
 
 def conv_macs(model: nn.Module, *inputs) -> int:
-    "Conv MACs, thop convention (`nets.count_macs` when the toolkit has it; else a forward-hook count of Conv2d/ConvTranspose2d)."
-    if hasattr(nets, "count_macs"):
-        return int(nets.count_macs(model, *inputs, convention="thop"))
-    tot = [0]
-    def hook(m, i, o):
-        tot[0] += o.numel() * (m.in_channels // m.groups) * int(np.prod(m.kernel_size))
-    hs = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    try:
-        with torch.no_grad():
-            model(*inputs)
-    finally:
-        for h in hs:
-            h.remove()
-    return tot[0]
+    "Conv MACs, thop convention (`nets.count_macs`)."
+    return int(nets.count_macs(model, *inputs, convention="thop"))
 
 
 class _Pipeline(nn.Module):
