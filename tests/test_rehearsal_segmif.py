@@ -20,7 +20,7 @@ TIMEOUT_S = int(os.environ.get("FUSION_PAPERS_REHEARSAL_TIMEOUT", 1500 if not FU
 #: what the paper profile promises (per table/figure label): files under out_dir/<label>/
 PROMISED = {"tbl-segmif-1": ["table1.csv", "Ours/round_1.json", "Ours/fused"],
             "tbl-segmif-2": ["table2.csv", "ours_full_table.csv", "Ours/round_1.json"],
-            "tbl-segmif-3": ["table3.csv", "mfnet/M1/round_1.json", "fmb/M1/round_1.json"],
+            "tbl-segmif-3": ["table3.csv", "mfnet/Concatenate/round_1.json", "fmb/Concatenate/round_1.json"],
             "fig-segmif-7": ["fig7_fused.png"],
             "fig-segmif-8": ["fig8_per_image.csv", "fig8_violins.png"],
             "fig-segmif-9-10": ["mfnet_segmentation.png", "fmb_segmentation.png"],
@@ -74,7 +74,7 @@ def test_committed_record_covers_every_stage():
     "The committed rehearsal record (a real run of the full rehearsal) has every table's training stages, all ok."
     rec = core.committed_rehearsal_record("segmif")
     stages = rec["stages"]
-    for tag in ("tbl-segmif-1/Ours", "tbl-segmif-2/Ours", "mfnet/M1", "fmb/M1"):
+    for tag in ("tbl-segmif-1/Ours", "tbl-segmif-2/Ours", "mfnet/Concatenate", "fmb/Concatenate"):
         for k in TRAIN_STAGES:
             assert f"{tag}/r1 {k}" in stages, (tag, k, sorted(stages))
     assert any(k.startswith("fig-segmif-13/") for k in stages)
