@@ -815,16 +815,16 @@ def resolve_device(device=None):
 
 
 def _fmi_kernel(jit=None):
-    "The compiled window kernel (`_fmi_numba.fmi_map`), or None: numba missing, `jit=False`, or FUSION_PAPERS_NUMBA=0."
+    "The compiled window kernel (`fmi_kernel.fmi_map`), or None: numba missing, `jit=False`, or FUSION_PAPERS_NUMBA=0."
     if jit is False or (jit is None and os.environ.get("FUSION_PAPERS_NUMBA", "1") == "0"):
         return None
     try:
-        from fusion_papers import _fmi_numba
+        from fusion_papers import fmi_kernel
     except ImportError:
         if jit:
             raise
         return None
-    return _fmi_numba.fmi_map
+    return fmi_kernel.fmi_map
 
 
 def fmi(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "none", w: int = 3, device=None, jit=None) -> float:
