@@ -489,38 +489,7 @@ DRIVE_NOTE = ("the authors distribute TIM's checkpoints on Google Drive (README 
               "pass them with --weights FILE... or a folder holding them under their official names")
 
 
-# `nets.read_checkpoint` / `nets.load_official` / `nets.CheckpointError` are the toolkit's (shared API); until they
-# are on main the minimal equivalents below are used (same behaviour: plain state dict, strict, differences listed).
-CheckpointError = getattr(nets, "CheckpointError", None) or type("CheckpointError", (ValueError,), {})
-
-
-def _read(path) -> dict:
-    if hasattr(nets, "read_checkpoint"):
-        return nets.read_checkpoint(path)
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
-    for k in ("state_dict", "model", "net"):
-        if isinstance(sd, dict) and isinstance(sd.get(k), dict):
-            sd = sd[k]
-    if not isinstance(sd, dict):
-        raise CheckpointError(f"{path}: holds a {type(sd).__name__}, not a state dict")
-    return {k.removeprefix("module."): v for k, v in sd.items()}
-
-
-def _load_strict(net: nn.Module, sd: dict) -> nn.Module:
-    if hasattr(nets, "load_official"):
-        return nets.load_official(net, sd, strict=True)
-    own = net.state_dict()
-    missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
-    shapes = [f"{k}: {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        raise CheckpointError(f"missing {missing[:8]}{'…' if len(missing) > 8 else ''} ({len(missing)}), "
-                              f"unexpected {unexpected[:8]}{'…' if len(unexpected) > 8 else ''} ({len(unexpected)}), "
-                              f"mis-shaped {shapes[:8]}")
-    net.load_state_dict(sd, strict=True)
-    return net
+CheckpointError = nets.CheckpointError   # the toolkit's error (a ValueError naming the file)
 
 
 def _weight_candidates(method: str, weights=None) -> list[Path]:
@@ -559,14 +528,14 @@ def load_tim(method: str = "tim", weights=None, device: str = "cpu") -> tuple[nn
     roles = [("stage 1", s1, "stem.0.conv2d.weight", TIM_CONFIGS[method].files[0])]
     if s2 is not None:
         roles.append(("stage 2", s2, "stem2.0.conv2d.weight", TIM_CONFIGS[method].files[1]))
-    states = [(f, _read(f)) for f in _weight_candidates(method, weights)]
+    states = [(f, nets.read_checkpoint(f)) for f in _weight_candidates(method, weights)]
     for role, net, marker, fname in roles:
         ok = False
         for f, sd in states:
             if marker not in sd:
                 continue
             try:
-                _load_strict(net, sd)
+                nets.load_official(net, sd, strict=True)
                 ok = True
                 break
             except ValueError as e:
