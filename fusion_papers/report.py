@@ -736,9 +736,11 @@ LEGIBLE_PX = 12.0        # 9 pt at 96 dpi: the smallest text height (CSS px) rea
 class SavedFigure:
     """Result of `savefig`: `path` (full resolution), `preview_path` (≥ 900 px wide), `provenance`, `size` (full-res
     px), `preview_size`, `min_font_px` (smallest text of the figure, in px, as shown at the preview's width),
-    `preview_png` (bytes). Displays in notebooks as HTML: the full-resolution image shown at the preview's width,
-    in a `figure.fp-figure` naming the file; the docs build (`tools/docs_post.py`) writes it beside the page and
-    links the image to it."""
+    `preview_png` (bytes). Displays in notebooks as HTML: the preview image (so a saved notebook stays small), in a
+    `figure.fp-figure` naming the full-resolution file (`data-full`) and, when it lies under the working
+    directory, its relative path (`data-src`); the docs build (`tools/docs_post.py`) ships the full-resolution file
+    beside the page when it exists at build time (else the preview) and links the image to it.
+    `FUSION_PAPERS_INLINE_FULL=1` inlines the full-resolution PNG instead."""
 
     def __init__(self, path: Path, preview_path: Path, provenance: dict, preview_png: bytes, full_png: bytes = b"",
                  size: tuple = (0, 0), preview_size: tuple = (0, 0), min_font_px: float = float("nan")):
@@ -748,11 +750,19 @@ class SavedFigure:
 
     def _repr_html_(self):
         import base64
-        b64 = base64.b64encode(self._full).decode()
+        inline_full = os.environ.get("FUSION_PAPERS_INLINE_FULL", "0") not in ("", "0")
+        b64 = base64.b64encode(self._full if inline_full else self.preview_png).decode()
         w = self.preview_size[0] or ""
         full = _html.escape(self.path.name)
         alt = _html.escape(str(self.provenance.get("figure") or self.path.stem))
-        return (f'<figure class="fp-figure" data-full="{full}" style="margin:0">'
+        src = ""
+        try:                                 # the full-resolution file, relative to the notebook's folder
+            rel = Path(os.path.relpath(Path(self.path).resolve(), Path.cwd().resolve()))
+            if not rel.parts or rel.parts[0] != "..":
+                src = f' data-src="{_html.escape(rel.as_posix())}"'
+        except ValueError:                   # another drive (Windows)
+            pass
+        return (f'<figure class="fp-figure" data-full="{full}"{src} style="margin:0">'
                 f'<img src="data:image/png;base64,{b64}" width="{w}" alt="{alt}" style="max-width:none">'
                 f'<figcaption style="font-size:80%;color:#57606a">{alt} — click for full resolution: {full} '
                 f'({self.size[0]}×{self.size[1]} px)</figcaption></figure>')
