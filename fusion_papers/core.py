@@ -255,9 +255,10 @@ def environment_lock(path=None) -> dict | None:
         return None
     diff = {}
     for line in p.read_text(encoding="utf-8").splitlines():
-        if "==" not in line or line.lstrip().startswith("#"):
+        spec = line.split(";")[0].strip().rstrip("\\").strip()      # `name==ver \` (hashes follow on `--hash` lines)
+        if "==" not in spec or spec.startswith(("#", "-")):
             continue
-        name, ver = (x.strip() for x in line.split(";")[0].split("==", 1))
+        name, ver = (x.strip() for x in spec.split()[0].split("==", 1))
         try:
             got = _md.version(name)
         except _md.PackageNotFoundError:
