@@ -49,8 +49,8 @@ def test_caf_rehearsal_via_cli(tmp_path, bindir, root):
     for name, s in stages.items():
         assert s["status"] == "ok", (name, s["status"])
         assert s["progress_bars"] >= 1, f"stage {name} has no progress bar"
-        if name != "fig-caf-7":   # inference only: per-image outputs, no training state to checkpoint
-            assert s["checkpoints"] >= 1, f"stage {name} saved no checkpoint"
+        assert s["checkpoints"] >= 1, f"stage {name} saved no checkpoint"   # Fig. 7: one per scored pair
+        if name != "fig-caf-7":   # inference over the figure's pairs: no GPU projection
             assert s["projected_gpu_hours"] is not None and s["projected_gpu_hours"] > 0, name
     summary = json.loads((out / "reproduce_summary.json").read_text())
     assert summary["rehearse"] == 1 and summary["papers"]["caf"]["parameters"]["rehearse"] == 1
@@ -83,6 +83,48 @@ def test_data_root_contract(tmp_path):
     assert str(tmp_path / "multispectral") in msg and "labels/yolo" in msg and "tbl-caf-1" in msg
     with pytest.raises(ValueError, match="fig-caf-7"):
         caf.wanted_tables(["tbl-caf-9"])
+
+
+def test_fig7_pairs_reused_and_figures_read_data_root(tmp_path, monkeypatch):
+    """Fig. 7 writes each scored pair under `cache_dir/pairs/` and a rerun (whole-table cache gone, as after a kill) fuses
+    only the pairs not written yet; Fig. 5's pair and the explorer's pairs come from `data_root/<dataset>` when given."""
+    from fusion_papers import data, peers
+    mock = mockdata.write_caf_mocks(tmp_path / "mock", n=3, datasets=("tno", "m3fd"))
+    calls = []
+    real_get = peers.get
+
+    def counting(name, **kw):
+        f = real_get(name, **kw)
+        return lambda ir, vis: (calls.append(name), f(ir, vis))[1]
+    monkeypatch.setattr(peers, "get", counting)
+    kw = dict(datasets=("tno", "m3fd"), metrics=("MI", "SD"), roots={"tno": mock / "tno", "m3fd": mock / "m3fd"},
+              cache_dir=tmp_path / "fig7", progress=False, max_side=128)
+    first = caf.fig7_metrics(["average", "max"], **kw)
+    n = len(data.list_pairs("tno", root=mock / "tno")) + len(data.list_pairs("m3fd", root=mock / "m3fd"))
+    assert len(calls) == 2 * n and len(list((tmp_path / "fig7" / "pairs").glob("*/*.json"))) == n
+    (tmp_path / "fig7" / "fig7_per_image.csv").unlink()             # as if killed before the table was written
+    one = sorted((tmp_path / "fig7" / "pairs" / "m3fd").glob("*.json"))[0]
+    one.unlink()                                                     # ... and before this pair was scored
+    calls.clear()
+    with core.stage("fig-caf-7", tmp_path / "out", steps=2 * n) as st:
+        again = caf.fig7_metrics(["average", "max"], stage=st, **kw)
+    assert calls == ["average", "max"], calls                        # only the missing pair was fused again
+    assert st.resumed_from == 2 * (n - 1) and st.checkpoints == 1
+    key = ["dataset", "method", "image"]
+    assert first.sort_values(key).reset_index(drop=True).equals(again.sort_values(key).reset_index(drop=True))
+    calls.clear()
+    caf.fig7_metrics(["average"], **kw)                              # other arguments: nothing reused
+    assert len(calls) == n
+    # Fig. 5 / explorer: data_root's copy (its own stems), the fixtures without data_root
+    folder, stems, label = caf.showcase_pairs("m3fd", ["00512"], mock)
+    assert folder == mock / "m3fd" and stems == [data.list_pairs("m3fd", root=mock / "m3fd")[0][0]] and "mock data" in label
+    assert caf.showcase_pairs("tno", ["05"], None)[:2] == (None, ["05"])
+    assert caf.showcase_pairs("roadscene", ["FLIR_00211"], mock)[0] is None      # not under data_root: fixtures
+    if core.has_fixtures("weights", "caf_det.pth"):
+        out = caf.official_pair_outputs(stems[0], max_side=64, dataset_dir=folder)
+        ref = data.load_pair_entry("m3fd", *data.list_pairs("m3fd", root=folder)[0])
+        assert list(out) == ["IR", "VIS", "CAF-det", "CAF-seg"] and max(out["IR"].shape) == 64
+        assert out["IR"].shape[1] / out["IR"].shape[0] == pytest.approx(ref.ir.shape[1] / ref.ir.shape[0], rel=0.02)
 
 
 _MEM = """
