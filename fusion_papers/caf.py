@@ -31,10 +31,10 @@ __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'D
            'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space',
            'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg',
            'beta_decay_period', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
-           'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches',
-           'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
-           'run_task_rows', 'run_training', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics',
-           'iter_pairs_scaled', 'downscaled_pairs', 'showcase_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer',
+           'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs', 'showcase_pairs',
+           'fusion_patches', 'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser',
+           'task_step_flops', 'run_task_rows', 'run_training', 'variant_weights', 'LastOutput', 'table3_nets',
+           'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer',
            'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
@@ -935,6 +935,20 @@ def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side
         out[f"CAF-{t}"] = CAFFuser(t, weights)(ir, vis)
     return out
 
+
+def showcase_pairs(name: str, stems, data_root=None) -> tuple:
+    """Which pairs of dataset `name` a figure or the explorer shows: with `data_root` holding `<name>/`, that copy (the
+    `stems` when it has them, else its first `len(stems)` pairs); otherwise the fixtures' `stems`.
+    Returns (folder or None for the fixtures, [stems], a label for the figure footer)."""
+    from fusion_papers import data
+    stems = list(stems)
+    folder = Path(data_root).expanduser() / name if data_root is not None else None
+    if folder is None or not folder.is_dir():
+        return None, stems, f"{name} fixture {', '.join(stems)}"
+    have = [e[0] for e in data.list_pairs(name, root=folder)]
+    pick = [s for s in stems if s in have] or have[:len(stems)]
+    return folder, pick, f"{name} {', '.join(pick)} from {folder}" + (" (mock data)" if data.is_mock(folder) else "")
+
 # %% ../nbs/02_caf.ipynb #2b1b55c6
 def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "roadscene"), roots: dict | None = None,
                    cache=None):
@@ -1299,20 +1313,6 @@ def downscaled_pairs(name: str, root=None, max_side: int | None = None, stems=No
     return list(iter_pairs_scaled(name, root, max_side, stems))
 
 
-def showcase_pairs(name: str, stems, data_root=None) -> tuple:
-    """Which pairs of dataset `name` a figure or the explorer shows: with `data_root` holding `<name>/`, that copy (the
-    `stems` when it has them, else its first `len(stems)` pairs); otherwise the fixtures' `stems`.
-    Returns (folder or None for the fixtures, [stems], a label for the figure footer)."""
-    from fusion_papers import data
-    stems = list(stems)
-    folder = Path(data_root).expanduser() / name if data_root is not None else None
-    if folder is None or not folder.is_dir():
-        return None, stems, f"{name} fixture {', '.join(stems)}"
-    have = [e[0] for e in data.list_pairs(name, root=folder)]
-    pick = [s for s in stems if s in have] or have[:len(stems)]
-    return folder, pick, f"{name} {', '.join(pick)} from {folder}" + (" (mock data)" if data.is_mock(folder) else "")
-
-
 def table3_pairs(settings: CAFSettings, data_root=None, seed: int = 0) -> list:
     "The M3FD pairs Table 3's MI/VIF are measured on: the fixtures (smoke) or the seeded test split of `data_root/m3fd` (paper), capped at `max_images`."
     if settings.is_smoke and data_root is None:
@@ -1364,7 +1364,6 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
                         seed=seed, profile=settings.profile, data="m3fd")
     rows["ReCoNet"] = {"MI": r["MI"], "VIF": r["VIF"]}
     return rows
-
 
 # %% ../nbs/02_caf.ipynb #ca5a9e04
 #: Table 3 rows computed with a stand-in architecture (the original networks' code/weights are not available offline)
