@@ -131,7 +131,8 @@ def test_explorer_in_jupyterlab(tmp_path):
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}", "--LabApp.expose_app_in_browser=True",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"],
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None"]
+        + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),   # CI containers run as root
         cwd=work, env=_lab_env(work), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     step = "starting JupyterLab"
 
@@ -198,7 +199,7 @@ def test_explorer_in_jupyterlab(tmp_path):
                 step = "waiting for the loss readout to change"
                 page.wait_for_function("([sel, old]) => { const e = document.querySelectorAll(sel); "
                                        "return [...e].some(x => x.innerText.includes('largest weights') && x.innerText !== old); }",
-                                       ["[data-fp-explorer='1'] .widget-html-content", before], timeout=deadline.ms(120))
+                                       arg=["[data-fp-explorer='1'] .widget-html-content", before], timeout=deadline.ms(120))
                 after = readout.inner_text()
                 m1 = re.search(r"=\s*(-?\d+\.\d+)", after)
                 value_after = first.locator(".widget-readout").inner_text()

@@ -56,6 +56,7 @@ def test_caf_rehearsal_via_cli(tmp_path, bindir, root):
     assert summary["rehearse"] == 1 and summary["papers"]["caf"]["parameters"]["rehearse"] == 1
     executed = (out / "caf" / "02_caf.ipynb").read_text()
     assert "search det" in executed and "step 0:" not in executed          # bars, not one printed line per step
+    assert "application/vnd.jupyter.widget-view+json" not in executed        # no live widgets under papermill (core.interactive)
     # what a person scrolls through: printed text (stdout/stderr streams), not the full-resolution figures
     text = sum(len("".join(o.get("text", ""))) for c in json.loads(executed)["cells"] for o in c.get("outputs", [])
                if o.get("output_type") == "stream")
