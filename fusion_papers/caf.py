@@ -33,8 +33,9 @@ __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'D
            'beta_decay_period', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
            'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches',
            'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
-           'run_task_rows', 'run_training', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics',
-           'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer', 'fig7_metrics']
+           'run_task_rows', 'run_training', 'plan_units', 'variant_weights', 'LastOutput', 'table3_nets',
+           'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer',
+           'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -1238,6 +1239,27 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
     net.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
     return res, net.to(device).eval()
 
+
+# %% ../nbs/02_caf.ipynb #ee1cb996
+def plan_units(profile: str = "paper") -> list[dict]:
+    """The units `fusion-papers plan` lists for this chapter: one per row of Tables 1–3 (separate fine-tunings / trainings)
+    and one per figure; `needs` are the units to finish first, `stages` the rehearsal-record stages whose one-run cost
+    the unit pays. The two searches are the Fig. 5 unit; the 'Ours' rows train the fusion network on its searched loss."""
+    s = CAF_PROFILES[profile] if profile in CAF_PROFILES else CAF_PROFILES["paper"]
+    u = [dict(table="fig-caf-1", stages=[]), dict(table="fig-caf-5", stages=["search-det", "search-seg"])]
+    for r in s.table_rows:
+        ours = r == "Ours"
+        u.append(dict(table="tbl-caf-1", row=r, needs=["fig-caf-5"] if ours else [],
+                      stages=(["train-det"] if ours else []) + ["tbl-caf-1/m3fd/Ours", "tbl-caf-1/multispectral/Ours"]))
+    for r in s.table_rows:
+        ours = r == "Ours"
+        u.append(dict(table="tbl-caf-2", row=r, needs=["fig-caf-5"] if ours else [],
+                      stages=(["train-seg"] if ours else []) + ["tbl-caf-2/mfnet/Ours"]))
+    for r, (_, variant) in table3_nets().items():
+        u.append(dict(table="tbl-caf-3", row=r, needs=["fig-caf-5"] if variant == "searched" else [], stages=["tbl-caf-3/Ours"]))
+    u.append(dict(table="tbl-caf-3", row="ReCoNet", stages=[]))           # the released ReCoNet: evaluation only
+    u.append(dict(table="fig-caf-7", needs=["tbl-caf-1:Ours", "tbl-caf-2:Ours"] if "Ours" in s.table_rows else [], stages=["fig-caf-7"]))
+    return u
 
 # %% ../nbs/02_caf.ipynb #3d89c066
 def variant_weights(name: str, searched=None, seed: int = 0) -> np.ndarray:
