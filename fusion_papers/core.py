@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata as _md
 import json
 import os
 import platform
@@ -257,6 +256,7 @@ _VERSIONED = ("fusion_papers", "numpy", "torch", "torchvision", "opencv-python",
 
 def package_versions(names=_VERSIONED) -> dict[str, str | None]:
     "Installed versions of the packages that decide numbers (None when absent)."
+    import importlib.metadata as _md          # imported here: it costs ~0.1 s of every command's start-up
     out = {"python": platform.python_version()}
     for n in names:
         try:
@@ -271,15 +271,17 @@ LOCK_FILE = "requirements.lock"
 
 def environment_lock(path=None) -> dict | None:
     "The lock file the environment was installed from (`requirements.lock` of the checkout): its SHA-256 and the installed packages whose version differs from it (None outside a checkout)."
+    import importlib.metadata as _md
     root = project_root()
     p = Path(path) if path else (root / LOCK_FILE if root is not None else None)
     if p is None or not p.exists():
         return None
     diff = {}
     for line in p.read_text(encoding="utf-8").splitlines():
-        if "==" not in line or line.lstrip().startswith("#"):
+        spec = line.split(";")[0].strip().rstrip("\\").strip()      # `name==ver \` (hashes follow on `--hash` lines)
+        if "==" not in spec or spec.startswith(("#", "-")):
             continue
-        name, ver = (x.strip() for x in line.split(";")[0].split("==", 1))
+        name, ver = (x.strip() for x in spec.split()[0].split("==", 1))
         try:
             got = _md.version(name)
         except _md.PackageNotFoundError:
