@@ -31,10 +31,11 @@ __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'D
            'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space',
            'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg',
            'beta_decay_period', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
-           'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches',
-           'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
-           'run_task_rows', 'run_training', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics',
-           'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer', 'fig7_metrics']
+           'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs', 'showcase_pairs',
+           'fusion_patches', 'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser',
+           'task_step_flops', 'run_task_rows', 'run_training', 'plan_units', 'variant_weights', 'LastOutput',
+           'table3_nets', 'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3',
+           'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -912,11 +913,19 @@ def plot_searched_weights(results: dict, ax=None, title: str | None = None):
     return ax
 
 
-def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side: int | None = 512) -> dict:
-    "IR, visible and the two official CAF results (clean mode) on one M3FD fixture pair, downscaled to `max_side` for display."
+def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side: int | None = 512, dataset_dir=None) -> dict:
+    """IR, visible and the two official CAF results (clean mode) on one M3FD pair, downscaled to `max_side` for display:
+    the fixture pair `name` (`root`: the fixtures root), or pair `name` of `dataset_dir` (an M3FD copy in any registry layout,
+    e.g. `data_root/m3fd`)."""
     from fusion_papers import data
-    root = core.fixtures_root(root)
-    pair = data.load_pair(root / "m3fd" / "ir" / f"{name}.png", root / "m3fd" / "vi" / f"{name}.png")
+    if dataset_dir is not None:
+        hit = [e for e in data.list_pairs("m3fd", root=dataset_dir) if e[0] == name]
+        if not hit:
+            raise FileNotFoundError(f"{dataset_dir}: no M3FD pair {name!r}")
+        pair = data.load_pair_entry("m3fd", *hit[0])
+    else:
+        root = core.fixtures_root(root)
+        pair = data.load_pair(root / "m3fd" / "ir" / f"{name}.png", root / "m3fd" / "vi" / f"{name}.png")
     ir, vis = pair.ir, pair.vis
     if max_side and max(ir.shape) > max_side:  # inputs downscaled before fusing (display only)
         s = max_side / max(ir.shape)
@@ -925,6 +934,20 @@ def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side
     for t in ("det", "seg"):
         out[f"CAF-{t}"] = CAFFuser(t, weights)(ir, vis)
     return out
+
+
+def showcase_pairs(name: str, stems, data_root=None) -> tuple:
+    """Which pairs of dataset `name` a figure or the explorer shows: with `data_root` holding `<name>/`, that copy (the
+    `stems` when it has them, else its first `len(stems)` pairs); otherwise the fixtures' `stems`.
+    Returns (folder or None for the fixtures, [stems], a label for the figure footer)."""
+    from fusion_papers import data
+    stems = list(stems)
+    folder = Path(data_root).expanduser() / name if data_root is not None else None
+    if folder is None or not folder.is_dir():
+        return None, stems, f"{name} fixture {', '.join(stems)}"
+    have = [e[0] for e in data.list_pairs(name, root=folder)]
+    pick = [s for s in stems if s in have] or have[:len(stems)]
+    return folder, pick, f"{name} {', '.join(pick)} from {folder}" + (" (mock data)" if data.is_mock(folder) else "")
 
 # %% ../nbs/02_caf.ipynb #2b1b55c6
 def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "roadscene"), roots: dict | None = None,
@@ -972,18 +995,26 @@ def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "r
 
 
 def train_fusion(net: nn.Module, patches, weights, settings: CAFSettings, device="cpu", seed: int = 0,
-                 loss: CAFLoss | None = None, ckpt_dir=None, log=None, stage=None, progress: bool = True, desc: str = "train") -> dict:
+                 loss: CAFLoss | None = None, ckpt_dir=None, log=None, stage=None, progress: bool = True, desc: str = "train",
+                 nproc: int | None = None) -> dict:
     """Stage 1 of §3.4: train `net` (forward(ir, vis_y)) on `patches` (n×2×S×S, e.g. `fusion_patches`, possibly memory-mapped;
     only the batch in use is loaded) with the fixed weights `weights` (15 values) of `CAFLoss`; checkpoint per epoch, resumable,
-    one progress bar."""
+    one progress bar. `nproc` > 1 (or `$FUSION_PAPERS_NPROC`): data-parallel under torchrun (`distributed`), each rank taking
+    its share of every global batch of `settings.batch_size`; rank 0 writes the (unwrapped) checkpoints."""
+    from fusion_papers import distributed
+    if distributed.should_launch(nproc):
+        return _launch_train_fusion(net, patches, weights, settings, device, seed, loss, ckpt_dir, log, progress, desc,
+                                    distributed.requested_nproc(nproc))
     core.seed_everything(seed)
-    device = torch.device(device)
+    device = distributed.init(device)
     net = net.to(device).train()
     if loss is None:
         with warnings.catch_warnings():  # the random-VGG warning (smoke / rehearsal only) is carried by `loss.label`
             warnings.filterwarnings("ignore", message="CAFLoss: PerceptualLoss: no pretrained VGG-16")
             loss = CAFLoss(settings.beta_init, settings.perceptual, allow_random=allow_random_vgg(settings))
     loss = loss.to(device)
+    if distributed.world_size() > 1:     # the loss (random VGG in smoke runs) is built from `seed` on every rank; then per-rank streams
+        core.seed_everything(distributed.rank_seed(seed))
     h = torch.as_tensor(np.asarray(weights, np.float32), device=device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.train_lr)
     ck = core.Checkpointer(ckpt_dir, keep=1) if ckpt_dir else None
@@ -991,32 +1022,58 @@ def train_fusion(net: nn.Module, patches, weights, settings: CAFSettings, device
     if ck is not None and (latest := ck.latest()) is not None:
         start, st = latest
         net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); history = st["history"]
-        if "rng" in st:
+        if "rng" in st and distributed.world_size() == 1:   # several ranks keep their own seeded streams
             core.set_rng_state(st["rng"])
+    model = distributed.wrap(net, device)   # DDP across ranks; `net` itself in one process
     bs = settings.batch_size
     nb = math.ceil(len(patches) / bs)
     nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
-    bar = core.progress(total=settings.train_epochs * nb, initial=start * nb, desc=desc, disable=not progress)
+    bar = core.progress(total=settings.train_epochs * nb, initial=start * nb, desc=desc, disable=not (progress and distributed.is_main()))
     for epoch in range(start, settings.train_epochs):
         perm = np.random.default_rng(seed + epoch).permutation(len(patches))
         tot = 0.0
         for b in range(nb):
-            idx = perm[b * bs:(b + 1) * bs]
+            idx = distributed.shard(perm[b * bs:(b + 1) * bs])   # this rank's share of the global batch
             batch = torch.from_numpy(np.stack([np.asarray(patches[int(j)], np.float32) for j in idx]))
             ir, y = batch[:, :1].to(device), batch[:, 1:2].to(device)
             with (stage.count_flops() if stage is not None else contextlib.nullcontext()):
-                lf = loss(net(ir, y), ir, y, weights=h)
+                lf = loss(model(ir, y), ir, y, weights=h)
                 opt.zero_grad(); lf.backward(); opt.step()
-            tot += float(lf.detach())
+            tot += distributed.all_reduce_mean(float(lf.detach()))
             bar.update(1)
             bar.set_postfix(epoch=epoch, L_f=f"{float(lf.detach()):.4f}", refresh=False)
         history.append(dict(epoch=epoch, loss=tot / nb, steps=nb))
-        if ck is not None:
+        if ck is not None and distributed.is_main():
             ck.save(epoch + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "history": history, "rng": core.rng_state()})
     bar.close()
     if log:
         log(f"[{desc}] {settings.train_epochs} epochs × {nb} steps, final L_f {history[-1]['loss']:.4f}")
     return dict(history=history, weights=h.cpu().tolist(), perceptual=loss.label, n_patches=len(patches))
+
+
+def _train_fusion_rank(net, patches, *args, **kw) -> dict:
+    "One torchrun rank of `train_fusion(..., nproc=N)`: reopens a memory-mapped patch file, trains, returns the result and the weights."
+    from fusion_papers import distributed
+    if isinstance(patches, tuple) and patches[:1] == ("npy",):
+        patches = np.load(patches[1], mmap_mode="r")
+    res = train_fusion(net, patches, *args, stage=distributed.worker_record(), **kw)
+    return {"result": res, "state": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+
+
+def _launch_train_fusion(net, patches, weights, settings, device, seed, loss, ckpt_dir, log, progress, desc, nproc) -> dict:
+    "`train_fusion` on `nproc` processes (torchrun child job); loads the trained weights into `net`."
+    from fusion_papers import distributed
+    distributed.local_batch(settings.batch_size, nproc)
+    if isinstance(patches, np.memmap) and str(patches.filename).endswith(".npy"):
+        patches = ("npy", str(patches.filename))      # the workers map the file themselves (nothing is copied)
+    r = distributed.launch(_train_fusion_rank, net.cpu(), patches, weights, settings, str(device), seed, loss, ckpt_dir,
+                           None, progress=progress, desc=desc, nproc=nproc)
+    net.load_state_dict(r["state"])
+    net.to(core.get_device(device) if isinstance(device, str) else device)
+    res = r["result"]
+    if log:
+        log(f"[{desc}] {settings.train_epochs} epochs on {nproc} processes, final L_f {res['history'][-1]['loss']:.4f}")
+    return res
 
 
 #: task classes → the column names of CAF Tables 1–2 (M3FD, Multispectral, MFNet; synthetic smoke classes map onto them)
@@ -1209,6 +1266,27 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
     return res, net.to(device).eval()
 
 
+# %% ../nbs/02_caf.ipynb #ee1cb996
+def plan_units(profile: str = "paper") -> list[dict]:
+    """The units `fusion-papers plan` lists for this chapter: one per row of Tables 1–3 (separate fine-tunings / trainings)
+    and one per figure; `needs` are the units to finish first, `stages` the rehearsal-record stages whose one-run cost
+    the unit pays. The two searches are the Fig. 5 unit; the 'Ours' rows train the fusion network on its searched loss."""
+    s = CAF_PROFILES[profile] if profile in CAF_PROFILES else CAF_PROFILES["paper"]
+    u = [dict(table="fig-caf-1", stages=[]), dict(table="fig-caf-5", stages=["search-det", "search-seg"])]
+    for r in s.table_rows:
+        ours = r == "Ours"
+        u.append(dict(table="tbl-caf-1", row=r, needs=["fig-caf-5"] if ours else [],
+                      stages=(["train-det"] if ours else []) + ["tbl-caf-1/m3fd/Ours", "tbl-caf-1/multispectral/Ours"]))
+    for r in s.table_rows:
+        ours = r == "Ours"
+        u.append(dict(table="tbl-caf-2", row=r, needs=["fig-caf-5"] if ours else [],
+                      stages=(["train-seg"] if ours else []) + ["tbl-caf-2/mfnet/Ours"]))
+    for r, (_, variant) in table3_nets().items():
+        u.append(dict(table="tbl-caf-3", row=r, needs=["fig-caf-5"] if variant == "searched" else [], stages=["tbl-caf-3/Ours"]))
+    u.append(dict(table="tbl-caf-3", row="ReCoNet", stages=[]))           # the released ReCoNet: evaluation only
+    u.append(dict(table="fig-caf-7", needs=["tbl-caf-1:Ours", "tbl-caf-2:Ours"] if "Ours" in s.table_rows else [], stages=["fig-caf-7"]))
+    return u
+
 # %% ../nbs/02_caf.ipynb #3d89c066
 def variant_weights(name: str, searched=None, seed: int = 0) -> np.ndarray:
     "The 15 weights of a Table 3 variant: 'H' hand-crafted (TarDAL-like), 'R' random, 'A' average, 'searched' (given)."
@@ -1342,7 +1420,6 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
     rows["ReCoNet"] = {"MI": r["MI"], "VIF": r["VIF"]}
     return rows
 
-
 # %% ../nbs/02_caf.ipynb #ca5a9e04
 #: Table 3 rows computed with a stand-in architecture (the original networks' code/weights are not available offline)
 T3_STAND_INS = {"U2Fusion_p": "U2Fusion-style nets.DenseFuseNet trained with the searched loss (not U2Fusion's network)",
@@ -1466,22 +1543,42 @@ def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, conventi
     `roots`: dataset → folder (the paper profile's `data_root/<dataset>`; None: the fixtures). Pairs are streamed one at a
     time (each is downscaled to `max_side` first when given), fused by every method, scored with `metrics.evaluate_batch`
     and, with `fused_dir`, the fused images are written to `fused_dir/<dataset>/<method>/<image>.png`. `limit`: at most
-    that many pairs per dataset (rehearsals); `stage`: a `core.stage` that counts the FLOPs of the first method. The table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments)."""
+    that many pairs per dataset (rehearsals); `stage`: a `core.stage` that counts the FLOPs of the first method. The table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments).
+
+    Checkpoint/reuse: with `cache_dir`, each pair's rows (all methods) are written as it is scored to
+    `cache_dir/pairs/<dataset>/<image>.json`; a rerun with the same arguments (e.g. after a kill) reuses them and fuses only
+    the pairs not yet written (arguments that differ clear them)."""
     import pandas as pd
     from fusion_papers import data, metrics as M, peers
     key = core.json_safe(dict(methods=list(methods), datasets=list(datasets), metrics=list(metrics), convention=convention,
-                              max_side=max_side, roots={k: str(v) for k, v in (roots or {}).items()}, limit=limit))
+                              max_side=max_side, roots={k: str(v) for k, v in (roots or {}).items()}, limit=limit,
+                              weights=None if weights is None else str(weights)))
     cache = Path(cache_dir) / "fig7_per_image.csv" if cache_dir is not None else None
     if cache is not None and cache.exists() and (cache.parent / "fig7_key.json").exists() \
             and core.load_json(cache.parent / "fig7_key.json") == key:
         return pd.read_csv(cache, dtype={"image": str})
+    pair_dir = Path(cache_dir) / "pairs" if cache_dir is not None else None
+    if pair_dir is not None and (pair_dir / "key.json").exists() and core.load_json(pair_dir / "key.json") != key:
+        for f in pair_dir.glob("*/*.json"):     # written under other arguments: not reusable
+            f.unlink()
+    if pair_dir is not None:
+        core.save_json(pair_dir / "key.json", key)
     fusers = {m: peers.get(m, weights=weights, device=str(device)) for m in methods}
     entries = {ds: data.list_pairs(ds, root=(roots or {}).get(ds))[:limit] for ds in datasets}
-    frames = []
+    frames, reused = [], 0
     bar = core.progress(total=sum(len(e) for e in entries.values()) * len(fusers), desc="Fig. 7 fuse + metrics",
                         disable=not progress)
     for ds in datasets:
-        for p in iter_pairs_scaled(ds, max_side=max_side, entries=entries[ds]):
+        for entry in entries[ds]:
+            done = pair_dir / ds / f"{entry[0]}.json" if pair_dir is not None else None
+            if done is not None and done.exists():          # scored by an earlier (possibly killed) run
+                frames.append(pd.DataFrame(core.load_json(done)["rows"]).astype({"image": str}))
+                reused += len(fusers)
+                bar.update(len(fusers))
+                if stage is not None:
+                    stage.resumed_from = reused
+                continue
+            p = next(iter_pairs_scaled(ds, max_side=max_side, entries=[entry]))
             items = []
             for m, f in fusers.items():
                 with (stage.count_flops() if stage is not None and m == next(iter(fusers)) else contextlib.nullcontext()):
@@ -1493,6 +1590,11 @@ def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, conventi
             table, _ = M.evaluate_batch(items, metrics=list(metrics), convention=convention)
             table.insert(0, "dataset", ds)
             frames.append(table)
+            if done is not None:
+                core.save_json(done, {"rows": table.to_dict("records")})
+                if stage is not None:
+                    stage.checkpoints += 1
+                    stage.checkpoint_dir = str(pair_dir)
     bar.close()
     df = pd.concat(frames, ignore_index=True)[["dataset", "method", "image", "convention", *metrics]]
     if cache is not None:
