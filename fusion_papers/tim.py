@@ -28,13 +28,13 @@ from .tim_nets import (BlurPool, CELLS, CellChain, CellFusion, DownSample, Genot
 __all__ = ['PROFILE_SETTINGS', 'TABLE_DATASETS', 'TABLE7_OPS', 'PRIMITIVES', 'CELL_TYPES', 'TASK_DATASETS', 'TASK_SETUPS',
            'DET_TEST_FRACTION', 'PEER_ROWS', 'TASK_ROWS', 'TABLE3_ROWS', 'TIMSettings', 'resolve_settings',
            'search_flops_scale', 'wanted_tables', 'required_datasets', 'check_data_root', 'task_data_root',
-           'save_table', 'single_operator_net', 'conv_macs', 'efficiency_table', 'exact_compares', 'visual_weights',
-           'fusion_loss', 'SearchEdge', 'SearchCell', 'TIMSupernet', 'derive_genotype', 'derive_network',
-           'one_hot_arch', 'measure_latency', 'search', 'task_pairs', 'split_pairs', 'patch_stream', 'pmi',
-           'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'load_reduced', 'task_split', 'task_classes_of',
-           'task_sample', 'task_batches', 'fused_rgb', 'build_task_net', 'task_net_loss', 'task_alpha',
-           'derive_task_genotypes', 'search_task', 'train_task_guided', 'evaluate_task', 'task_row', 'task_steps',
-           'pretrain_fusion', 'run_task_table', 'random_deformation', 'run_table3', 'peers_on_fixtures']
+           'save_table', 'table_rows', 'single_operator_net', 'conv_macs', 'efficiency_table', 'exact_compares',
+           'visual_weights', 'fusion_loss', 'SearchEdge', 'SearchCell', 'TIMSupernet', 'derive_genotype',
+           'derive_network', 'one_hot_arch', 'measure_latency', 'search', 'task_pairs', 'split_pairs', 'patch_stream',
+           'pmi', 'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'load_reduced', 'task_split',
+           'task_classes_of', 'task_sample', 'task_batches', 'fused_rgb', 'build_task_net', 'task_net_loss',
+           'task_alpha', 'derive_task_genotypes', 'search_task', 'train_task_guided', 'evaluate_task', 'task_row',
+           'task_steps', 'pretrain_fusion', 'run_task_table', 'random_deformation', 'run_table3', 'peers_on_fixtures']
 
 # %% ../nbs/04_tim.ipynb #6f48396d
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ TABLE_DATASETS = {"table1": ("tno",), "table2": ("roadscene",), "table3": ("tno"
                   "table5": ("msrs",), "table6": ("tno", "roadscene"), "table7": (), "table8": ("tno", "roadscene"),
                   "table9": ("tno", "roadscene", "medical_ct", "medical_pet", "medical_spect"),
                   "table10": ("tno", "roadscene", "medical_ct", "medical_pet", "medical_spect", "multispectral", "msrs"),
-                  "fig4": (), "fig6": ("medical_ct", "medical_pet", "medical_spect"), "fig10": ("tno", "roadscene")}
+                  "fig4": (), "fig5": ("tno",), "fig12": ("tno", "roadscene", "medical_ct", "medical_pet", "medical_spect"), "fig6": ("medical_ct", "medical_pet", "medical_spect"), "fig10": ("tno", "roadscene")}
 
 
 def wanted_tables(tables=None) -> list[str]:
@@ -171,6 +171,13 @@ def save_table(df: pd.DataFrame, out_dir, label: str, name: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False)
     return path
+
+
+
+def table_rows(all_rows, rows=None, rehearse: int = 0) -> list:
+    "The rows to run: `all_rows` (ours first) filtered by `rows` (None = all), capped at `rehearse` rows in a rehearsal."
+    out = [r for r in all_rows if rows is None or r in rows]
+    return out[:core.cap(len(out), rehearse)] if rehearse else out
 
 
 # %% ../nbs/04_tim.ipynb #9b114720
@@ -1008,7 +1015,7 @@ def run_task_table(kind: str, S: "TIMSettings", root, out, rows=None, *, fnet: n
                                                                          flops_scale=kw.pop("flops_scale", fs), **kw))
     if rows is None and S.profile == "smoke":
         rows = ("TIM", "Visible")          # smoke: two rows keep the chapter's smoke run short
-    rows = [r for r in TASK_ROWS if rows is None or r in rows]
+    rows = table_rows(TASK_ROWS, rows, S.rehearse)
     fnet = fnet if fnet is not None else TIMStage1("fusion_M", ("Cell_Fusion", "Cell_Chain2"), C=S.C)
     lim = core.cap(TASK_SETUPS[kind]["paper"]["n_test"], S.rehearse) if S.profile == "paper" else S.task_eval_n
     label = TASK_SETUPS[kind]["label"]
@@ -1118,7 +1125,7 @@ def run_table3(S: "TIMSettings", root, out, fnet: nn.Module, rows=None, *, n: in
     base = None if root is None else Path(root) / "tno"
     pairs = data.list_pairs("tno", base)[:n]
     res = {}
-    for row in [r for r in TABLE3_ROWS if rows is None or r in rows]:
+    for row in table_rows(TABLE3_ROWS, rows, S.rehearse):
         path = out / row / "result.json"
         params = {"row": row, "n": n, "max_side": max_side, "seed": seed, "pairs": [p[0] for p in pairs]}
         if path.exists() and core.load_json(path).get("params") == core.json_safe(params):
