@@ -771,8 +771,11 @@ def search(kind: str, train_batches, val_batches, task_net, settings: CAFSetting
             loss.beta.grad = g.to(loss.beta)
             b_opt.step()
             sched.step()
-            with torch.no_grad():
+            with torch.no_grad():   # the logged validation loss must not move BatchNorm running stats (train mode)
+                saved = [b.clone() for b in buffers]
                 lu = float(upper())
+                for b, v in zip(buffers, saved):
+                    b.copy_(v)
         rec = dict(epoch=epoch, step=step, lower_loss=float(lf.detach()), task_train_loss=float(lt.detach()), upper_val_loss=lu,
                    hypergrad_norm=float(g.norm()), weights=loss.weights().detach().cpu().tolist())
         history.append(rec)
