@@ -30,11 +30,12 @@ __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'D
            'caf_forward', 'official_luma', 'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser',
            'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space',
            'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg',
-           'beta_decay_period', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
-           'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches',
-           'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
-           'run_task_rows', 'run_training', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics',
-           'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer', 'fig7_metrics']
+           'beta_decay_period', 'task_init', 'task_tier', 'build_task_net', 'search', 'split_entries', 'task_samples',
+           'synthetic_task_root', 'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs',
+           'fusion_patches', 'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser',
+           'task_step_flops', 'run_task_rows', 'run_training', 'variant_weights', 'LastOutput', 'table3_nets',
+           'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer',
+           'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class CAFSettings:
     image_size: int = 64            # paper: 320 (config/default.yaml)
     det_arch: str = "yolov8n"       # paper: YOLOv5s ("smb1" in the text)
     seg_arch: str = "segformer_b0"  # paper: SegFormer (variant not stated)
+    det_weights: str | None = None  # pretrained detector (paper: COCO YOLOv5s "smb1"; ultralytics yolov5su.pt for det_arch yolov5s)
+    seg_weights: str | None = None  # pretrained segmenter / encoder (paper: a pretrained SegFormer; a HF folder or state-dict file)
+    allow_random_task_init: bool = False  # paper profile: start the task nets from random weights anyway (not the paper's setting)
     synth_n: int = 12               # smoke: synthetic task pairs (train/val/test)
     synth_size: tuple = (96, 64)    # smoke: synthetic pair size (W, H)
     fig7_max_side: int | None = 160 # Fig. 7 / Table 3 inputs downscaled to this longest side (None: full size)
@@ -100,13 +104,14 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
 # %% ../nbs/02_caf.ipynb #ca5a9e02
 _LATER_ONLY = ("fig7_max_side", "fig7_methods", "table_rows")
 _SEARCH_ONLY = ("search_epochs", "search_steps", "search_beta_lr", "search_lr_decay", "search_w_lr", "search_w_momentum",
-                "search_w_wd", "fd_r")
+                "search_w_wd", "fd_r", "search_lr_decay_every")
+_TASK_INIT = ("det_weights", "seg_weights", "det_arch", "seg_arch")
 #: settings that cannot change a stage's result, kept out of its cache key (everything else is in it)
 STAGE_IRRELEVANT = {
-    "search": _LATER_ONLY + ("train_epochs", "train_steps", "train_lr", "train_patches", "task_epochs", "seg_iters"),
-    "train": _LATER_ONLY + _SEARCH_ONLY + ("task_epochs", "seg_iters", "task_imgsz", "det_arch", "seg_arch"),
-    "task": _LATER_ONLY,
-    "table3": ("fig7_methods", "table_rows") + _SEARCH_ONLY + ("task_epochs", "seg_iters", "task_imgsz", "det_arch", "seg_arch"),
+    "search": _LATER_ONLY + ("allow_random_task_init", "train_epochs", "train_steps", "train_lr", "train_patches", "task_epochs", "seg_iters"),
+    "train": _LATER_ONLY + _SEARCH_ONLY + _TASK_INIT + ("task_epochs", "seg_iters", "task_imgsz", "allow_random_task_init"),
+    "task": _LATER_ONLY + ("allow_random_task_init",),
+    "table3": ("fig7_methods", "table_rows") + _SEARCH_ONLY + _TASK_INIT + ("task_epochs", "seg_iters", "task_imgsz", "allow_random_task_init"),
 }
 #: the modules whose source is part of each stage's cache key
 STAGE_CODE = {
@@ -688,11 +693,42 @@ def beta_decay_period(settings: CAFSettings, n_batches: int) -> int:
     return 1 if settings.search_lr_decay_every == "step" else max(1, per_epoch)
 
 
+def task_init(settings: CAFSettings) -> dict:
+    """How the task networks start: {'det': file or None, 'seg': file or None, 'pretrained': bool, 'text': str}. The paper
+    profile (not a rehearsal) refuses random task networks unless `allow_random_task_init` (the paper fine-tunes a COCO
+    YOLOv5s and a pretrained SegFormer); a named file that does not exist is an error naming it."""
+    w = {"det": settings.det_weights, "seg": settings.seg_weights}
+    for k, f in w.items():
+        if f is not None and not Path(f).exists():
+            raise FileNotFoundError(f"{k}_weights: {f} does not exist")
+    pre = all(v is not None for v in w.values())
+    if settings.profile == "paper" and not settings.rehearse and not pre and not settings.allow_random_task_init:
+        missing = [f"{k}_weights" for k, v in w.items() if v is None]
+        raise ValueError(f"paper profile: {', '.join(missing)} not given. CAF starts from pretrained task networks (COCO YOLOv5s "
+                         "'smb1' for detection — yolov5su.pt for det_arch='yolov5s' —, a pretrained SegFormer for segmentation): "
+                         "pass -p det_weights FILE -p seg_weights FILE_OR_HF_FOLDER, or -p allow_random_task_init True to run from "
+                         "random weights (results are then labelled as such, without verdicts)")
+    text = "pretrained task networks (" + ", ".join(f"{k}: {Path(v).name}" for k, v in w.items() if v) + ")" if pre else \
+        ("random-init task networks" + (f" (pretrained {', '.join(k for k, v in w.items() if v)})" if any(w.values()) else ""))
+    return dict(w, pretrained=pre, text=text)
+
+
+def task_tier(settings: CAFSettings, rehearse: int = 0, data_root=None) -> tuple:
+    """(tier, test_set) of the task columns (Tables 1–3): the run's tier, except that a paper-profile run whose task networks
+    started from random weights (`allow_random_task_init`) is not the paper's setting — Δ only, no verdict, said in the status."""
+    from fusion_papers import report
+    t = report.tier_for(settings.profile, rehearse, data_root)
+    if t == "paper" and not (settings.det_weights and settings.seg_weights):
+        return "reduced", "the paper's data, but task networks from random weights (allow_random_task_init) — not the paper's setting"
+    return t, None
+
+
 def build_task_net(kind: str, settings: CAFSettings, names: list, device="cpu"):
-    "The task network of the search / fine-tuning: `tasks.build_task_model` with the profile's architecture (random init)."
+    "The task network of the search / fine-tuning: `tasks.build_task_model` with the profile's architecture, from `det_weights` / `seg_weights` (pretrained; matching tensors) or random init (`task_init`)."
     from fusion_papers import tasks
     arch = settings.det_arch if kind == "det" else settings.seg_arch
-    return tasks.build_task_model("detect" if kind == "det" else "segment", arch, len(names), device=device, names=list(names))
+    w = task_init(settings)[kind]
+    return tasks.build_task_model("detect" if kind == "det" else "segment", arch, len(names), weights=w, device=device, names=list(names))
 
 
 def search(kind: str, train_batches, val_batches, task_net, settings: CAFSettings, device="cpu",
