@@ -24,17 +24,18 @@ from . import core
 # %% auto #0
 __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS',
            'CAF_TABLES', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'RANDOM_SPLIT_DATASETS', 'DET_COLUMNS',
-           'MS_COLUMNS', 'SEG_COLUMNS', 'SEG_NO_COLUMN', 'T3_STAND_INS', 'CAFSettings', 'resolve_settings',
-           'stage_settings', 'wanted_tables', 'stage_plan', 'required_datasets', 'layout_text', 'check_data_root',
-           'rehearsal_settings', 'paper_steps', 'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8',
-           'caf_forward', 'official_luma', 'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser',
-           'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space',
-           'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg',
-           'beta_decay_period', 'task_init', 'task_tier', 'build_task_net', 'search', 'split_entries', 'task_samples',
-           'synthetic_task_root', 'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs',
-           'fusion_patches', 'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser',
-           'task_step_flops', 'run_task_rows', 'run_training', 'variant_weights', 'LastOutput', 'table3_nets',
-           'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer',
+           'MS_COLUMNS', 'SEG_COLUMNS', 'SEG_NO_COLUMN', 'T3_FROM_TASK_TABLES', 'T3_STAND_INS', 'CAFSettings',
+           'resolve_settings', 'stage_settings', 'wanted_tables', 'stage_plan', 'required_datasets', 'layout_text',
+           'check_data_root', 'rehearsal_settings', 'paper_steps', 'CAFNet', 'find_caf_weights', 'load_caf_net',
+           'official_wrap_u8', 'caf_forward', 'official_luma', 'fuse_official_u8', 'fuse_official_files', 'CAFFuser',
+           'make_caf_fuser', 'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table',
+           'plot_search_space', 'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb', 'task_classes',
+           'allow_random_vgg', 'beta_decay_period', 'task_init', 'task_tier', 'build_task_net', 'search',
+           'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
+           'plot_searched_weights', 'official_pair_outputs', 'fusion_patches', 'train_fusion', 'det_columns',
+           'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops', 'run_task_rows', 'run_training',
+           'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs',
+           'table3_pairs', 'run_table3', 'table3_task_rows', 'run_table3_tasks', 'check_rows', 'CAFExplorer',
            'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
@@ -74,6 +75,7 @@ class CAFSettings:
     fig7_methods: tuple = ("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "average")  # Fig. 7 methods (peers registry)
     max_images: int | None = None # pairs per split / dataset in fine-tuning, Table 3 and Fig. 7 (None: all; rehearsals cap it)
     table3_rows: int | None = None  # Table 3 rows trained here (None: all 7; rehearsals cap it)
+    table3_task_rows: int | None = 2  # Table 3 rows (in table order, Ours first) that get task columns (None: all; smoke: Ours + Ours_H)
     rehearse: int = 0               # >0: a rehearsal (every loop capped at this many steps, mock data)
 
     @property
@@ -88,7 +90,7 @@ CAF_PROFILES = {
                          table_rows=("Infrared", "Visible", "DIDFuse", "ReCoNet", "TarDAL", "CAF-official", "Ours"),
                          fig7_methods=("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "seafusion", "ifcnn",
                                        "average", "laplacian", "dwt", "gff"), batch_size=8, image_size=320,
-                         det_arch="yolov5s", seg_arch="segformer_b0", fig7_max_side=None),
+                         det_arch="yolov5s", seg_arch="segformer_b0", fig7_max_side=None, table3_task_rows=None),
 }
 
 
@@ -102,7 +104,7 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 # %% ../nbs/02_caf.ipynb #ca5a9e02
-_LATER_ONLY = ("fig7_max_side", "fig7_methods", "table_rows")
+_LATER_ONLY = ("fig7_max_side", "fig7_methods", "table_rows", "table3_task_rows")
 _SEARCH_ONLY = ("search_epochs", "search_steps", "search_beta_lr", "search_lr_decay", "search_w_lr", "search_w_momentum",
                 "search_w_wd", "fd_r", "search_lr_decay_every")
 _TASK_INIT = ("det_weights", "seg_weights", "det_arch", "seg_arch")
@@ -186,6 +188,8 @@ def required_datasets(tables=None, task: str = "both", profile: str = "paper") -
         add(TASK_DATASETS["seg"]["paper"], "tbl-caf-2")
     if "tbl-caf-3" in want:
         add("m3fd", "tbl-caf-3 (MI/VIF)")
+        for k in ("det", "seg"):
+            add(TASK_DATASETS[k]["paper"], f"tbl-caf-3 ({k} columns)")
     if "fig-caf-7" in want:
         for ds in FIG7_DATASETS:
             add(ds, "fig-caf-7")
@@ -248,6 +252,7 @@ def rehearsal_settings(settings: CAFSettings, rehearse: int = 0) -> CAFSettings:
                    seg_iters=core.cap(settings.seg_iters, rehearse),
                    train_patches=min(settings.train_patches, int(rehearse) * min(settings.batch_size, 2)), max_images=core.cap(settings.max_images, rehearse),
                    table_rows=rows[:rehearse], table3_rows=core.cap(settings.table3_rows, rehearse),
+                   table3_task_rows=core.cap(settings.table3_task_rows, rehearse),
                    fig7_methods=settings.fig7_methods[:max(2, int(rehearse))],
                    batch_size=min(settings.batch_size, 2), rehearse=int(rehearse))
 
@@ -1126,9 +1131,8 @@ def finetune_task(kind: str, fuse, dataset: str, root, settings: CAFSettings, ou
                 cls, xyxy = data.load_boxes(dataset, stem, root=root, classes=names)
                 xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
                 h, w = pair.ir.shape
-                lab = np.column_stack([np.asarray(cls).reshape(-1), (xyxy[:, 0] + xyxy[:, 2]) / 2 / w,
-                                       (xyxy[:, 1] + xyxy[:, 3]) / 2 / h, (xyxy[:, 2] - xyxy[:, 0]) / w,
-                                       (xyxy[:, 3] - xyxy[:, 1]) / h])
+                lines = data.boxes_to_yolo_lines(np.column_stack([np.asarray(cls).reshape(-1), xyxy]), w, h)
+                lab = np.array([l.split() for l in lines], np.float64).reshape(-1, 5)
                 tasks.write_yolo_dataset(ds_dir, [img], [lab], names, split, [stem])
             else:
                 tasks.write_seg_dataset(ds_dir, [img], [_load_mask(dataset, stem, root)], names, split, [stem])
@@ -1176,20 +1180,27 @@ def task_step_flops(kind: str, settings: CAFSettings, names: list, device="cpu")
 
 
 def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_results: dict, out_dir, data_root=None,
-                  weights=None, device="cpu", seed: int = 0, progress: bool = True) -> dict:
-    """Tables 1–2 (`kind` 'det' | 'seg'): for every block dataset and every row of `settings.table_rows`: fuse → fine-tune →
-    evaluate (`finetune_task`), each a `core.stage` of the rehearsal record and a cached JSON under
-    `out_dir/<dataset>/<row>/` (fused images, training checkpoints, result). Returns {(kind, dataset, row): per-class DataFrame}."""
+                  weights=None, device="cpu", seed: int = 0, progress: bool = True, rows=None, datasets=None,
+                  fusers: dict | None = None, label: str | None = None) -> dict:
+    """Tables 1–2 (`kind` 'det' | 'seg'): for every block dataset and every row of `settings.table_rows` (only those in
+    `rows` when given): fuse → fine-tune → evaluate (`finetune_task`), each a `core.stage` of the rehearsal record and a
+    cached JSON under `out_dir/<dataset>/<row>/` (fused images, training checkpoints, result; a later run with the same
+    settings reuses it). `datasets`: only these block datasets. `fusers` ({row: (fuse, fusion id)}): rows fused by other
+    networks (Table 3's), through the same path. Returns {(kind, dataset, row): per-class DataFrame}."""
     import pandas as pd
     out_dir = Path(out_dir)
     blocks = DET_BLOCKS[settings.profile] if kind == "det" else ((TASK_DATASETS["seg"][settings.profile], "MFNet"),)
-    label = "tbl-caf-1" if kind == "det" else "tbl-caf-2"
+    label = label or ("tbl-caf-1" if kind == "det" else "tbl-caf-2")
+    fusers = dict(fusers or {})
+    table_rows = list(fusers) if fusers else list(settings.table_rows if rows is None else rows)
     res = {}
     for ds, _block in blocks:
+        if datasets is not None and ds not in datasets:
+            continue
         root = dataset_root(ds, settings, data_root, out_dir.parent, seed)
-        for row in settings.table_rows:
+        for row in table_rows:
             params = dict(row=row, dataset=ds, settings=stage_settings(settings, "task"), seed=seed,
-                          fusion=train_results[kind]["weights"] if row == "Ours" else row)
+                          fusion=fusers[row][1] if row in fusers else (train_results[kind]["weights"] if row == "Ours" else row))
             wd = out_dir / ds / row
             n_train = len(split_entries(ds, root, "train", seed)[:settings.max_images])
             steps = settings.task_epochs * math.ceil(n_train / settings.batch_size) if kind == "det" else settings.seg_iters
@@ -1203,7 +1214,8 @@ def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_re
                                      f"the paper runs {len(CAF_PROFILES['paper'].table_rows)} rows",
                                 paper_runs=len(CAF_PROFILES["paper"].table_rows)) as st:
                     st.flops_per_step = task_step_flops(kind, settings, task_classes(kind, ds), device)
-                    t = finetune_task(kind, row_fuser(row, kind, trained_nets, weights, device), ds, root, settings, wd,
+                    fuse = fusers[row][0] if row in fusers else row_fuser(row, kind, trained_nets, weights, device)
+                    t = finetune_task(kind, fuse, ds, root, settings, wd,
                                       device, seed, limit=settings.max_images, stage=st, progress=progress)
                 return {"table": t.to_dict("records")}
 
@@ -1334,10 +1346,11 @@ def table3_pairs(settings: CAFSettings, data_root=None, seed: int = 0) -> list:
 
 
 def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, weights=None, device="cpu", seed: int = 0,
-               progress: bool = True) -> dict:
+               progress: bool = True, rows=None) -> dict:
     """Table 3's trained rows (`table3_nets`, capped at `settings.table3_rows`) and the released ReCoNet: each row a
     `core.stage` ('tbl-caf-3/<row>'), training checkpointed in `out_dir/tbl-caf-3/<row>/ckpt/`, MI/VIF streamed over
-    `table3_pairs`, results cached as `out_dir/tbl-caf-3/<row>/result.json`. Returns {row: {'MI', 'VIF'}}."""
+    `table3_pairs`, results cached as `out_dir/tbl-caf-3/<row>/result.json` (+ the trained network, `net.pth`, for the task columns). `rows`: only these
+    rows. Returns {row: {'MI', 'VIF'}}."""
     from fusion_papers import peers
     out_dir = Path(out_dir)
     t3 = out_dir / "tbl-caf-3"
@@ -1345,9 +1358,11 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
     pairs = lambda: iter_pairs_scaled("m3fd", max_side=settings.fig7_max_side, entries=entries)
     stems = [e[0] for e in entries]
     roots = None if (settings.is_smoke and data_root is None) else {d: dataset_root(d, settings, data_root) for d in ("m3fd", "tno", "roadscene")}
-    rows = {}
+    res = {}
     patches = None
     for row, (factory, variant) in list(table3_nets().items())[:settings.table3_rows]:
+        if rows is not None and row not in rows:
+            continue
         w = variant_weights(variant, searched, seed)
         params = dict(row=row, weights=w.tolist(), settings=stage_settings(settings, "table3"), seed=seed, pairs=stems)
 
@@ -1365,18 +1380,83 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
                 tr = train_fusion(net, patches, w, settings, device, seed, ckpt_dir=t3 / row / "ckpt", stage=st,
                                   progress=progress, desc=f"Table 3 {row}")
                 net.eval()
+                with core.atomic_path(t3 / row / "net.pth") as tmp:
+                    torch.save(net.state_dict(), tmp)
                 m = fusion_metrics(CAFFuser(net=net), pairs(), progress=progress, desc=f"Table 3 {row} MI/VIF")
             return dict(train=tr, **m)
 
         r = core.cached_run(t3 / row / "result.json", params, fn, code=STAGE_CODE["table3"], seed=seed, profile=settings.profile, data="m3fd", device=str(device))
-        rows[row] = {"MI": r["MI"], "VIF": r["VIF"]}
+        res[row] = {"MI": r["MI"], "VIF": r["VIF"]}
+    if rows is not None and "ReCoNet" not in rows:
+        return res
     # ReCoNet before: the released weights (real, not trained here)
     r = core.cached_run(t3 / "ReCoNet" / "result.json", dict(row="ReCoNet", pairs=stems, max_side=settings.fig7_max_side),
                         lambda: fusion_metrics(peers.get("reconet", weights=weights), pairs(), progress=progress, desc="Table 3 ReCoNet"),
                         seed=seed, profile=settings.profile, data="m3fd")
-    rows["ReCoNet"] = {"MI": r["MI"], "VIF": r["VIF"]}
-    return rows
+    res["ReCoNet"] = {"MI": r["MI"], "VIF": r["VIF"]}
+    return res
 
+
+
+#: Table 3 rows that are also rows of Tables 1–2 (their task columns are those rows' results, reused)
+T3_FROM_TASK_TABLES = ("Ours", "ReCoNet")
+
+
+def table3_task_rows(settings: CAFSettings) -> list:
+    "The Table 3 rows that get task columns, in table order (Ours first, ReCoNet last), capped at `settings.table3_task_rows`."
+    order = list(table3_nets())[:settings.table3_rows] + ["ReCoNet"]
+    return order if settings.table3_task_rows is None else order[:settings.table3_task_rows]
+
+
+def run_table3_tasks(settings: CAFSettings, trained_nets: dict, train_results: dict, out_dir, data_root=None, weights=None,
+                     device="cpu", seed: int = 0, progress: bool = True, rows=None) -> dict:
+    """Detection and segmentation columns of Table 3 through the fine-tuning path of Tables 1–2 (`run_task_rows`).
+    Rows that are rows of Tables 1–2 (`T3_FROM_TASK_TABLES`, with their network trained for that task) reuse those
+    tables' cached results under `out_dir/tbl-caf-1|2/<dataset>/<row>/`; the others fuse with the network `run_table3`
+    trained (`out_dir/tbl-caf-3/<row>/net.pth`) and are cached under `out_dir/tbl-caf-3/<dataset>/<row>/`. Rows:
+    `table3_task_rows(settings)` (∩ `rows`). Returns {row: {'Det/People', 'Det/Car', 'Seg/Person', 'Seg/Car', 'Seg/mIoU'}}."""
+    out_dir = Path(out_dir)
+    factories = table3_nets()
+    out = {}
+    for row in table3_task_rows(settings):
+        if rows is not None and row not in rows:
+            continue
+        for kind, label in (("det", "tbl-caf-1"), ("seg", "tbl-caf-2")):
+            ds = TASK_DATASETS[kind][settings.profile]
+            kw = dict(data_root=data_root, weights=weights, device=device, seed=seed, progress=progress, datasets=[ds])
+            if row in T3_FROM_TASK_TABLES and (row != "Ours" or kind in trained_nets):
+                got = run_task_rows(kind, settings, trained_nets, train_results, out_dir / label, rows=[row], **kw)
+            else:
+                state = out_dir / "tbl-caf-3" / row / "net.pth"
+                if not state.exists():
+                    raise FileNotFoundError(f"Table 3 {row}: {state} missing — run_table3 trains it first")
+                net = factories[row][0]()
+                net.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
+                import hashlib
+                fid = dict(row=row, net_sha256=hashlib.sha256(state.read_bytes()).hexdigest())
+                got = run_task_rows(kind, settings, {}, {}, out_dir / "tbl-caf-3", label="tbl-caf-3",
+                                    fusers={row: (CAFFuser(net=net.to(device).eval()), fid)}, **kw)
+            df = got[(kind, ds, row)]
+            if kind == "det":
+                d = det_columns(df, "M3FD")
+                out.setdefault(row, {}).update({"Det/People": d.get("M3FD/People", np.nan), "Det/Car": d.get("M3FD/Car", np.nan)})
+            else:
+                s = seg_columns(df)
+                out.setdefault(row, {}).update({"Seg/Person": s.get("Person/IoU", np.nan), "Seg/Car": s.get("Car/IoU", np.nan),
+                                                "Seg/mIoU": s["mIoU"]})
+    return out
+
+
+def check_rows(rows, settings: CAFSettings) -> list | None:
+    "Validate `rows` (names of rows of Tables 1–3; None = all) and return those that are rows of Tables 1–2 (None = all)."
+    if rows is None:
+        return None
+    rows = [rows] if isinstance(rows, str) else list(rows)
+    known = list(CAF_PROFILES["paper"].table_rows) + list(table3_nets()) + ["ReCoNet"]
+    bad = [r for r in rows if r not in known]
+    if bad:
+        raise ValueError(f"unknown row(s) {bad}; rows of Tables 1-3: {sorted(set(known))}")
+    return [r for r in settings.table_rows if r in rows]
 
 # %% ../nbs/02_caf.ipynb #ca5a9e04
 #: Table 3 rows computed with a stand-in architecture (the original networks' code/weights are not available offline)
