@@ -23,19 +23,19 @@ from . import core
 
 # %% auto #0
 __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS',
-           'CAF_TABLES', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'RANDOM_SPLIT_DATASETS', 'DET_COLUMNS',
-           'MS_COLUMNS', 'SEG_COLUMNS', 'SEG_NO_COLUMN', 'T3_FROM_TASK_TABLES', 'T3_STAND_INS', 'CAFSettings',
-           'resolve_settings', 'stage_settings', 'wanted_tables', 'stage_plan', 'required_datasets', 'layout_text',
-           'check_data_root', 'rehearsal_settings', 'paper_steps', 'CAFNet', 'find_caf_weights', 'load_caf_net',
-           'official_wrap_u8', 'caf_forward', 'official_luma', 'fuse_official_u8', 'fuse_official_files', 'CAFFuser',
-           'make_caf_fuser', 'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table',
-           'plot_search_space', 'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb', 'task_classes',
-           'allow_random_vgg', 'beta_decay_period', 'task_init', 'task_tier', 'build_task_net', 'search',
-           'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
-           'plot_searched_weights', 'official_pair_outputs', 'fusion_patches', 'train_fusion', 'det_columns',
-           'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops', 'run_task_rows', 'run_training',
-           'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs',
-           'table3_pairs', 'run_table3', 'table3_task_rows', 'run_table3_tasks', 'check_rows', 'CAFExplorer',
+           'CAF_TABLES', 'T3_ROWS', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'RANDOM_SPLIT_DATASETS',
+           'DET_COLUMNS', 'MS_COLUMNS', 'SEG_COLUMNS', 'SEG_NO_COLUMN', 'T3_FROM_TASK_TABLES', 'T3_STAND_INS',
+           'CAFSettings', 'resolve_settings', 'stage_settings', 'wanted_tables', 'check_rows', 'task_init', 'task_tier',
+           'stage_plan', 'required_datasets', 'layout_text', 'check_data_root', 'rehearsal_settings', 'paper_steps',
+           'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma',
+           'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods',
+           'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches',
+           'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net',
+           'search', 'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
+           'plot_searched_weights', 'official_pair_outputs', 'beta_lr_schedule', 'fusion_patches', 'train_fusion',
+           'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops', 'run_task_rows',
+           'run_training', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics', 'iter_pairs_scaled',
+           'downscaled_pairs', 'table3_pairs', 'run_table3', 'table3_task_rows', 'run_table3_tasks', 'CAFExplorer',
            'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
@@ -158,6 +158,50 @@ def wanted_tables(tables=None) -> tuple:
     if bad:
         raise ValueError(f"unknown table/figure name(s) {bad}; choose from {list(CAF_TABLES)}")
     return tuple(t for t in CAF_TABLES if t in tables)
+
+
+#: the rows of Table 3 in the paper's order of our runs (the trained rows of `table3_nets`, then the released ReCoNet)
+T3_ROWS = ("Ours", "Ours_H", "Ours_R", "Ours_A", "U2Fusion_p", "UMFusion_p", "ReCoNet_p", "ReCoNet")
+def check_rows(rows, settings: CAFSettings) -> list | None:
+    "Validate `rows` (names of rows of Tables 1–3; None = all) and return those that are rows of Tables 1–2 (None = all)."
+    if rows is None:
+        return None
+    rows = [rows] if isinstance(rows, str) else list(rows)
+    known = list(CAF_PROFILES["paper"].table_rows) + list(T3_ROWS)
+    bad = [r for r in rows if r not in known]
+    if bad:
+        raise ValueError(f"unknown row(s) {bad}; rows of Tables 1-3: {sorted(set(known))}")
+    return [r for r in settings.table_rows if r in rows]
+
+
+def task_init(settings: CAFSettings) -> dict:
+    """How the task networks start: {'det': file or None, 'seg': file or None, 'pretrained': bool, 'text': str}. The paper
+    profile (not a rehearsal) refuses random task networks unless `allow_random_task_init` (the paper fine-tunes a COCO
+    YOLOv5s and a pretrained SegFormer); a named file that does not exist is an error naming it."""
+    w = {"det": settings.det_weights, "seg": settings.seg_weights}
+    for k, f in w.items():
+        if f is not None and not Path(f).exists():
+            raise FileNotFoundError(f"{k}_weights: {f} does not exist")
+    pre = all(v is not None for v in w.values())
+    if settings.profile == "paper" and not settings.rehearse and not pre and not settings.allow_random_task_init:
+        missing = [f"{k}_weights" for k, v in w.items() if v is None]
+        raise ValueError(f"paper profile: {', '.join(missing)} not given. CAF starts from pretrained task networks (COCO YOLOv5s "
+                         "'smb1' for detection — yolov5su.pt for det_arch='yolov5s' —, a pretrained SegFormer for segmentation): "
+                         "pass -p det_weights FILE -p seg_weights FILE_OR_HF_FOLDER, or -p allow_random_task_init True to run from "
+                         "random weights (results are then labelled as such, without verdicts)")
+    text = "pretrained task networks (" + ", ".join(f"{k}: {Path(v).name}" for k, v in w.items() if v) + ")" if pre else \
+        ("random-init task networks" + (f" (pretrained {', '.join(k for k, v in w.items() if v)})" if any(w.values()) else ""))
+    return dict(w, pretrained=pre, text=text)
+
+
+def task_tier(settings: CAFSettings, rehearse: int = 0, data_root=None) -> tuple:
+    """(tier, test_set) of the task columns (Tables 1–3): the run's tier, except that a paper-profile run whose task networks
+    started from random weights (`allow_random_task_init`) is not the paper's setting — Δ only, no verdict, said in the status."""
+    from fusion_papers import report
+    t = report.tier_for(settings.profile, rehearse, data_root)
+    if t == "paper" and not (settings.det_weights and settings.seg_weights):
+        return "reduced", "the paper's data, but task networks from random weights (allow_random_task_init) — not the paper's setting"
+    return t, None
 
 
 def stage_plan(tables=None, task: str = "both") -> dict:
@@ -698,36 +742,6 @@ def beta_decay_period(settings: CAFSettings, n_batches: int) -> int:
     return 1 if settings.search_lr_decay_every == "step" else max(1, per_epoch)
 
 
-def task_init(settings: CAFSettings) -> dict:
-    """How the task networks start: {'det': file or None, 'seg': file or None, 'pretrained': bool, 'text': str}. The paper
-    profile (not a rehearsal) refuses random task networks unless `allow_random_task_init` (the paper fine-tunes a COCO
-    YOLOv5s and a pretrained SegFormer); a named file that does not exist is an error naming it."""
-    w = {"det": settings.det_weights, "seg": settings.seg_weights}
-    for k, f in w.items():
-        if f is not None and not Path(f).exists():
-            raise FileNotFoundError(f"{k}_weights: {f} does not exist")
-    pre = all(v is not None for v in w.values())
-    if settings.profile == "paper" and not settings.rehearse and not pre and not settings.allow_random_task_init:
-        missing = [f"{k}_weights" for k, v in w.items() if v is None]
-        raise ValueError(f"paper profile: {', '.join(missing)} not given. CAF starts from pretrained task networks (COCO YOLOv5s "
-                         "'smb1' for detection — yolov5su.pt for det_arch='yolov5s' —, a pretrained SegFormer for segmentation): "
-                         "pass -p det_weights FILE -p seg_weights FILE_OR_HF_FOLDER, or -p allow_random_task_init True to run from "
-                         "random weights (results are then labelled as such, without verdicts)")
-    text = "pretrained task networks (" + ", ".join(f"{k}: {Path(v).name}" for k, v in w.items() if v) + ")" if pre else \
-        ("random-init task networks" + (f" (pretrained {', '.join(k for k, v in w.items() if v)})" if any(w.values()) else ""))
-    return dict(w, pretrained=pre, text=text)
-
-
-def task_tier(settings: CAFSettings, rehearse: int = 0, data_root=None) -> tuple:
-    """(tier, test_set) of the task columns (Tables 1–3): the run's tier, except that a paper-profile run whose task networks
-    started from random weights (`allow_random_task_init`) is not the paper's setting — Δ only, no verdict, said in the status."""
-    from fusion_papers import report
-    t = report.tier_for(settings.profile, rehearse, data_root)
-    if t == "paper" and not (settings.det_weights and settings.seg_weights):
-        return "reduced", "the paper's data, but task networks from random weights (allow_random_task_init) — not the paper's setting"
-    return t, None
-
-
 def build_task_net(kind: str, settings: CAFSettings, names: list, device="cpu"):
     "The task network of the search / fine-tuning: `tasks.build_task_model` with the profile's architecture, from `det_weights` / `seg_weights` (pretrained; matching tensors) or random init (`task_init`)."
     from fusion_papers import tasks
@@ -969,6 +983,28 @@ def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side
         out[f"CAF-{t}"] = CAFFuser(t, weights)(ir, vis)
     return out
 
+# %% ../nbs/02_caf.ipynb #c1855d06
+def beta_lr_schedule(settings: CAFSettings | None = None, n_train: dict | None = None) -> "pd.DataFrame":
+    """β learning-rate factor at the end of each search epoch of the paper profile, per search ('det' M3FD, 'seg' MFNet) and
+    decay reading ('step' | 'epoch'), from the search's own `StepLR` with `beta_decay_period` (rows: epochs 1..search_epochs)."""
+    import pandas as pd
+    settings = settings or CAF_PROFILES["paper"]
+    n_train = {"det": int(0.8 * 4200), "seg": 784, **(n_train or {})}
+    cols = {}
+    for kind, n in n_train.items():
+        nb = math.ceil(n / settings.batch_size)
+        for every in ("step", "epoch"):
+            s = replace(settings, search_lr_decay_every=every, search_steps=None)
+            opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+            sch = torch.optim.lr_scheduler.StepLR(opt, step_size=beta_decay_period(s, nb), gamma=s.search_lr_decay)
+            f = []
+            for _ in range(s.search_epochs):
+                for _ in range(nb):
+                    opt.step(); sch.step()
+                f.append(opt.param_groups[0]["lr"])
+            cols[f"{kind} ({TASK_DATASETS[kind]['paper']}, {nb} steps/epoch) per {every}"] = f
+    return pd.DataFrame(cols, index=pd.RangeIndex(1, settings.search_epochs + 1, name="epoch"))
+
 # %% ../nbs/02_caf.ipynb #2b1b55c6
 def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "roadscene"), roots: dict | None = None,
                    cache=None):
@@ -1186,7 +1222,7 @@ def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_re
     `rows` when given): fuse → fine-tune → evaluate (`finetune_task`), each a `core.stage` of the rehearsal record and a
     cached JSON under `out_dir/<dataset>/<row>/` (fused images, training checkpoints, result; a later run with the same
     settings reuses it). `datasets`: only these block datasets. `fusers` ({row: (fuse, fusion id)}): rows fused by other
-    networks (Table 3's), through the same path. Returns {(kind, dataset, row): per-class DataFrame}."""
+    networks (Table 3's), through the same path, cached under `out_dir/<row>/<kind>-<dataset>/`. Returns {(kind, dataset, row): per-class DataFrame}."""
     import pandas as pd
     out_dir = Path(out_dir)
     blocks = DET_BLOCKS[settings.profile] if kind == "det" else ((TASK_DATASETS["seg"][settings.profile], "MFNet"),)
@@ -1199,9 +1235,9 @@ def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_re
             continue
         root = dataset_root(ds, settings, data_root, out_dir.parent, seed)
         for row in table_rows:
-            params = dict(row=row, dataset=ds, settings=stage_settings(settings, "task"), seed=seed,
+            params = dict(kind=kind, row=row, dataset=ds, settings=stage_settings(settings, "task"), seed=seed,
                           fusion=fusers[row][1] if row in fusers else (train_results[kind]["weights"] if row == "Ours" else row))
-            wd = out_dir / ds / row
+            wd = out_dir / row / f"{kind}-{ds}" if row in fusers else out_dir / ds / row   # Table 3 rows: both tasks under the row
             n_train = len(split_entries(ds, root, "train", seed)[:settings.max_images])
             steps = settings.task_epochs * math.ceil(n_train / settings.batch_size) if kind == "det" else settings.seg_iters
             paper = paper_steps(settings)[f"finetune-{kind}"]
@@ -1413,7 +1449,7 @@ def run_table3_tasks(settings: CAFSettings, trained_nets: dict, train_results: d
     """Detection and segmentation columns of Table 3 through the fine-tuning path of Tables 1–2 (`run_task_rows`).
     Rows that are rows of Tables 1–2 (`T3_FROM_TASK_TABLES`, with their network trained for that task) reuse those
     tables' cached results under `out_dir/tbl-caf-1|2/<dataset>/<row>/`; the others fuse with the network `run_table3`
-    trained (`out_dir/tbl-caf-3/<row>/net.pth`) and are cached under `out_dir/tbl-caf-3/<dataset>/<row>/`. Rows:
+    trained (`out_dir/tbl-caf-3/<row>/net.pth`) and are cached under `out_dir/tbl-caf-3/<row>/<kind>-<dataset>/`. Rows:
     `table3_task_rows(settings)` (∩ `rows`). Returns {row: {'Det/People', 'Det/Car', 'Seg/Person', 'Seg/Car', 'Seg/mIoU'}}."""
     out_dir = Path(out_dir)
     factories = table3_nets()
@@ -1445,18 +1481,6 @@ def run_table3_tasks(settings: CAFSettings, trained_nets: dict, train_results: d
                 out.setdefault(row, {}).update({"Seg/Person": s.get("Person/IoU", np.nan), "Seg/Car": s.get("Car/IoU", np.nan),
                                                 "Seg/mIoU": s["mIoU"]})
     return out
-
-
-def check_rows(rows, settings: CAFSettings) -> list | None:
-    "Validate `rows` (names of rows of Tables 1–3; None = all) and return those that are rows of Tables 1–2 (None = all)."
-    if rows is None:
-        return None
-    rows = [rows] if isinstance(rows, str) else list(rows)
-    known = list(CAF_PROFILES["paper"].table_rows) + list(table3_nets()) + ["ReCoNet"]
-    bad = [r for r in rows if r not in known]
-    if bad:
-        raise ValueError(f"unknown row(s) {bad}; rows of Tables 1-3: {sorted(set(known))}")
-    return [r for r in settings.table_rows if r in rows]
 
 # %% ../nbs/02_caf.ipynb #ca5a9e04
 #: Table 3 rows computed with a stand-in architecture (the original networks' code/weights are not available offline)
