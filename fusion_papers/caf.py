@@ -34,9 +34,9 @@ __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'D
            'search', 'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
            'plot_searched_weights', 'official_pair_outputs', 'beta_lr_schedule', 'fusion_patches', 'train_fusion',
            'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops', 'run_task_rows',
-           'run_training', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics', 'iter_pairs_scaled',
-           'downscaled_pairs', 'table3_pairs', 'run_table3', 'table3_task_rows', 'run_table3_tasks', 'CAFExplorer',
-           'fig7_metrics']
+           'run_training', 'plan_units', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics',
+           'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'table3_task_rows',
+           'run_table3_tasks', 'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -210,6 +210,8 @@ def stage_plan(tables=None, task: str = "both") -> dict:
     if not set(allowed) <= {"det", "seg"}:
         raise ValueError(f"task must be 'det', 'seg' or 'both', not {task!r}")
     train = {k for k, t in (("det", "tbl-caf-1"), ("seg", "tbl-caf-2")) if t in want}
+    if "tbl-caf-3" in want:     # Table 3's Ours task columns are the Ours rows of Tables 1-2 (each task's own network)
+        train |= set(allowed)
     search = set(train) | (set(allowed) if "fig-caf-5" in want else set()) | ({allowed[0]} if "tbl-caf-3" in want else set())
     return {"search": tuple(k for k in allowed if k in search), "train": tuple(k for k in allowed if k in train)}
 
@@ -1052,18 +1054,26 @@ def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "r
 
 
 def train_fusion(net: nn.Module, patches, weights, settings: CAFSettings, device="cpu", seed: int = 0,
-                 loss: CAFLoss | None = None, ckpt_dir=None, log=None, stage=None, progress: bool = True, desc: str = "train") -> dict:
+                 loss: CAFLoss | None = None, ckpt_dir=None, log=None, stage=None, progress: bool = True, desc: str = "train",
+                 nproc: int | None = None) -> dict:
     """Stage 1 of §3.4: train `net` (forward(ir, vis_y)) on `patches` (n×2×S×S, e.g. `fusion_patches`, possibly memory-mapped;
     only the batch in use is loaded) with the fixed weights `weights` (15 values) of `CAFLoss`; checkpoint per epoch, resumable,
-    one progress bar."""
+    one progress bar. `nproc` > 1 (or `$FUSION_PAPERS_NPROC`): data-parallel under torchrun (`distributed`), each rank taking
+    its share of every global batch of `settings.batch_size`; rank 0 writes the (unwrapped) checkpoints."""
+    from fusion_papers import distributed
+    if distributed.should_launch(nproc):
+        return _launch_train_fusion(net, patches, weights, settings, device, seed, loss, ckpt_dir, log, progress, desc,
+                                    distributed.requested_nproc(nproc))
     core.seed_everything(seed)
-    device = torch.device(device)
+    device = distributed.init(device)
     net = net.to(device).train()
     if loss is None:
         with warnings.catch_warnings():  # the random-VGG warning (smoke / rehearsal only) is carried by `loss.label`
             warnings.filterwarnings("ignore", message="CAFLoss: PerceptualLoss: no pretrained VGG-16")
             loss = CAFLoss(settings.beta_init, settings.perceptual, allow_random=allow_random_vgg(settings))
     loss = loss.to(device)
+    if distributed.world_size() > 1:     # the loss (random VGG in smoke runs) is built from `seed` on every rank; then per-rank streams
+        core.seed_everything(distributed.rank_seed(seed))
     h = torch.as_tensor(np.asarray(weights, np.float32), device=device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.train_lr)
     ck = core.Checkpointer(ckpt_dir, keep=1) if ckpt_dir else None
@@ -1071,32 +1081,58 @@ def train_fusion(net: nn.Module, patches, weights, settings: CAFSettings, device
     if ck is not None and (latest := ck.latest()) is not None:
         start, st = latest
         net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); history = st["history"]
-        if "rng" in st:
+        if "rng" in st and distributed.world_size() == 1:   # several ranks keep their own seeded streams
             core.set_rng_state(st["rng"])
+    model = distributed.wrap(net, device)   # DDP across ranks; `net` itself in one process
     bs = settings.batch_size
     nb = math.ceil(len(patches) / bs)
     nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
-    bar = core.progress(total=settings.train_epochs * nb, initial=start * nb, desc=desc, disable=not progress)
+    bar = core.progress(total=settings.train_epochs * nb, initial=start * nb, desc=desc, disable=not (progress and distributed.is_main()))
     for epoch in range(start, settings.train_epochs):
         perm = np.random.default_rng(seed + epoch).permutation(len(patches))
         tot = 0.0
         for b in range(nb):
-            idx = perm[b * bs:(b + 1) * bs]
+            idx = distributed.shard(perm[b * bs:(b + 1) * bs])   # this rank's share of the global batch
             batch = torch.from_numpy(np.stack([np.asarray(patches[int(j)], np.float32) for j in idx]))
             ir, y = batch[:, :1].to(device), batch[:, 1:2].to(device)
             with (stage.count_flops() if stage is not None else contextlib.nullcontext()):
-                lf = loss(net(ir, y), ir, y, weights=h)
+                lf = loss(model(ir, y), ir, y, weights=h)
                 opt.zero_grad(); lf.backward(); opt.step()
-            tot += float(lf.detach())
+            tot += distributed.all_reduce_mean(float(lf.detach()))
             bar.update(1)
             bar.set_postfix(epoch=epoch, L_f=f"{float(lf.detach()):.4f}", refresh=False)
         history.append(dict(epoch=epoch, loss=tot / nb, steps=nb))
-        if ck is not None:
+        if ck is not None and distributed.is_main():
             ck.save(epoch + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "history": history, "rng": core.rng_state()})
     bar.close()
     if log:
         log(f"[{desc}] {settings.train_epochs} epochs × {nb} steps, final L_f {history[-1]['loss']:.4f}")
     return dict(history=history, weights=h.cpu().tolist(), perceptual=loss.label, n_patches=len(patches))
+
+
+def _train_fusion_rank(net, patches, *args, **kw) -> dict:
+    "One torchrun rank of `train_fusion(..., nproc=N)`: reopens a memory-mapped patch file, trains, returns the result and the weights."
+    from fusion_papers import distributed
+    if isinstance(patches, tuple) and patches[:1] == ("npy",):
+        patches = np.load(patches[1], mmap_mode="r")
+    res = train_fusion(net, patches, *args, stage=distributed.worker_record(), **kw)
+    return {"result": res, "state": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+
+
+def _launch_train_fusion(net, patches, weights, settings, device, seed, loss, ckpt_dir, log, progress, desc, nproc) -> dict:
+    "`train_fusion` on `nproc` processes (torchrun child job); loads the trained weights into `net`."
+    from fusion_papers import distributed
+    distributed.local_batch(settings.batch_size, nproc)
+    if isinstance(patches, np.memmap) and str(patches.filename).endswith(".npy"):
+        patches = ("npy", str(patches.filename))      # the workers map the file themselves (nothing is copied)
+    r = distributed.launch(_train_fusion_rank, net.cpu(), patches, weights, settings, str(device), seed, loss, ckpt_dir,
+                           None, progress=progress, desc=desc, nproc=nproc)
+    net.load_state_dict(r["state"])
+    net.to(core.get_device(device) if isinstance(device, str) else device)
+    res = r["result"]
+    if log:
+        log(f"[{desc}] {settings.train_epochs} epochs on {nproc} processes, final L_f {res['history'][-1]['loss']:.4f}")
+    return res
 
 
 #: task classes → the column names of CAF Tables 1–2 (M3FD, Multispectral, MFNet; synthetic smoke classes map onto them)
@@ -1295,6 +1331,32 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
     net.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
     return res, net.to(device).eval()
 
+
+# %% ../nbs/02_caf.ipynb #ee1cb996
+def plan_units(profile: str = "paper") -> list[dict]:
+    """The units `fusion-papers plan` lists for this chapter: one per row of Tables 1–3 (separate fine-tunings / trainings)
+    and one per figure; `needs` are the units to finish first, `stages` the rehearsal-record stages whose one-run cost
+    the unit pays. The two searches are the Fig. 5 unit; the 'Ours' rows train the fusion network on its searched loss."""
+    s = CAF_PROFILES[profile] if profile in CAF_PROFILES else CAF_PROFILES["paper"]
+    u = [dict(table="fig-caf-1", stages=[]), dict(table="fig-caf-5", stages=["search-det", "search-seg"])]
+    for r in s.table_rows:
+        ours = r == "Ours"
+        u.append(dict(table="tbl-caf-1", row=r, needs=["fig-caf-5"] if ours else [],
+                      stages=(["train-det"] if ours else []) + ["tbl-caf-1/m3fd/Ours", "tbl-caf-1/multispectral/Ours"]))
+    for r in s.table_rows:
+        ours = r == "Ours"
+        u.append(dict(table="tbl-caf-2", row=r, needs=["fig-caf-5"] if ours else [],
+                      stages=(["train-seg"] if ours else []) + ["tbl-caf-2/mfnet/Ours"]))
+    # Table 3: every row also gets task columns (one detector + one segmenter fine-tuning, `run_table3_tasks`); Ours and
+    # ReCoNet reuse their Tables 1-2 rows, and every Table 3 run loads the two trained Ours networks
+    t12 = [f"tbl-caf-{t}:Ours" for t in (1, 2) if "Ours" in s.table_rows]
+    for r, (_, variant) in table3_nets().items():
+        u.append(dict(table="tbl-caf-3", row=r, needs=["fig-caf-5"] + t12,
+                      stages=["tbl-caf-3/Ours"] + ([] if r == "Ours" else ["tbl-caf-1/m3fd/Ours", "tbl-caf-2/mfnet/Ours"])))
+    u.append(dict(table="tbl-caf-3", row="ReCoNet", needs=t12 + [f"tbl-caf-{t}:ReCoNet" for t in (1, 2) if "ReCoNet" in s.table_rows],
+                  stages=[]))           # the released ReCoNet: evaluation + its Tables 1-2 task rows
+    u.append(dict(table="fig-caf-7", needs=["tbl-caf-1:Ours", "tbl-caf-2:Ours"] if "Ours" in s.table_rows else [], stages=["fig-caf-7"]))
+    return u
 
 # %% ../nbs/02_caf.ipynb #3d89c066
 def variant_weights(name: str, searched=None, seed: int = 0) -> np.ndarray:
