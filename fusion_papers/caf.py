@@ -32,10 +32,10 @@ __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'D
            'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches',
            'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net',
            'search', 'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
-           'plot_searched_weights', 'official_pair_outputs', 'beta_lr_schedule', 'fusion_patches', 'train_fusion',
-           'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops', 'run_task_rows',
-           'run_training', 'plan_units', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics',
-           'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'table3_task_rows',
+           'plot_searched_weights', 'official_pair_outputs', 'showcase_pairs', 'beta_lr_schedule', 'fusion_patches',
+           'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
+           'run_task_rows', 'run_training', 'plan_units', 'variant_weights', 'LastOutput', 'table3_nets',
+           'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'table3_task_rows',
            'run_table3_tasks', 'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
@@ -972,11 +972,19 @@ def plot_searched_weights(results: dict, ax=None, title: str | None = None):
     return ax
 
 
-def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side: int | None = 512) -> dict:
-    "IR, visible and the two official CAF results (clean mode) on one M3FD fixture pair, downscaled to `max_side` for display."
+def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side: int | None = 512, dataset_dir=None) -> dict:
+    """IR, visible and the two official CAF results (clean mode) on one M3FD pair, downscaled to `max_side` for display:
+    the fixture pair `name` (`root`: the fixtures root), or pair `name` of `dataset_dir` (an M3FD copy in any registry layout,
+    e.g. `data_root/m3fd`)."""
     from fusion_papers import data
-    root = core.fixtures_root(root)
-    pair = data.load_pair(root / "m3fd" / "ir" / f"{name}.png", root / "m3fd" / "vi" / f"{name}.png")
+    if dataset_dir is not None:
+        hit = [e for e in data.list_pairs("m3fd", root=dataset_dir) if e[0] == name]
+        if not hit:
+            raise FileNotFoundError(f"{dataset_dir}: no M3FD pair {name!r}")
+        pair = data.load_pair_entry("m3fd", *hit[0])
+    else:
+        root = core.fixtures_root(root)
+        pair = data.load_pair(root / "m3fd" / "ir" / f"{name}.png", root / "m3fd" / "vi" / f"{name}.png")
     ir, vis = pair.ir, pair.vis
     if max_side and max(ir.shape) > max_side:  # inputs downscaled before fusing (display only)
         s = max_side / max(ir.shape)
@@ -985,6 +993,20 @@ def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side
     for t in ("det", "seg"):
         out[f"CAF-{t}"] = CAFFuser(t, weights)(ir, vis)
     return out
+
+
+def showcase_pairs(name: str, stems, data_root=None) -> tuple:
+    """Which pairs of dataset `name` a figure or the explorer shows: with `data_root` holding `<name>/`, that copy (the
+    `stems` when it has them, else its first `len(stems)` pairs); otherwise the fixtures' `stems`.
+    Returns (folder or None for the fixtures, [stems], a label for the figure footer)."""
+    from fusion_papers import data
+    stems = list(stems)
+    folder = Path(data_root).expanduser() / name if data_root is not None else None
+    if folder is None or not folder.is_dir():
+        return None, stems, f"{name} fixture {', '.join(stems)}"
+    have = [e[0] for e in data.list_pairs(name, root=folder)]
+    pick = [s for s in stems if s in have] or have[:len(stems)]
+    return folder, pick, f"{name} {', '.join(pick)} from {folder}" + (" (mock data)" if data.is_mock(folder) else "")
 
 # %% ../nbs/02_caf.ipynb #c1855d06
 def beta_lr_schedule(settings: CAFSettings | None = None, n_train: dict | None = None) -> "pd.DataFrame":
@@ -1671,22 +1693,42 @@ def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, conventi
     `roots`: dataset → folder (the paper profile's `data_root/<dataset>`; None: the fixtures). Pairs are streamed one at a
     time (each is downscaled to `max_side` first when given), fused by every method, scored with `metrics.evaluate_batch`
     and, with `fused_dir`, the fused images are written to `fused_dir/<dataset>/<method>/<image>.png`. `limit`: at most
-    that many pairs per dataset (rehearsals); `stage`: a `core.stage` that counts the FLOPs of the first method. The table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments)."""
+    that many pairs per dataset (rehearsals); `stage`: a `core.stage` that counts the FLOPs of the first method. The table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments).
+
+    Checkpoint/reuse: with `cache_dir`, each pair's rows (all methods) are written as it is scored to
+    `cache_dir/pairs/<dataset>/<image>.json`; a rerun with the same arguments (e.g. after a kill) reuses them and fuses only
+    the pairs not yet written (arguments that differ clear them)."""
     import pandas as pd
     from fusion_papers import data, metrics as M, peers
     key = core.json_safe(dict(methods=list(methods), datasets=list(datasets), metrics=list(metrics), convention=convention,
-                              max_side=max_side, roots={k: str(v) for k, v in (roots or {}).items()}, limit=limit))
+                              max_side=max_side, roots={k: str(v) for k, v in (roots or {}).items()}, limit=limit,
+                              weights=None if weights is None else str(weights)))
     cache = Path(cache_dir) / "fig7_per_image.csv" if cache_dir is not None else None
     if cache is not None and cache.exists() and (cache.parent / "fig7_key.json").exists() \
             and core.load_json(cache.parent / "fig7_key.json") == key:
         return pd.read_csv(cache, dtype={"image": str})
+    pair_dir = Path(cache_dir) / "pairs" if cache_dir is not None else None
+    if pair_dir is not None and (pair_dir / "key.json").exists() and core.load_json(pair_dir / "key.json") != key:
+        for f in pair_dir.glob("*/*.json"):     # written under other arguments: not reusable
+            f.unlink()
+    if pair_dir is not None:
+        core.save_json(pair_dir / "key.json", key)
     fusers = {m: peers.get(m, weights=weights, device=str(device)) for m in methods}
     entries = {ds: data.list_pairs(ds, root=(roots or {}).get(ds))[:limit] for ds in datasets}
-    frames = []
+    frames, reused = [], 0
     bar = core.progress(total=sum(len(e) for e in entries.values()) * len(fusers), desc="Fig. 7 fuse + metrics",
                         disable=not progress)
     for ds in datasets:
-        for p in iter_pairs_scaled(ds, max_side=max_side, entries=entries[ds]):
+        for entry in entries[ds]:
+            done = pair_dir / ds / f"{entry[0]}.json" if pair_dir is not None else None
+            if done is not None and done.exists():          # scored by an earlier (possibly killed) run
+                frames.append(pd.DataFrame(core.load_json(done)["rows"]).astype({"image": str}))
+                reused += len(fusers)
+                bar.update(len(fusers))
+                if stage is not None:
+                    stage.resumed_from = reused
+                continue
+            p = next(iter_pairs_scaled(ds, max_side=max_side, entries=[entry]))
             items = []
             for m, f in fusers.items():
                 with (stage.count_flops() if stage is not None and m == next(iter(fusers)) else contextlib.nullcontext()):
@@ -1698,6 +1740,11 @@ def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, conventi
             table, _ = M.evaluate_batch(items, metrics=list(metrics), convention=convention)
             table.insert(0, "dataset", ds)
             frames.append(table)
+            if done is not None:
+                core.save_json(done, {"rows": table.to_dict("records")})
+                if stage is not None:
+                    stage.checkpoints += 1
+                    stage.checkpoint_dir = str(pair_dir)
     bar.close()
     df = pd.concat(frames, ignore_index=True)[["dataset", "method", "image", "convention", *metrics]]
     if cache is not None:

@@ -26,9 +26,11 @@ def test_fast_equals_plain(name):
     ir, vis = peers.probe_pair(72, 120)
     ir, vis = ir[::-1].copy(), vis[:, ::-1].copy()           # not the probe itself
     plain, fast, tiled = _get(name, fast=False), _get(name), _get(name, tile=40, halo=32)
+    cl = _get(name, channels_last=True)
+    assert (cl.fast["folded"] and cl.fast["channels_last"]) or "plain forward kept" in cl.fast["reason"], cl.fast   # TarDAL: 1.3e-5, refused
     assert fast.fast["folded"], fast.fast                  # every network here folds (TarDAL: nothing to fold, same output)
     ref = plain(ir, vis)
-    for f in (fast, tiled):
+    for f in (fast, tiled, cl):
         assert np.abs(f(ir, vis) - ref).max() <= 1e-5, (name, f.fast)
     if name == "tardal":                                   # per-image BN statistics: tiles change them, so refused
         assert not tiled.fast["tiled"] and "plain forward kept" in tiled.fast["reason"]

@@ -29,7 +29,8 @@ for t, rs in ROWS.items():
         f = out / t / r / "result.json"
         if (rows is None or r in rows) and not f.exists():
             f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_text(json.dumps({"score": (seed + 1) * (ord(r) - 64) / 7, "pid": os.getpid()}))
+            f.write_text(json.dumps({"score": (seed + 1) * (ord(r) - 64) / 7, "pid": os.getpid(),
+                                     "nproc": os.environ.get("FUSION_PAPERS_NPROC")}))
         if f.exists():
             got[r] = json.loads(f.read_text())["score"]
     if set(got) == set(rs):
@@ -65,7 +66,9 @@ def test_units_then_collect_equal_serial_run(fake_chapter, tmp_path):
     cli.run_unit("tim:tbl-x-1:A", ["tim"], out=par, **kw)
     with pytest.raises(FileNotFoundError, match=r"tim:tbl-x-1:B.*\n.*tim:tbl-x-2"):   # collect names what is missing
         cli.reproduce(["tim"], out=par, collect=True, **kw)
-    cli.run_unit(1, ["tim"], wave=0, out=par, **kw)                        # by index within a wave, as a Slurm array task
+    cli.run_unit(1, ["tim"], wave=0, out=par, nproc=2, **kw)              # by index within a wave, as a Slurm array task
+    res = lambda r: json.loads((par / "tim" / "results" / "tbl-x-1" / r / "result.json").read_text())
+    assert res("A")["nproc"] == "1" and res("B")["nproc"] == "2"          # --nproc reaches the chapter's kernel
     cli.run_unit(0, ["tim"], wave=1, out=par, **kw)
     results = {p: p.stat().st_mtime_ns for p in (par / "tim" / "results").rglob("result.json")}
     assert len(results) == 3
