@@ -106,4 +106,5 @@ def test_plan_cli_json_and_slurm(tmp_path):
         cli.plan(["caf"], slurm=True, file=f)
     text = script.read_text()
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
-    assert text.count("sbatch --parsable") == 3 and "--array=0-17" in text and "afterok" in text and "--collect" in text
+    # waves: 14 independent units, then the two Ours rows of Tables 1-2, then Table 3 (its rows reuse them) and Fig. 7
+    assert text.count("sbatch --parsable") == 3 and "--array=0-13" in text and "--array=0-8" in text and "afterok" in text and "--collect" in text
