@@ -220,45 +220,8 @@ BDL_WEIGHTS_SOURCE = ("LiuZhu-CV/BDLFusion README (Google Drive): checkpoint/mod
                       "(the whole Network_IJCAI state dict, 419 keys)")
 
 
-class BDLCheckpointError(ValueError):
-    "A BDL checkpoint that does not match the official layout (the message names the file and the differences)."
-
-
-def _read_state(path) -> dict:
-    "A plain state dict from `path` (`nets.read_checkpoint` when the toolkit has it)."
-    if hasattr(nets, "read_checkpoint"):
-        try:
-            return nets.read_checkpoint(path)
-        except ValueError as e:
-            raise BDLCheckpointError(str(e)) from None
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise BDLCheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
-    for key in ("state_dict", "model", "net"):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
-            sd = sd[key]
-    if not isinstance(sd, dict) or not all(torch.is_tensor(v) for v in sd.values()):
-        raise BDLCheckpointError(f"{path}: not a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in sd.items()}
-
-
-def _strict_load(model: nn.Module, state: dict, src) -> nn.Module:
-    "Load `state` into `model` strictly; differences raise `BDLCheckpointError` naming `src`."
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                    for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))
-    if missing or unexpected or shapes:
-        def few(xs):
-            return ", ".join(xs[:6]) + (f" (+{len(xs) - 6} more)" if len(xs) > 6 else "")
-        parts = [f"{len(missing)} missing: {few(missing)}" if missing else "",
-                 f"{len(unexpected)} unexpected: {few(unexpected)}" if unexpected else "",
-                 f"{len(shapes)} mis-shaped: {few(shapes)}" if shapes else ""]
-        raise BDLCheckpointError(f"{src}: does not match {type(model).__name__} ({'; '.join(p for p in parts if p)})")
-    model.load_state_dict(state, strict=True)
-    return model
+class BDLCheckpointError(nets.CheckpointError):
+    "A BDL checkpoint that does not match the official layout (a `nets.CheckpointError`; the message names the file and the differences)."
 
 
 def find_bdl_weights(weights=None) -> Path:
@@ -282,18 +245,24 @@ def load_bdl_checkpoint(weights=None, part: str = "all", num_classes: int = 80) 
     """The authors' checkpoint loaded strictly: `part="all"` → `NetworkIJCAI` (the 419-key file), `"enhance_net"` → the
     fusion net alone (from the whole file, or from a 31-key fusion-net file with or without the `enhance_net.` prefix)."""
     path = find_bdl_weights(weights)
-    sd = _read_state(path)
+    try:
+        sd = nets.read_checkpoint(path)
+    except nets.CheckpointError as e:
+        raise BDLCheckpointError(str(e)) from None
     whole = any(k.startswith("denoise_net.") or k.startswith("discriminator.") for k in sd)
-    if part == "all" or whole:
-        if not whole:
-            raise BDLCheckpointError(f"{path}: holds no denoise_net/discriminator keys; it is not a whole Network_IJCAI file "
-                                     "(load it with part='enhance_net')")
-        net = _strict_load(NetworkIJCAI(num_classes), sd, path)
-        return net if part == "all" else net.enhance_net
-    if part != "enhance_net":
+    if part not in ("all", "enhance_net"):
         raise ValueError(f"part must be 'all' or 'enhance_net', got {part!r}")
-    sd = {k.removeprefix("enhance_net."): v for k, v in sd.items()}
-    return _strict_load(FusionNetworkIJ(), sd, path)
+    if part == "all" and not whole:
+        raise BDLCheckpointError(f"{path}: holds no denoise_net/discriminator keys; it is not a whole Network_IJCAI file "
+                                 "(load it with part='enhance_net')")
+    model = NetworkIJCAI(num_classes) if part == "all" else FusionNetworkIJ()
+    prefix = "enhance_net." if part == "enhance_net" and any(k.startswith("enhance_net.") for k in sd) else None
+    try:                                    # nets.load_official: missing / unexpected / mis-shaped keys listed
+        nets.load_official(model, sd, prefix=prefix, strict=True)
+    except nets.CheckpointError as e:
+        raise BDLCheckpointError(str(e).replace("<dict>", str(path), 1)) from None
+    return model
+
 
 # %% ../nbs/01_bilevel.ipynb #8d8a93d0
 def official_save_rgb(fused_y: torch.Tensor, vis_ycrcb: torch.Tensor) -> torch.Tensor:
