@@ -21,14 +21,16 @@ import torch.nn.functional as F
 from . import core, data, hypergrad, losses, nets
 
 # %% auto #0
-__all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL_TABLES', 'TABLE1_PEERS', 'SYNTH_TO_BDL',
-           'DRDBOfficial', 'FusionNetworkIJ', 'PixelDiscriminator', 'BDLFCOS', 'NetworkIJCAI', 'toolkit_to_official',
-           'receptive_field', 'BDLCheckpointError', 'find_bdl_weights', 'load_bdl_checkpoint', 'official_save_rgb',
-           'detector_input', 'BDLFuser', 'bdl_fuser', 'register_bdl_method', 'reference_output_check', 'bdl_target',
-           'fusion_loss_official', 'gradient_penalty', 'visual_losses', 'official_aliased_step', 'chapter_tier',
-           'compare_tier', 'show_compare', 'count_macs', 'efficiency_models', 'efficiency_table', 'table1_fixtures',
-           'paper_claims', 'fig1_rank_table', 'BDLSettings', 'bdl_settings', 'lr_at', 'Batch', 'synthetic_samples',
-           'make_batch', 'BDLTrainer', 'train_bilevel', 'DatasetSamples', 'run_trained', 'evaluate_trained']
+__all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL_TABLES', 'TABLE1_PEERS', 'STRATEGIES',
+           'SYNTH_TO_BDL', 'MFNET_TABLE3', 'DRDBOfficial', 'FusionNetworkIJ', 'PixelDiscriminator', 'BDLFCOS',
+           'NetworkIJCAI', 'toolkit_to_official', 'receptive_field', 'BDLCheckpointError', 'find_bdl_weights',
+           'load_bdl_checkpoint', 'official_save_rgb', 'detector_input', 'BDLFuser', 'bdl_fuser', 'register_bdl_method',
+           'reference_output_check', 'bdl_target', 'fusion_loss_official', 'gradient_penalty', 'visual_losses',
+           'official_aliased_step', 'chapter_tier', 'compare_tier', 'show_compare', 'count_macs', 'efficiency_models',
+           'efficiency_table', 'table1_fixtures', 'paper_claims', 'fig1_rank_table', 'BDLSettings', 'bdl_settings',
+           'lr_at', 'Batch', 'synthetic_samples', 'make_batch', 'official_augment', 'official_pad32',
+           'detector_forward_native', 'set_detector_mode', 'BDLTrainer', 'train_bilevel', 'DatasetSamples',
+           'run_trained', 'evaluate_trained']
 
 # %% ../nbs/01_bilevel.ipynb #ec0cf2c2
 class DRDBOfficial(nn.Module):
@@ -573,6 +575,14 @@ class BDLSettings:
     warm_lr: float = 1e-3                  # Adam, warm start (recipe not published)
     ckpt_every: int = 0                    # 0: only at the end
     fusion_net: str = "bdl"                # "bdl" (FusionNetworkIJ) | "tardal" | "unet" (UMFusion-style stand-in), Table 6
+    strategy: str = "bilevel"              # Table 4: "bilevel" (Alg. 1) | "joint" (unrolled end-to-end, TarDAL-style) | "adaptive" (loop, SeAFusion-style)
+    adaptive_beta: tuple = (0.1, 1.0)      # "adaptive": weight β of Φ_P in the fusion step, ramped linearly over the run (our ramp)
+    augment: str = "none"                  # "official" (flip / ±10° rotation / crop-resize; paper profile) | "none" (smoke)
+    official_pad: bool = True              # the official collate's 32 − n mod 32 pad (a full 32 px when already a multiple)
+    det_train_mode: bool = False           # D8: True = the official FCOS that never leaves train mode (BN batch stats at test)
+    score_thresh: float = 0.05             # config.py evaluation: score 0.05, NMS IoU 0.6, at most 1000 boxes
+    nms_thresh: float = 0.6
+    max_det: int = 1000
 
     @property
     def is_smoke(self) -> bool:
@@ -580,13 +590,17 @@ class BDLSettings:
 
 
 _PAPER = dict(steps=400 * 1800, batch=2, val_batch=4, upper_every=10, warmup=1000, size=(360, 270),
-              detector="fcos_r50", segmenter="segformer_b3", num_classes=80, seg_classes=9, warm_steps=2000, ckpt_every=1800)
+              detector="fcos_r50", segmenter="segformer_b3", num_classes=80, seg_classes=9, warm_steps=2000, ckpt_every=1800,
+              augment="official")
+STRATEGIES = ("bilevel", "joint", "adaptive")
 
 
 def bdl_settings(profile: str = "smoke", rehearse: int = 0, **overrides) -> BDLSettings:
     "Settings of `profile` ('smoke' | 'paper'); `rehearse` > 0 caps the paper profile's loops at that many steps; `None` overrides are ignored."
     s = BDLSettings(profile=profile, **(_PAPER if profile == "paper" else {}))
     s = replace(s, **{k: v for k, v in overrides.items() if v is not None})
+    if s.strategy not in STRATEGIES or s.augment not in ("none", "official"):
+        raise ValueError(f"strategy must be one of {STRATEGIES} and augment 'none'|'official', got {s.strategy!r}, {s.augment!r}")
     if rehearse:
         s = replace(s, steps=min(s.steps, rehearse), warm_steps=min(s.warm_steps, rehearse), ckpt_every=min(s.ckpt_every or rehearse, rehearse))
     return s
@@ -632,16 +646,126 @@ def synthetic_samples(n: int, size=(64, 48), seed: int = 0, saliency_rule: str =
     return out
 
 
-def make_batch(samples: list[dict], idx, task: str = "det", device="cpu") -> Batch:
-    "Stack `samples[idx]` into a `Batch` on `device`."
+def make_batch(samples: list[dict], idx, task: str = "det", device="cpu", augment=None, pad32: bool = False) -> Batch:
+    """Stack `samples[idx]` into a `Batch` on `device`; `augment(sample)` is applied to each first; `pad32` adds the
+    official collate's `32 − n mod 32` pad to IR, m and the visible image (zero RGB: Y 0, Cr = Cb = 0.5)."""
     t = lambda a: torch.as_tensor(np.ascontiguousarray(a), device=device)
     ss = [samples[i] for i in idx]
+    if augment is not None:
+        ss = [augment(s) for s in ss]
     ir = torch.stack([t(s["ir"])[None] for s in ss]).float()
     ycc = torch.stack([data.rgb_to_ycrcb(t(s["vis"]).permute(2, 0, 1)) for s in ss]).float()
     m = torch.stack([t(s["m"])[None] for s in ss]).float()
     tg = ([{"boxes": t(s["boxes"]).reshape(-1, 4), "labels": t(s["labels"])} for s in ss] if task == "det"
           else torch.stack([t(s["mask"]) for s in ss]).long())
+    if pad32:
+        ir, m = official_pad32(ir), official_pad32(m)
+        ycc = torch.cat([official_pad32(ycc[:, :1]), 0.5 + official_pad32(ycc[:, 1:] - 0.5)], 1)
     return Batch(ir, ycc, m, tg)
+
+# %% ../nbs/01_bilevel.ipynb #b0a1ug01
+def _hflip(s: dict) -> dict:
+    W = s["ir"].shape[1]
+    out = {k: (np.ascontiguousarray(v[:, ::-1]) if k in ("ir", "vis", "m", "mask") else v) for k, v in s.items()}
+    b = np.asarray(s["boxes"], np.float32).reshape(-1, 4)
+    out["boxes"] = np.stack([W - b[:, 2], b[:, 1], W - b[:, 0], b[:, 3]], 1) if len(b) else b
+    return out
+
+
+def _rotate(s: dict, deg: float) -> dict:
+    import cv2
+    H, W = s["ir"].shape[:2]
+    A = cv2.getRotationMatrix2D((W / 2, H / 2), deg, 1.0)
+    warp = lambda a, interp: cv2.warpAffine(a, A, (W, H), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out = dict(s)
+    for k in ("ir", "vis", "m"):
+        out[k] = warp(np.ascontiguousarray(s[k]), cv2.INTER_LINEAR)
+    out["mask"] = warp(np.ascontiguousarray(s["mask"]).astype(np.int32), cv2.INTER_NEAREST).astype(np.int64)
+    b = np.asarray(s["boxes"], np.float32).reshape(-1, 4)
+    if len(b):   # the box of the four rotated corners, clipped to the frame
+        xs, ys = b[:, [0, 2, 2, 0]], b[:, [1, 1, 3, 3]]
+        X = A[0, 0] * xs + A[0, 1] * ys + A[0, 2]
+        Y = A[1, 0] * xs + A[1, 1] * ys + A[1, 2]
+        b = np.stack([X.min(1).clip(0, W), Y.min(1).clip(0, H), X.max(1).clip(0, W), Y.max(1).clip(0, H)], 1).astype(np.float32)
+    out["boxes"] = b
+    return out
+
+
+def _crop_resize(s: dict, rng: np.random.Generator, area=(0.2, 1.0), ratio=(3 / 4, 4 / 3), keep: float = 0.7, tries: int = 10) -> dict:
+    import cv2
+    H, W = s["ir"].shape[:2]
+    b = np.asarray(s["boxes"], np.float32).reshape(-1, 4)
+    for _ in range(tries):
+        a = rng.uniform(*area) * W * H
+        r = rng.uniform(*ratio)
+        w, h = int(round(np.sqrt(a * r))), int(round(np.sqrt(a / r)))
+        if not (0 < w <= W and 0 < h <= H):
+            continue
+        x0, y0 = int(rng.integers(0, W - w + 1)), int(rng.integers(0, H - h + 1))
+        if len(b):
+            ix = np.clip(np.minimum(b[:, 2], x0 + w) - np.maximum(b[:, 0], x0), 0, None)
+            iy = np.clip(np.minimum(b[:, 3], y0 + h) - np.maximum(b[:, 1], y0), 0, None)
+            frac = ix * iy / np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6)
+            ok = frac >= keep
+            if not ok.any():
+                continue
+        else:
+            ok = np.zeros(0, bool)
+        out = dict(s)
+        for k in ("ir", "vis", "m"):
+            out[k] = cv2.resize(np.ascontiguousarray(s[k][y0:y0 + h, x0:x0 + w]), (W, H), interpolation=cv2.INTER_LINEAR)
+        out["mask"] = cv2.resize(np.ascontiguousarray(s["mask"][y0:y0 + h, x0:x0 + w]).astype(np.uint8), (W, H),
+                                 interpolation=cv2.INTER_NEAREST).astype(np.int64)
+        nb = b[ok].copy()
+        nb[:, [0, 2]] = (np.clip(nb[:, [0, 2]], x0, x0 + w) - x0) * (W / w)
+        nb[:, [1, 3]] = (np.clip(nb[:, [1, 3]], y0, y0 + h) - y0) * (H / h)
+        out["boxes"], out["labels"] = nb.astype(np.float32), np.asarray(s["labels"])[ok]
+        return out
+    return s
+
+
+def official_augment(s: dict, rng: np.random.Generator, p_flip: float = 0.5, p_rot: float = 0.5, p_crop: float = 0.5,
+                     max_deg: float = 10.0) -> dict:
+    """BDL's training augmentation (official `augment.py`, as the brief describes it), applied alike to IR, visible, the
+    saliency weight m, the seg mask and the boxes: h-flip (p 0.5); rotation by U(−10°, 10°) (p 0.5; box = the rotated
+    corners' box); random crop-resize (p 0.5; area 0.2–1, aspect 3/4–4/3, boxes kept when ≥ 0.7 of their area stays,
+    10 tries, then no crop). Selected by `BDLSettings.augment="official"` (paper profile default); smoke: "none"."""
+    if rng.random() < p_flip:
+        s = _hflip(s)
+    if rng.random() < p_rot:
+        s = _rotate(s, float(rng.uniform(-max_deg, max_deg)))
+    if rng.random() < p_crop:
+        s = _crop_resize(s, rng)
+    return s
+
+
+def official_pad32(x: torch.Tensor) -> torch.Tensor:
+    """The official collate's padding: `32 − n mod 32` zeros on the bottom/right of every side, so a side that is already
+    a multiple of 32 gains a full 32 px (train 360×270 → 384×288, as torchvision's own padding; eval 1024×768 → 1056×800,
+    where torchvision adds none). Boxes are unchanged (top-left origin). `BDLSettings.official_pad` (default True)."""
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, 32 - w % 32, 0, 32 - h % 32))
+
+
+def detector_forward_native(T: nn.Module, x: torch.Tensor):
+    "Make torchvision's detection transform keep `x`'s size (the official loader resizes and pads itself, the detector never resizes)."
+    tr = getattr(T, "transform", None)
+    if tr is not None and hasattr(tr, "min_size"):
+        h, w = x.shape[-2:]
+        tr.min_size, tr.max_size = (min(h, w),), max(h, w)
+    return x
+
+
+def set_detector_mode(T: nn.Module, train_mode_quirk: bool) -> None:
+    """Evaluation mode of the detector. `train_mode_quirk=True` re-enacts the official FCOS whose `train()` always calls
+    `super().train(True)`: at test time every BatchNorm uses the batch's statistics (batch 1) and updates its running
+    statistics; `False` (default): ordinary eval mode (running statistics, frozen)."""
+    T.eval()
+    if train_mode_quirk:
+        for m in T.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.train()
+
 
 # %% ../nbs/01_bilevel.ipynb #26c8a9d7
 def _build_fusion(name: str, weights=None) -> nn.Module:
@@ -670,7 +794,8 @@ class BDLTrainer:
         self.D = PixelDiscriminator(1).to(self.device)
         if s.task == "det":
             self.T = tasks.build_torchvision_detector(s.detector, num_classes=s.num_classes, imgsz=max(s.size),
-                                                      image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0]).to(self.device)
+                                                      image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0], score_thresh=s.score_thresh,
+                                                      nms_thresh=s.nms_thresh, detections_per_img=s.max_det).to(self.device)
         elif s.task == "seg":
             self.T = tasks.build_segmenter(s.segmenter, num_classes=s.seg_classes).to(self.device)
         else:
@@ -694,7 +819,7 @@ class BDLTrainer:
     def perception(self, b: Batch, u=None) -> torch.Tensor:
         from fusion_papers import tasks
         u = self.fuse(b) if u is None else u
-        x = detector_input(u, b.ycc)
+        x = detector_forward_native(self.T, detector_input(u, b.ycc))
         loss = tasks.task_loss(self.T, x, b.targets)
         if self.s.loss_form == "official":
             loss = loss - 0.01 * self.D(u).mean()
@@ -706,14 +831,16 @@ class BDLTrainer:
                 g["lr"] = lr
 
     # ---- steps --------------------------------------------------------------------------------------
-    def lower_steps(self, tb: Batch) -> dict:
-        "One SGD step on the discriminator (φ_V) and one on the task network (φ_P), the fused image held fixed."
+    def lower_steps(self, tb: Batch, task: bool = True) -> dict:
+        "One SGD step on the discriminator (φ_V) and (`task`) one on the task network (φ_P), the fused image held fixed."
         with torch.no_grad():
             u = self.fuse(tb)
         self.opt_D.zero_grad(set_to_none=True)
         ld = self.visual(tb, u)["lower"]
         ld.backward()
         self.opt_D.step()
+        if not task:
+            return {"phi_V": float(ld.detach())}
         self.opt_T.zero_grad(set_to_none=True)
         lt = self.perception(tb, u)
         lt.backward()
@@ -726,9 +853,9 @@ class BDLTrainer:
         Fp = [p for p in self.F.parameters() if p.requires_grad]
         up = {}
         def upper_V():
-            L = self.visual(vb)["upper"]; up["Phi_V"] = float(L); return L
+            L = self.visual(vb)["upper"]; up["Phi_V"] = float(L.detach()); return L
         def upper_P():
-            L = self.perception(vb); up["Phi_P"] = float(L); return L
+            L = self.perception(vb); up["Phi_P"] = float(L.detach()); return L
         gv = hypergrad.gauss_newton_hypergrad(self.D, Fp, lambda: self.visual(tb)["lower"], upper_V, official_code=off, eta=eta,
                                               lower_loss_x=(lambda: self.visual(tb)["upper_x"]) if s.loss_form == "official" else None,
                                               buffers=self.D)
@@ -752,11 +879,38 @@ class BDLTrainer:
         return {**up, "lam_V": float(lam[0]), "lam_P": float(lam[1]),
                 "|G_V|": float(torch.sqrt(sum((x ** 2).sum() for x in gv))), "|G_P|": float(torch.sqrt(sum((x ** 2).sum() for x in gp)))}
 
+    def joint_step(self, tb: Batch) -> dict:
+        """Table 4 "unrolled" (TarDAL-style joint training): a lower step on the discriminator, then ω and θ_P move together
+        along the plain gradient of Φ_V + Φ_P on the training batch (no hypergradient, no weighting)."""
+        lo = self.lower_steps(tb, task=False)
+        self.opt_F.zero_grad(set_to_none=True); self.opt_T.zero_grad(set_to_none=True)
+        u = self.fuse(tb)
+        lv, lp = self.visual(tb, u)["upper"], self.perception(tb, u)
+        (lv + lp).backward()
+        self.opt_F.step(); self.opt_T.step()
+        self.D.zero_grad(set_to_none=True)
+        return {**lo, "Phi_V": float(lv.detach()), "Phi_P": float(lp.detach())}
+
+    def adaptive_step(self, tb: Batch) -> dict:
+        """Table 4 "adaptive loop" (SeAFusion-style): the task net has just been trained on the fixed fused images (lower
+        steps); ω then moves along the plain gradient of Φ_V + β·Φ_P (task net frozen), β ramped from `adaptive_beta[0]`
+        to `[1]` over the run."""
+        b0, b1 = self.s.adaptive_beta
+        beta = b0 + (b1 - b0) * min(1.0, self.step / max(1, self.s.steps))
+        self.opt_F.zero_grad(set_to_none=True)
+        u = self.fuse(tb)
+        lv, lp = self.visual(tb, u)["upper"], self.perception(tb, u)
+        (lv + beta * lp).backward()
+        self.D.zero_grad(set_to_none=True); self.T.zero_grad(set_to_none=True)
+        self.opt_F.step()
+        return {"Phi_V": float(lv.detach()), "Phi_P": float(lp.detach()), "beta": beta}
+
     def warm_start(self, samples: list, steps: int, rng: np.random.Generator):
         "ℓ_F-only pre-training of the fusion net (Alg. 1 line 3; Adam, `warm_lr`): the official warm-start file is not released."
         opt = torch.optim.Adam(self.F.parameters(), lr=self.s.warm_lr)
         for _ in range(steps):
-            b = make_batch(samples, rng.choice(len(samples), self.s.batch, replace=False), self.s.task, self.device)
+            b = make_batch(samples, rng.choice(len(samples), self.s.batch, replace=False), self.s.task, self.device,
+                           pad32=self.s.official_pad and self.s.task == "det")
             opt.zero_grad(set_to_none=True)
             fusion_loss_official(self.fuse(b), bdl_target(b.ir, b.y, b.m)).backward()
             opt.step()
@@ -789,21 +943,29 @@ def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="
         tr.load(last[1]["trainer"]); history = last[1]["history"]; rng.bit_generator.state = last[1]["rng"]
     else:
         tr.warm_start(train, s.warm_steps, rng)
-    bar = core.progress(total=s.steps, desc=f"BDL {s.task} {s.weighting}") if hasattr(core, "progress") else None
+    bar = core.progress(total=s.steps, desc=f"BDL {s.task} {s.strategy} {s.weighting}") if hasattr(core, "progress") else None
+    aug = (lambda smp: official_augment(smp, rng)) if s.augment == "official" else None
+    pad = s.official_pad and s.task == "det"
     if bar is not None:
         bar.update(tr.step)
     while tr.step < s.steps:
         tr.step += 1
         eta = lr_at(tr.step, s)
         tr._set_lr(eta)
-        tb = make_batch(train, rng.choice(len(train), s.batch, replace=False), s.task, tr.device)
-        rec = {"step": tr.step, "lr": eta, **tr.lower_steps(tb)}
-        if tr.step % s.upper_every == 0:
-            vb = make_batch(val, rng.choice(len(val), min(s.val_batch, len(val)), replace=False), s.task, tr.device)
-            rec.update(tr.upper_step(tb, vb, eta))
+        tb = make_batch(train, rng.choice(len(train), s.batch, replace=False), s.task, tr.device, augment=aug, pad32=pad)
+        if s.strategy == "joint":
+            rec = {"step": tr.step, "lr": eta, **tr.joint_step(tb)}
+        else:
+            rec = {"step": tr.step, "lr": eta, **tr.lower_steps(tb)}
+            if tr.step % s.upper_every == 0 and s.strategy == "adaptive":
+                rec.update(tr.adaptive_step(tb))
+            elif tr.step % s.upper_every == 0:
+                vb = make_batch(val, rng.choice(len(val), min(s.val_batch, len(val)), replace=False), s.task, tr.device, augment=aug, pad32=pad)
+                rec.update(tr.upper_step(tb, vb, eta))
         history.append(rec)
         if bar is not None:
             bar.update(1)
+            bar.set_postfix({k: round(v, 4) for k, v in rec.items() if k in ("phi_P", "Phi_V")})
         if ck is not None and ((s.ckpt_every and tr.step % s.ckpt_every == 0) or tr.step == s.steps):
             ck.save(tr.step, {"trainer": tr.state(), "history": history, "rng": rng.bit_generator.state})
     if bar is not None:
@@ -875,38 +1037,67 @@ def run_trained(s: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0,
     return {"metrics": res, "steps": len(hist), "last": hist[-1] if hist else {}}
 
 # %% ../nbs/01_bilevel.ipynb #3278993c
-def evaluate_trained(trainer: BDLTrainer, fusion_pairs=("tno", ("05", "10")), max_side: int = 128, det_val: list | None = None,
-                     class_names: dict | None = None) -> dict:
-    "Fusion metrics (MI bits, VIF, FMI_edge) of the trained fusion net on fixture pairs and VOC AP of its detector on `det_val` samples."
+MFNET_TABLE3 = ("Unlabel", "Car", "Person", "Bike", "Curve", "CarStop", "Guardrail", "Cone", "Bump")   # MFNet ids 0..8, Table 3 names
+
+
+def evaluate_trained(trainer: BDLTrainer, fusion_pairs=("tno", ("05", "10")), max_side: int = 128, det_val=None,
+                     class_names: dict | None = None, seg_val=None, fused_dir=None) -> dict:
+    """Fusion metrics (MI bits, VIF, FMI_edge; `dut` convention) of the trained fusion net on `fusion_pairs`
+    ((dataset, stems) or an iterable of (stem, ir, vis) arrays), VOC AP (IoU 0.5, `eval_detection.py` matching) of its
+    detector on `det_val` samples, per-class Acc / IoU (%) of its segmenter on `seg_val` samples. Samples are read one at
+    a time; `fused_dir` keeps the fused test images (PNG) as they are made."""
     from fusion_papers import metrics, tasks
     out = {}
-    ds, stems = fusion_pairs
     conv = "dut" if "dut" in metrics.CONVENTIONS else "cddfuse"
     fuse = BDLFuser(net=trainer.F, device=str(trainer.device))
+    if isinstance(fusion_pairs, tuple) and len(fusion_pairs) == 2 and isinstance(fusion_pairs[0], str):
+        ds, stems = fusion_pairs
+        it = ((st, _fit(data.load_gray(ip), max_side), _fit(data.load_gray(vp), max_side))
+              for st, ip, vp in data.list_pairs(ds) if st in stems)
+    else:
+        it = fusion_pairs
     vals = []
-    for stem, ip, vp in data.list_pairs(ds):
-        if stem not in stems:
-            continue
-        ir = _fit(data.load_gray(ip), max_side)
-        vy = _fit(data.load_gray(vp), max_side)
+    for stem, ir, vy in it:
         f = np.round(np.clip(fuse(ir, vy), 0, 1) * 255) / 255
+        if fused_dir is not None:
+            data.save_image(Path(fused_dir) / f"{stem}.png", f)
         r = metrics.evaluate(ir, vy, f.astype(np.float32), metrics=["MI", "VIF", "FMI_edge"], convention=conv)
         vals.append((r["MI"] if conv == "dut" else r["MI"] / math.log(2), r["VIF"], r["FMI_edge"]))
-    out.update(dict(zip(("MI", "VIF", "FMI"), np.mean(vals, 0).tolist())))
-    if det_val is not None and trainer.s.task == "det":
+    if vals:
+        out.update(dict(zip(("MI", "VIF", "FMI"), np.mean(vals, 0).tolist())))
+    s = trainer.s
+    if det_val is not None and s.task == "det":
         names = class_names or {2: "Car", 6: "Person"}
-        trainer.T.eval()
+        set_detector_mode(trainer.T, s.det_train_mode)
         preds, targets = [], []
         with torch.no_grad():
             for i in range(len(det_val)):
-                b = make_batch(det_val, [i], "det", trainer.device)
-                p = trainer.T(list(detector_input(trainer.fuse(b), b.ycc)))[0]
+                b = make_batch(det_val, [i], "det", trainer.device, pad32=s.official_pad)
+                x = detector_forward_native(trainer.T, detector_input(trainer.fuse(b), b.ycc))
+                p = trainer.T(list(x))[0]
                 preds.append({k: p[k].cpu() for k in ("boxes", "scores", "labels")})
                 targets.append({k: v.cpu() for k, v in b.targets[0].items()})
         trainer.T.train()
         kw = {"matching": "voc"} if "matching" in inspect.signature(tasks.detection_ap).parameters else {}
-        ap, n_gt = tasks.detection_ap(preds, targets, trainer.s.num_classes, iou_thresholds=[0.5], method="voc", max_det=None, **kw)
+        ap, n_gt = tasks.detection_ap(preds, targets, s.num_classes, iou_thresholds=[0.5], method="voc", max_det=None, **kw)
         for c, name in names.items():
             out[name] = float(ap[c, 0]) if n_gt[c] else float("nan")
-        out["mAP"] = float(np.nanmean([ap[c, 0] for c in range(trainer.s.num_classes) if n_gt[c]]))
+        ids = [c for c in range(1, 7) if c < s.num_classes and n_gt[c]]     # BDL: mean over the 6 classes with ground truth
+        out["mAP"] = float(np.mean([ap[c, 0] for c in ids])) if ids else float("nan")
+    if seg_val is not None and s.task == "seg":
+        trainer.T.eval()
+        conf = np.zeros((s.seg_classes, s.seg_classes), np.int64)
+        with torch.no_grad():
+            for i in range(len(seg_val)):
+                b = make_batch(seg_val, [i], "seg", trainer.device)
+                logits = trainer.T(detector_input(trainer.fuse(b), b.ycc))
+                logits = F.interpolate(logits, size=b.targets.shape[-2:], mode="bilinear", align_corners=False)
+                conf += tasks.confusion_matrix(logits.argmax(1).cpu(), b.targets.cpu(), s.seg_classes)
+        trainer.T.train()
+        names = list(MFNET_TABLE3[:s.seg_classes]) if s.seg_classes <= len(MFNET_TABLE3) else [f"c{i}" for i in range(s.seg_classes)]
+        tab = tasks.segmentation_table(conf, names)
+        for _, r in tab.iterrows():
+            if r["class"] in names:
+                out[f"{r['class']}/Acc"], out[f"{r['class']}/IoU"] = float(r["Acc"]), float(r["IoU"])
+        out["mAcc"], out["mIoU"] = tab.attrs["summary"]["mAcc"], tab.attrs["summary"]["mIoU"]
     return out
