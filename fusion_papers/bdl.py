@@ -21,16 +21,17 @@ import torch.nn.functional as F
 from . import core, data, hypergrad, losses, nets
 
 # %% auto #0
-__all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL_TABLES', 'TABLE1_PEERS', 'STRATEGIES',
-           'SYNTH_TO_BDL', 'MFNET_TABLE3', 'DRDBOfficial', 'FusionNetworkIJ', 'PixelDiscriminator', 'BDLFCOS',
-           'NetworkIJCAI', 'toolkit_to_official', 'receptive_field', 'BDLCheckpointError', 'find_bdl_weights',
-           'load_bdl_checkpoint', 'official_save_rgb', 'detector_input', 'BDLFuser', 'bdl_fuser', 'register_bdl_method',
-           'reference_output_check', 'bdl_target', 'fusion_loss_official', 'gradient_penalty', 'visual_losses',
-           'official_aliased_step', 'chapter_tier', 'compare_tier', 'show_compare', 'count_macs', 'efficiency_models',
-           'efficiency_table', 'table1_fixtures', 'paper_claims', 'fig1_rank_table', 'BDLSettings', 'bdl_settings',
-           'lr_at', 'Batch', 'synthetic_samples', 'make_batch', 'official_augment', 'official_pad32',
-           'detector_forward_native', 'set_detector_mode', 'BDLTrainer', 'train_bilevel', 'DatasetSamples',
-           'run_trained', 'evaluate_trained']
+__all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL_TABLES', 'TRAINED_TABLES', 'TABLE1_PEERS',
+           'STRATEGIES', 'SYNTH_TO_BDL', 'MFNET_TABLE3', 'DRDBOfficial', 'FusionNetworkIJ', 'PixelDiscriminator',
+           'BDLFCOS', 'NetworkIJCAI', 'toolkit_to_official', 'receptive_field', 'BDLCheckpointError',
+           'find_bdl_weights', 'load_bdl_checkpoint', 'official_save_rgb', 'detector_input', 'BDLFuser', 'bdl_fuser',
+           'register_bdl_method', 'reference_output_check', 'bdl_target', 'fusion_loss_official', 'gradient_penalty',
+           'visual_losses', 'official_aliased_step', 'chapter_tier', 'compare_tier', 'show_compare', 'table_key',
+           'required_datasets', 'check_data_root', 'count_macs', 'efficiency_models', 'efficiency_table',
+           'table1_fixtures', 'paper_claims', 'fig1_rank_table', 'BDLSettings', 'bdl_settings', 'lr_at', 'Batch',
+           'synthetic_samples', 'make_batch', 'official_augment', 'official_pad32', 'detector_forward_native',
+           'set_detector_mode', 'BDLTrainer', 'train_bilevel', 'DatasetSamples', 'run_trained', 'trained_run',
+           'run_trained_table', 'trained_figures', 'evaluate_trained']
 
 # %% ../nbs/01_bilevel.ipynb #ec0cf2c2
 class DRDBOfficial(nn.Module):
@@ -407,7 +408,7 @@ def official_aliased_step(g_visual: list, g_perception: list, w: torch.Tensor) -
     return [0.5 * float(w[0]) * a + 0.5 * float(w[1]) * b for a, b in zip(g1, g2)]
 
 # %% ../nbs/01_bilevel.ipynb #c74e3bba
-BDL_TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", "fig1", "fig3", "claims")
+BDL_TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", "fig1", "fig3", "fig4", "fig5", "fig6", "claims")
 
 
 def chapter_tier(profile: str, rehearse: int = 0, data_root=None) -> str:
@@ -441,6 +442,65 @@ def show_compare(df):
         return report.render_compare(df, shape="paper")
     except TypeError:
         return report.render_compare(df)
+
+# %% ../nbs/01_bilevel.ipynb #b0a1or00
+#: the trained tables: cell label → (paper table id, {row: settings overrides}, datasets, test set, stand-ins); rows in the
+#: paper's order with the chapter's own row first (what a rehearsal keeps when it caps the rows)
+TRAINED_TABLES = {
+    "tbl-bdl-2": ("table2_detection", {"Ours": {}}, ("m3fd",), "M3FD bdl_test (1024×768, VOC AP50)", None),
+    "tbl-bdl-3": ("table3_segmentation", {"Ours": {"task": "seg"}}, ("mfnet",), "MFNet test (per-class Acc / IoU %)", None),
+    "tbl-bdl-4": ("table4_training_strategy", {"Proposed": {}, "unrolled [Liu et al., 2022a]": {"strategy": "joint"},
+                                               "adaptive loop [Tang et al., 2022]": {"strategy": "adaptive"}},
+                  ("tno", "m3fd"), "TNO (fusion) + M3FD bdl_test (detection)", None),
+    "tbl-bdl-5": ("table5_aggregation", {"Ours": {"weighting": "rlw"}, "Manual": {"weighting": "manual"}, "EW": {"weighting": "equal"},
+                                         "GNorm": {"weighting": "gradnorm"}, "DWA": {"weighting": "dwa"}},
+                  ("tno", "m3fd"), "TNO (fusion) + M3FD bdl_test (detection); 10 epochs", None),
+    "tbl-bdl-6": ("table6_generalization", {"TarDAL_P": {"fusion_net": "tardal"}, "TarDAL_J": {"fusion_net": "tardal", "strategy": "joint"},
+                                            "UMFusion_P": {"fusion_net": "unet"}, "UMFusion_J": {"fusion_net": "unet", "strategy": "joint"}},
+                  ("m3fd",), "M3FD bdl_test (fusion + detection)",
+                  {"UMFusion_P": "UMFusion-style U-Net (stand-in)", "UMFusion_J": "UMFusion-style U-Net (stand-in)"}),
+    "tbl-bdl-7": ("table7_task_guidance", {"Detection": {}, "Segmentation": {"task": "seg"}}, ("tno", "m3fd", "mfnet"),
+                  "TNO + M3FD bdl_test (fusion metrics)", None),
+}
+_TABLE5_EPOCHS = 10            # Table 5: "finite epochs" (10 in the text)
+
+
+def table_key(name: str) -> str:
+    "'tbl-bdl-4' / 'table4' / 'fig-bdl-3' / 'fig3' → the chapter's key ('table4', 'fig3', ...)."
+    n = str(name)
+    for pre, k in (("tbl-bdl-", "table"), ("fig-bdl-", "fig")):
+        if n.startswith(pre):
+            return k + n[len(pre):].split("-")[0]
+    return n
+
+
+def required_datasets(tables=None, profile: str = "paper", rehearse: int = 0) -> dict:
+    "{dataset: [tables needing it]} of the trained tables asked for (none in the smoke profile without `rehearse`)."
+    if profile == "smoke" and not rehearse:
+        return {}
+    keys = None if tables is None else {table_key(t) for t in tables}
+    need = {}
+    for lab, (_, _, ds, _, _) in TRAINED_TABLES.items():
+        if keys is None or table_key(lab) in keys:
+            for d in ds:
+                need.setdefault(d, []).append(lab)
+    return need
+
+
+def check_data_root(data_root, tables=None, profile: str = "paper", rehearse: int = 0) -> dict:
+    "Check that `data_root/<dataset>/` exists for every dataset the asked tables need, before any work; one error naming all missing."
+    need = required_datasets(tables, profile, rehearse)
+    if not need:
+        return {}
+    if data_root is None:
+        raise FileNotFoundError(f"the paper profile / rehearsal needs data_root= (the folder holding {', '.join(f'{d}/' for d in need)} "
+                                "in registry layouts)")
+    missing = [f"{Path(data_root) / d} (for {', '.join(t)}; layout: {data.get_dataset(d).layouts[0] if getattr(data.get_dataset(d), 'layouts', None) else d})"
+               for d, t in need.items() if not (Path(data_root) / d).is_dir()]
+    if missing:
+        raise FileNotFoundError("data_root is missing: " + "; ".join(missing))
+    return need
+
 
 # %% ../nbs/01_bilevel.ipynb #1535c396
 def count_macs(model: nn.Module, *inputs) -> int:
@@ -931,9 +991,12 @@ class BDLTrainer:
 
 # %% ../nbs/01_bilevel.ipynb #dc08edf9
 def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="cpu", seed: int = 0,
-                  resume: bool = True) -> tuple[BDLTrainer, list]:
+                  resume: bool = True, stage_rec=None) -> tuple[BDLTrainer, list]:
     """Alg. 1: warm start, then `s.steps` iterations of (lower steps; every `upper_every`-th an upper step). Checkpoints in
-    `out_dir/ckpt` every `ckpt_every` steps (and at the end) and resumes from the newest. Returns the trainer and the history."""
+    `out_dir/ckpt` every `ckpt_every` steps (and at the end) and resumes from the newest. `s.strategy` selects the Table 4
+    trainer ("bilevel": Alg. 1; "joint"; "adaptive"). `stage_rec` (a `core.stage` record) counts the FLOPs of the first
+    iteration. Returns the trainer and the history."""
+    import contextlib
     tr = BDLTrainer(s, device, seed)
     rng = np.random.default_rng(seed)
     ck = core.Checkpointer(Path(out_dir) / "ckpt", keep=1) if out_dir is not None else None
@@ -952,16 +1015,18 @@ def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="
         tr.step += 1
         eta = lr_at(tr.step, s)
         tr._set_lr(eta)
-        tb = make_batch(train, rng.choice(len(train), s.batch, replace=False), s.task, tr.device, augment=aug, pad32=pad)
-        if s.strategy == "joint":
-            rec = {"step": tr.step, "lr": eta, **tr.joint_step(tb)}
-        else:
-            rec = {"step": tr.step, "lr": eta, **tr.lower_steps(tb)}
-            if tr.step % s.upper_every == 0 and s.strategy == "adaptive":
-                rec.update(tr.adaptive_step(tb))
-            elif tr.step % s.upper_every == 0:
-                vb = make_batch(val, rng.choice(len(val), min(s.val_batch, len(val)), replace=False), s.task, tr.device, augment=aug, pad32=pad)
-                rec.update(tr.upper_step(tb, vb, eta))
+        flops = stage_rec.count_flops() if (stage_rec is not None and stage_rec.flops_per_step is None) else contextlib.nullcontext()
+        with flops:
+            tb = make_batch(train, rng.choice(len(train), s.batch, replace=False), s.task, tr.device, augment=aug, pad32=pad)
+            if s.strategy == "joint":
+                rec = {"step": tr.step, "lr": eta, **tr.joint_step(tb)}
+            else:
+                rec = {"step": tr.step, "lr": eta, **tr.lower_steps(tb)}
+                if tr.step % s.upper_every == 0 and s.strategy == "adaptive":
+                    rec.update(tr.adaptive_step(tb))
+                elif tr.step % s.upper_every == 0:
+                    vb = make_batch(val, rng.choice(len(val), min(s.val_batch, len(val)), replace=False), s.task, tr.device, augment=aug, pad32=pad)
+                    rec.update(tr.upper_step(tb, vb, eta))
         history.append(rec)
         if bar is not None:
             bar.update(1)
@@ -1036,16 +1101,164 @@ def run_trained(s: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0,
     res = evaluate_trained(tr, det_val=test if s.task == "det" else None)
     return {"metrics": res, "steps": len(hist), "last": hist[-1] if hist else {}}
 
+# %% ../nbs/01_bilevel.ipynb #b0a1or01
+def _slug(s: str) -> str:
+    import re
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_")
+
+
+def _paper_steps(s: BDLSettings, table: str) -> int:
+    return _TABLE5_EPOCHS * 1800 if table == "tbl-bdl-5" else _PAPER["steps"]
+
+
+def trained_run(s: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0, rehearse: int = 0, paper_steps: int | None = None,
+                paper_runs: int = 1) -> dict:
+    """One training run (Alg. 1 or a Table 4 strategy) + its evaluation, cached as data under `out_dir/runs/<tag>_<hash>/`
+    (rows of several tables with the same settings share it). Training streams the dataset, checkpoints (resumable) and
+    shows one bar inside `core.stage('train/<tag>')`; evaluation (`core.stage('eval/<tag>')`) writes the fused test images."""
+    import hashlib, json
+    key = hashlib.sha1(json.dumps({**asdict(s), "seed": seed, "rehearse": rehearse}, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    tag = f"{s.task}_{s.strategy}_{s.weighting}_{s.fusion_net}"
+    rdir = Path(out_dir) / "runs" / f"{tag}_{key}"
+    done = rdir / "result.json"
+    if done.exists():
+        return core.load_json(done)
+    name = "m3fd" if s.task == "det" else "mfnet"
+    root = Path(data_root) / name
+    lim = rehearse or None
+    train = DatasetSamples(name, root, "bdl_train" if name == "m3fd" else "train", s.size, s.task, limit=lim and max(lim, s.batch))
+    val = DatasetSamples(name, root, "bdl_val" if name == "m3fd" else "val", s.size, s.task, limit=lim and max(lim, s.val_batch))
+    with core.stage(f"train/{tag}", out_dir, steps=s.steps, paper_steps=paper_steps or _PAPER["steps"], paper_runs=paper_runs,
+                    flops_scale=_PAPER["batch"] / s.batch,
+                    note=f"{s.strategy} training, {s.task} ({s.detector if s.task == 'det' else s.segmenter}), {s.fusion_net} fusion net, "
+                         f"{s.size[0]}×{s.size[1]}; FLOPs of an iteration with its upper step (an upper bound: the paper's is every {_PAPER['upper_every']}th)") as st:
+        tr, hist = train_bilevel(s, train, val, out_dir=rdir, device=device, seed=seed, stage_rec=st)
+    test = DatasetSamples(name, root, "bdl_test" if name == "m3fd" else "test", (1024, 768) if name == "m3fd" else s.size, s.task, limit=lim)
+    tno = Path(data_root) / "tno"
+    res = {}
+    n_eval = len(test)
+    with core.stage(f"eval/{tag}", out_dir, unit="image", note="fused test images + task evaluation") as st:
+        bar = core.progress(total=2, desc=f"BDL eval {tag}")
+        if tno.is_dir():
+            pairs = data.list_pairs("tno", tno)[:core.cap(None, rehearse) or None]
+            it = ((stm, data.load_gray(ip), data.load_gray(vp)) for stm, ip, vp in pairs)
+            res["TNO"] = evaluate_trained(tr, fusion_pairs=it, fused_dir=rdir / "fused" / "tno")
+        bar.update(1)
+        it = ((f"{i:05d}", test[i]["ir"], data.rgb_to_ycrcb(test[i]["vis"])[..., 0]) for i in range(n_eval))
+        res[name.upper()] = evaluate_trained(tr, fusion_pairs=it, fused_dir=rdir / "fused" / name, vis_dir=rdir / "vis",
+                                             det_val=test if s.task == "det" else None, seg_val=test if s.task == "seg" else None)
+        bar.update(1); bar.close()
+        st.tick(n_eval)
+    out = {"settings": asdict(s), "steps": len(hist), "last": hist[-1] if hist else {}, "metrics": res, "run_dir": str(rdir)}
+    core.save_json(done, out)
+    return out
+
+
+def _row_values(table: str, m: dict) -> dict:
+    "A run's metrics as the paper table's columns."
+    if table == "tbl-bdl-3":
+        return {k: v for k, v in m.get("MFNET", {}).items() if "/" in k or k in ("mAcc", "mIoU")}
+    if table == "tbl-bdl-7":
+        return {f"{ds}/{k}": m.get(src, {}).get(k, float("nan")) for ds, src in (("TNO", "TNO"), ("M3FD", "M3FD")) for k in ("MI", "VIF", "FMI")}
+    fus = m.get("M3FD", {}) if table == "tbl-bdl-6" else m.get("TNO", m.get("M3FD", {}))
+    det = m.get("M3FD", {})
+    vals = {k: fus.get(k, float("nan")) for k in ("MI", "VIF", "FMI")}
+    vals.update({k: det.get(k, float("nan")) for k in ("Car", "Person", "mAP")})
+    if table == "tbl-bdl-2":
+        vals = {f"M3FD/{k}": det.get(k, float("nan")) for k in ("Car", "Person", "mAP")}
+    return vals
+
+
+def run_trained_table(label: str, base: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0, rehearse: int = 0,
+                      rows=None, tier: str = "paper") -> "pd.DataFrame":
+    """Train and evaluate the rows of trained table `label` (`TRAINED_TABLES`): `rows` (None = all; a rehearsal keeps the
+    first `rehearse`, the chapter's row first). Each row is written to `out_dir/<label>/<row>/result.json` and reused by a
+    later run; the compared table (paper / ours / status) to `out_dir/<label>/<label>.csv`. Returns the compare frame."""
+    tid, plan, _, test_set, stand_ins = TRAINED_TABLES[label]
+    names = list(plan) if rows is None else [r for r in plan if r in set(rows)]
+    if rows is not None and not names:
+        raise ValueError(f"{label}: none of rows {list(rows)} is a row of this table ({list(plan)})")
+    names = names[:core.cap(len(names), rehearse)]
+    tdir = Path(out_dir) / label
+    ours = {}
+    for r in names:
+        rfile = tdir / _slug(r) / "result.json"
+        if rfile.exists():
+            ours[r] = core.load_json(rfile)["values"]
+            continue
+        s = replace(base, **plan[r])
+        if label == "tbl-bdl-5":
+            s = replace(s, steps=min(s.steps, _TABLE5_EPOCHS * 1800))
+        run = trained_run(s, data_root, out_dir, device, seed, rehearse, paper_steps=_paper_steps(s, label))
+        ours[r] = _row_values(label, run["metrics"])
+        core.save_json(rfile, {"table": label, "row": r, "tier": tier, "values": ours[r], "run_dir": run["run_dir"],
+                               "settings": run["settings"]})
+    df = compare_tier(("bdl", tid), ours, tier, test_set=test_set, stand_ins={k: v for k, v in (stand_ins or {}).items() if k in ours} or None,
+                      methods=list(ours), label=f"BDL {tid}")
+    core.save_csv(tdir / f"{label}.csv", df)
+    return df
+
+
+
+def _run_dirs(out_dir, prefix: str) -> list:
+    return sorted((Path(out_dir) / "runs").glob(f"{prefix}_*"))
+
+
+def trained_figures(out_dir, tier: str, score_thresh: float = 0.5) -> dict:
+    """Figs. 4–6 from what the trained runs under `out_dir/runs/` kept: Fig. 4 the detections (score ≥ 0.5, as `test.py`
+    draws them) on the first M3FD test image, Fig. 5 the segmentation of the first MFNet test image, Fig. 6 the TNO
+    fusion of the detection-guided (DgF) vs the segmentation-guided (SgF) net. Only our rows (the paper also shows
+    peers, each of which needs its own task training). Returns {label: saved figure}; a figure whose runs are absent is skipped."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from fusion_papers import report
+    figs = {}
+    det, seg = _run_dirs(out_dir, "det_bilevel_rlw_bdl"), _run_dirs(out_dir, "seg_bilevel_rlw_bdl")
+    prov = lambda f, note: {"figure": f, "tier": tier, "note": note}
+    if det and (det[0] / "vis" / "det_0.npz").exists():
+        z = np.load(det[0] / "vis" / "det_0.npz")
+        fig, axs = plt.subplots(1, 2, figsize=(10, 4))
+        for ax, title, boxes, labels, scores in ((axs[0], "ground truth", z["gt_boxes"], z["gt_labels"], None),
+                                                 (axs[1], f"BDL detections (score ≥ {score_thresh})", z["boxes"], z["labels"], z["scores"])):
+            ax.imshow(np.clip(z["image"], 0, 1)); ax.set_axis_off(); ax.set_title(title, fontsize=9)
+            for k, (bx, lb) in enumerate(zip(boxes, labels)):
+                if scores is not None and scores[k] < score_thresh:
+                    continue
+                ax.add_patch(Rectangle((bx[0], bx[1]), bx[2] - bx[0], bx[3] - bx[1], fill=False, color="lime", lw=1))
+                ax.text(bx[0], bx[1], data.M3FD_CLASSES_BDL[int(lb)] if int(lb) < len(data.M3FD_CLASSES_BDL) else str(int(lb)),
+                        color="lime", fontsize=6)
+        figs["fig-bdl-4"] = report.savefig(fig, Path(out_dir) / "fig-bdl-4" / "fig4_detection.png",
+                                          prov("BDL Fig. 4", "detector input (fused, min–max, padded) of the first M3FD test image"))
+    if seg and (seg[0] / "vis" / "seg_0.npz").exists():
+        z = np.load(seg[0] / "vis" / "seg_0.npz")
+        pal = np.asarray(data.MFNET_PALETTE, np.uint8).reshape(-1, 3)
+        fig, axs = plt.subplots(1, 3, figsize=(12, 3.5))
+        for ax, im, t in zip(axs, (np.clip(z["image"], 0, 1), pal[z["label"] % len(pal)], pal[z["pred"] % len(pal)]),
+                             ("fused (BDL, segmentation-guided)", "ground truth", "prediction")):
+            ax.imshow(im); ax.set_axis_off(); ax.set_title(t, fontsize=9)
+        figs["fig-bdl-5"] = report.savefig(fig, Path(out_dir) / "fig-bdl-5" / "fig5_segmentation.png",
+                                          prov("BDL Fig. 5", "first MFNet test image"))
+    dgf = sorted((det[0] / "fused" / "tno").glob("*.png")) if det else []
+    sgf = sorted((seg[0] / "fused" / "tno").glob("*.png")) if seg else []
+    if dgf and sgf:
+        fig, axs = plt.subplots(1, 2, figsize=(8, 3.5))
+        for ax, p, t in zip(axs, (dgf[0], sgf[0]), ("detection-guided (DgF)", "segmentation-guided (SgF)")):
+            ax.imshow(data.load_gray(p), cmap="gray", vmin=0, vmax=1); ax.set_axis_off(); ax.set_title(f"{t}: {p.stem}", fontsize=9)
+        figs["fig-bdl-6"] = report.savefig(fig, Path(out_dir) / "fig-bdl-6" / "fig6_dgf_vs_sgf.png",
+                                          prov("BDL Fig. 6", "TNO fusion of the two guided nets"))
+    return figs
+
 # %% ../nbs/01_bilevel.ipynb #3278993c
 MFNET_TABLE3 = ("Unlabel", "Car", "Person", "Bike", "Curve", "CarStop", "Guardrail", "Cone", "Bump")   # MFNet ids 0..8, Table 3 names
 
 
 def evaluate_trained(trainer: BDLTrainer, fusion_pairs=("tno", ("05", "10")), max_side: int = 128, det_val=None,
-                     class_names: dict | None = None, seg_val=None, fused_dir=None) -> dict:
+                     class_names: dict | None = None, seg_val=None, fused_dir=None, vis_dir=None) -> dict:
     """Fusion metrics (MI bits, VIF, FMI_edge; `dut` convention) of the trained fusion net on `fusion_pairs`
     ((dataset, stems) or an iterable of (stem, ir, vis) arrays), VOC AP (IoU 0.5, `eval_detection.py` matching) of its
     detector on `det_val` samples, per-class Acc / IoU (%) of its segmenter on `seg_val` samples. Samples are read one at
-    a time; `fused_dir` keeps the fused test images (PNG) as they are made."""
+    a time; `fused_dir` keeps the fused test images (PNG) as they are made; `vis_dir` keeps the first test sample's
+    detector/segmenter input, prediction and ground truth (`det_0.npz` / `seg_0.npz`) for Figs. 4–5."""
     from fusion_papers import metrics, tasks
     out = {}
     conv = "dut" if "dut" in metrics.CONVENTIONS else "cddfuse"
@@ -1077,6 +1290,11 @@ def evaluate_trained(trainer: BDLTrainer, fusion_pairs=("tno", ("05", "10")), ma
                 p = trainer.T(list(x))[0]
                 preds.append({k: p[k].cpu() for k in ("boxes", "scores", "labels")})
                 targets.append({k: v.cpu() for k, v in b.targets[0].items()})
+                if vis_dir is not None and i == 0:
+                    Path(vis_dir).mkdir(parents=True, exist_ok=True)
+                    np.savez_compressed(Path(vis_dir) / "det_0.npz", image=x[0].permute(1, 2, 0).cpu().numpy(),
+                                        **{k: v.numpy() for k, v in preds[0].items()}, gt_boxes=targets[0]["boxes"].numpy(),
+                                        gt_labels=targets[0]["labels"].numpy())
         trainer.T.train()
         kw = {"matching": "voc"} if "matching" in inspect.signature(tasks.detection_ap).parameters else {}
         ap, n_gt = tasks.detection_ap(preds, targets, s.num_classes, iou_thresholds=[0.5], method="voc", max_det=None, **kw)
@@ -1093,6 +1311,10 @@ def evaluate_trained(trainer: BDLTrainer, fusion_pairs=("tno", ("05", "10")), ma
                 logits = trainer.T(detector_input(trainer.fuse(b), b.ycc))
                 logits = F.interpolate(logits, size=b.targets.shape[-2:], mode="bilinear", align_corners=False)
                 conf += tasks.confusion_matrix(logits.argmax(1).cpu(), b.targets.cpu(), s.seg_classes)
+                if vis_dir is not None and i == 0:
+                    Path(vis_dir).mkdir(parents=True, exist_ok=True)
+                    np.savez_compressed(Path(vis_dir) / "seg_0.npz", image=detector_input(trainer.fuse(b), b.ycc)[0].permute(1, 2, 0).cpu().numpy(),
+                                        pred=logits.argmax(1)[0].cpu().numpy().astype(np.uint8), label=b.targets[0].cpu().numpy().astype(np.uint8))
         trainer.T.train()
         names = list(MFNET_TABLE3[:s.seg_classes]) if s.seg_classes <= len(MFNET_TABLE3) else [f"c{i}" for i in range(s.seg_classes)]
         tab = tasks.segmentation_table(conf, names)

@@ -18,8 +18,8 @@ from . import __version__
 from .core import project_root, save_json, get_profile, PROFILES
 
 # %% auto #0
-__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'build_parser', 'notebooks_dir', 'available_chapters',
-           'chapter_parameters', 'parse_param', 'reproduce', 'main']
+__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'PAPER_ALIASES', 'build_parser', 'notebooks_dir',
+           'available_chapters', 'chapter_parameters', 'parse_param', 'reproduce', 'main']
 
 # %% ../nbs/05_cli.ipynb #730975c8
 CLI_MODULES = ("data", "metrics", "peers", "fmb")   # the modules that own a subcommand (see COMMANDS)
@@ -74,6 +74,7 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
 
 # %% ../nbs/05_cli.ipynb #46c0ebf3
 CHAPTERS = {"bilevel": "01_bilevel.ipynb", "caf": "02_caf.ipynb", "segmif": "03_segmif.ipynb", "tim": "04_tim.ipynb"}
+PAPER_ALIASES = {"bdl": "bilevel"}   # the paper's short name (module bdl.py, rehearsal record bdl.json) → chapter key
 
 
 def notebooks_dir(path: str | os.PathLike | None = None) -> Path:
@@ -150,6 +151,7 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
     have = available_chapters(nbdir)
     if isinstance(papers, str):
         papers = [papers]
+    papers = [PAPER_ALIASES.get(p, p) for p in papers]
     if "all" in papers:
         missing = [p for p in CHAPTERS if p not in have]
         if missing:
@@ -201,7 +203,7 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
 
 def _register_reproduce(sub):
     r = sub.add_parser("reproduce", help="run chapter notebooks (papermill) and collect their tables and figures")
-    r.add_argument("--paper", nargs="+", default=["all"], choices=[*CHAPTERS, "all"], help="chapter(s) to run")
+    r.add_argument("--paper", nargs="+", default=["all"], choices=[*CHAPTERS, *PAPER_ALIASES, "all"], help="chapter(s) to run")
     r.add_argument("--profile", default="smoke", choices=sorted(PROFILES), help="smoke (CPU, minutes) or paper (GPU, real data)")
     r.add_argument("--out", default="results", help="output folder; each paper writes OUT/<paper>/")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda")
