@@ -990,6 +990,33 @@ class BDLTrainer:
         torch.set_rng_state(st["torch_rng"])
 
 # %% ../nbs/01_bilevel.ipynb #dc08edf9
+class _FlopCount:
+    """FLOPs of the aten ops run inside (torch's `flop_counter` formulas, forward and backward) through a plain dispatch mode:
+    `torch.utils.flop_counter.FlopCounterMode` tracks modules with backward hooks that break the `autograd.grad` calls of
+    the gradient penalty and the hypergradients."""
+
+    def __enter__(self):
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils.flop_counter import flop_registry
+        outer = self
+
+        class _Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                f = flop_registry.get(func._overloadpacket)
+                if f is not None:
+                    outer.total += int(f(*args, **kwargs, out_val=out))
+                return out
+        self.total, self._mode = 0, _Mode()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
+        return False
+
+
 def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="cpu", seed: int = 0,
                   resume: bool = True, stage_rec=None) -> tuple[BDLTrainer, list]:
     """Alg. 1: warm start, then `s.steps` iterations of (lower steps; every `upper_every`-th an upper step). Checkpoints in
@@ -1015,7 +1042,7 @@ def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="
         tr.step += 1
         eta = lr_at(tr.step, s)
         tr._set_lr(eta)
-        flops = stage_rec.count_flops() if (stage_rec is not None and stage_rec.flops_per_step is None) else contextlib.nullcontext()
+        flops = _FlopCount() if (stage_rec is not None and stage_rec.flops_per_step is None) else contextlib.nullcontext()
         with flops:
             tb = make_batch(train, rng.choice(len(train), s.batch, replace=False), s.task, tr.device, augment=aug, pad32=pad)
             if s.strategy == "joint":
@@ -1027,6 +1054,8 @@ def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="
                 elif tr.step % s.upper_every == 0:
                     vb = make_batch(val, rng.choice(len(val), min(s.val_batch, len(val)), replace=False), s.task, tr.device, augment=aug, pad32=pad)
                     rec.update(tr.upper_step(tb, vb, eta))
+        if isinstance(flops, _FlopCount):
+            stage_rec.flops_per_step = flops.total
         history.append(rec)
         if bar is not None:
             bar.update(1)
