@@ -733,13 +733,13 @@ def search(kind: str, train_batches, val_batches, task_net, settings: CAFSetting
         with torch.no_grad():
             loss.beta.copy_(st["beta"].to(loss.beta))
         w_opt.load_state_dict(st["w_opt"]); t_opt.load_state_dict(st["t_opt"]); b_opt.load_state_dict(st["b_opt"])
-        sched.load_state_dict(st["sched"]); torch.set_rng_state(st["rng"]); history = list(st["history"])[:start]
+        sched.load_state_dict(st["sched"]); core.set_rng_state(st["rng"]); history = list(st["history"])[:start]
 
     def _save(step):
         if ck is not None:
             ck.save(step, {"net": net.state_dict(), "tnet": tnet.state_dict(), "beta": loss.beta.detach().cpu(),
                            "w_opt": w_opt.state_dict(), "t_opt": t_opt.state_dict(), "b_opt": b_opt.state_dict(),
-                           "sched": sched.state_dict(), "rng": torch.get_rng_state(), "history": history})
+                           "sched": sched.state_dict(), "rng": core.rng_state(), "history": history})
 
     bar = core.progress(total=total, initial=start, desc=f"search {kind}", disable=not progress)
     for step in range(start, total):
@@ -883,6 +883,7 @@ def run_search(kind: str, settings: CAFSettings, out_dir, data_root=None, device
         with core.stage(f"search-{kind}", out_dir, steps=settings.search_epochs * n,
                         paper_steps=paper_steps(settings)[f"search-{kind}"], flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size,
                         note=f"Algorithm 1 step: task step + fusion step + finite-difference hypergradient ({settings.det_arch if kind == 'det' else settings.seg_arch})") as st:
+            core.seed_everything(seed)   # the task net's initialisation is part of the run (two runs, or a resumed one, agree)
             tn = build_task_net(kind, settings, task_classes(kind, ds), device)
             return search(kind, tr, va, tn, settings, device, seed, ckpt_dir=out_dir / "search" / f"ckpt_{kind}",
                           ckpt_every=1 if settings.rehearse else 50, stage=st, progress=progress)
@@ -990,6 +991,8 @@ def train_fusion(net: nn.Module, patches, weights, settings: CAFSettings, device
     if ck is not None and (latest := ck.latest()) is not None:
         start, st = latest
         net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); history = st["history"]
+        if "rng" in st:
+            core.set_rng_state(st["rng"])
     bs = settings.batch_size
     nb = math.ceil(len(patches) / bs)
     nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
@@ -1009,7 +1012,7 @@ def train_fusion(net: nn.Module, patches, weights, settings: CAFSettings, device
             bar.set_postfix(epoch=epoch, L_f=f"{float(lf.detach()):.4f}", refresh=False)
         history.append(dict(epoch=epoch, loss=tot / nb, steps=nb))
         if ck is not None:
-            ck.save(epoch + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "history": history})
+            ck.save(epoch + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "history": history, "rng": core.rng_state()})
     bar.close()
     if log:
         log(f"[{desc}] {settings.train_epochs} epochs × {nb} steps, final L_f {history[-1]['loss']:.4f}")
@@ -1096,6 +1099,7 @@ def finetune_task(kind: str, fuse, dataset: str, root, settings: CAFSettings, ou
             bar.update(1)
         core.save_json(done, {"stems": [e[0] for e in entries]})
     bar.close()
+    core.seed_everything(seed)   # a seeded initialisation: a rerun (or a resumed one) starts from the same task net
     model = build_task_net(kind, settings, names, device)
     fit_kw = dict(batch=settings.batch_size, imgsz=settings.task_imgsz, out_dir=out_dir / "train", seed=seed, progress=progress)
     if kind == "det":

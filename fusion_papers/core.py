@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata as _md
 import json
 import os
 import platform
@@ -27,12 +26,12 @@ import numpy as np
 # %% auto #0
 __all__ = ['DATA_ENV', 'REQUIRE_DATA_ENV', 'PROFILES', 'LOCK_FILE', 'BATCH_ENV', 'BATCH_BAR_INTERVAL_S', 'GPU_THROUGHPUT',
            'REHEARSAL_RECORDS', 'CELL_TIMEOUT_ENV', 'CELL_TIMEOUT_S', 'project_root', 'fixtures_root', 'data_required',
-           'has_fixtures', 'fixture', 'Profile', 'get_profile', 'get_device', 'seed_everything', 'atomic_path',
-           'atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json', 'save_csv', 'git_sha',
-           'package_versions', 'environment_lock', 'device_info', 'run_manifest', 'Run', 'json_safe', 'code_hash',
-           'subset_params', 'cached_run', 'Checkpointer', 'in_notebook', 'cap', 'interactive', 'progress',
-           'StageRecord', 'record_path', 'stage', 'rehearsal_table', 'committed_rehearsal_record', 'execute_notebook',
-           'sha256_file']
+           'has_fixtures', 'fixture', 'Profile', 'get_profile', 'get_device', 'seed_everything', 'rng_state',
+           'set_rng_state', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json',
+           'save_csv', 'git_sha', 'package_versions', 'environment_lock', 'device_info', 'run_manifest', 'Run',
+           'json_safe', 'code_hash', 'subset_params', 'cached_run', 'Checkpointer', 'in_notebook', 'cap', 'interactive',
+           'progress', 'StageRecord', 'record_path', 'stage', 'rehearsal_table', 'committed_rehearsal_record',
+           'execute_notebook', 'sha256_file']
 
 # %% ../nbs/00_core.ipynb #f04a62d6
 DATA_ENV = "FUSION_PAPERS_DATA"
@@ -152,6 +151,28 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
         torch.use_deterministic_algorithms(True, warn_only=True)
     return seed
 
+
+def rng_state() -> dict:
+    "Every random stream a run draws from (`random`, NumPy's global, torch CPU and, when present, CUDA), for a checkpoint."
+    import torch
+    st = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def set_rng_state(state) -> None:
+    "Restore `rng_state()` (a bare torch CPU state tensor, as older checkpoints hold, is accepted too)."
+    import torch
+    if isinstance(state, torch.Tensor):
+        torch.set_rng_state(state)
+        return
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
 # %% ../nbs/00_core.ipynb #076865bb
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -235,6 +256,7 @@ _VERSIONED = ("fusion_papers", "numpy", "torch", "torchvision", "opencv-python",
 
 def package_versions(names=_VERSIONED) -> dict[str, str | None]:
     "Installed versions of the packages that decide numbers (None when absent)."
+    import importlib.metadata as _md          # imported here: it costs ~0.1 s of every command's start-up
     out = {"python": platform.python_version()}
     for n in names:
         try:
@@ -249,15 +271,17 @@ LOCK_FILE = "requirements.lock"
 
 def environment_lock(path=None) -> dict | None:
     "The lock file the environment was installed from (`requirements.lock` of the checkout): its SHA-256 and the installed packages whose version differs from it (None outside a checkout)."
+    import importlib.metadata as _md
     root = project_root()
     p = Path(path) if path else (root / LOCK_FILE if root is not None else None)
     if p is None or not p.exists():
         return None
     diff = {}
     for line in p.read_text(encoding="utf-8").splitlines():
-        if "==" not in line or line.lstrip().startswith("#"):
+        spec = line.split(";")[0].strip().rstrip("\\").strip()      # `name==ver \` (hashes follow on `--hash` lines)
+        if "==" not in spec or spec.startswith(("#", "-")):
             continue
-        name, ver = (x.strip() for x in line.split(";")[0].split("==", 1))
+        name, ver = (x.strip() for x in spec.split()[0].split("==", 1))
         try:
             got = _md.version(name)
         except _md.PackageNotFoundError:
@@ -433,8 +457,12 @@ class Checkpointer:
         "Save `state` (any torch-serialisable dict) as the checkpoint after `epoch` (or step)."
         import torch
         path = self.folder / f"{self.prefix}_{epoch:05d}.pt"
+        # the open stage's FLOPs/step travels with the state: a resumed run must not count again, because torch's FLOP
+        # counter (a dispatch mode) can change a step's floating-point results in the last bits, and the uninterrupted
+        # run counted on its first step only
+        flops = next((st.flops_per_step for st in reversed(_ACTIVE_STAGES) if st.flops_per_step is not None), None)
         with atomic_path(path) as tmp:
-            torch.save({"epoch": epoch, "state": state}, tmp)
+            torch.save({"epoch": epoch, "state": state, "flops_per_step": flops}, tmp)
         for old in self._files()[:-self.keep]:
             old.unlink(missing_ok=True)
         for st in _ACTIVE_STAGES:
@@ -454,6 +482,8 @@ class Checkpointer:
             raise RuntimeError(f"{fs[-1]}: cannot read checkpoint ({e}); delete it to restart from the previous one") from None
         for st in _ACTIVE_STAGES:
             st.resumed_from = ck["epoch"]
+        if _ACTIVE_STAGES and ck.get("flops_per_step") is not None and _ACTIVE_STAGES[-1].flops_per_step is None:
+            _ACTIVE_STAGES[-1].flops_per_step = ck["flops_per_step"]
         return ck["epoch"], ck["state"]
 
     def clear(self) -> None:

@@ -1139,15 +1139,30 @@ def tim_tno_crops() -> dict[str, tuple[int, int]]:
     return out
 
 
+def _read_registry(path: Path) -> dict[str, str]:
+    """A pooch registry file as {name: hash}, parsed as `pooch.Pooch.load_registry` does (comments and blank lines
+    skipped, shell-quoted fields, 2 or 3 fields, hash lower-cased) without importing pooch: `shlex` only for lines
+    with quotes (pooch's per-line `shlex.split` was most of `data list`'s start-up)."""
+    import shlex
+    out = {}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        el = shlex.split(line) if ('"' in line or "'" in line or "\\" in line) else line.split()
+        if len(el) not in (0, 2, 3):
+            raise OSError(f"{path}: invalid entry at line {n}: {line!r} (expected 'name hash [url]')")
+        if el:
+            out[el[0]] = el[1].lower()
+    return out
+
+
 def load_checksums(name: str) -> dict[str, str]:
     "The packaged checksum registry of `name` as {relative path: sha256} (empty when none is known)."
     spec = get_dataset(name)
     if not spec.checksums:
         return {}
-    import pooch
-    p = pooch.create(path=".", base_url="", registry=None)
-    p.load_registry(_registry_dir() / spec.checksums)
-    return {k: v.split(":", 1)[-1] for k, v in p.registry.items()}
+    return {k: v.split(":", 1)[-1] for k, v in _read_registry(_registry_dir() / spec.checksums).items()}
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -29,11 +29,11 @@ from . import core
 # %% auto #0
 __all__ = ['PAPER_KEYS', 'TASK_KINDS', 'EPS', 'STATUS_REPRODUCED', 'STATUS_BETTER', 'STATUS_WORSE', 'STATUS_SMOKE',
            'STATUS_NO_PAPER', 'STATUS_NOT_IN_PAPER', 'TIERS', 'VERDICT_TIERS', 'MOCK_MARKER', 'TIER_NOTES',
-           'STATUS_DIFFERS', 'STATUS_REHEARSAL', 'MARKS', 'MIN_WIDTH_PX', 'LEGIBLE_PX', 'STAMP_PREFIX', 'numbers_dir',
-           'validate_paper_numbers', 'load_paper_numbers', 'list_tables', 'list_figures', 'table_meta', 'paper_table',
-           'papers_dir', 'tier_for', 'compare', 'compare_table', 'render_compare', 'SavedFigure', 'legible_pt',
-           'enlarge_small_text', 'savefig', 'read_provenance', 'paper_numbers_index', 'notebook_code_hash',
-           'OutputStamp', 'output_stamp', 'read_stamp', 'stale_outputs']
+           'STATUS_DIFFERS', 'STATUS_REHEARSAL', 'STATUS_BY_RANK', 'MARKS', 'MIN_WIDTH_PX', 'LEGIBLE_PX',
+           'STAMP_PREFIX', 'numbers_dir', 'validate_paper_numbers', 'load_paper_numbers', 'list_tables', 'list_figures',
+           'table_meta', 'paper_table', 'papers_dir', 'tier_for', 'compare', 'compare_table', 'render_compare',
+           'SavedFigure', 'legible_pt', 'enlarge_small_text', 'savefig', 'read_provenance', 'paper_numbers_index',
+           'notebook_code_hash', 'OutputStamp', 'output_stamp', 'read_stamp', 'stale_outputs']
 
 # %% ../nbs/00h_report.ipynb #53284a19
 PAPER_KEYS = ("bdl", "caf", "segmif", "tim")
@@ -365,10 +365,41 @@ def _per_method(value, method, default):
     return default if value is None else value
 
 
+STATUS_BY_RANK = "by rank and ratio"
+
+
+def _rank_cells(out: pd.DataFrame, by_rank, stand_ins: dict, higher_is_better, colmeta: dict) -> dict:
+    """Turn the verdict/Δ statuses of the `by_rank` columns of a compare frame into rank-and-ratio statuses (in place).
+    Returns {(shown method, column): (rank ours, rank paper, n, ours/paper)}; rank 1 = best, ties share the lower rank."""
+    if not by_rank:
+        return {}
+    shown_stand_ins = {f"{m} (stand-in)" for m in stand_ins}
+    ranks = {}
+    for c in ([by_rank] if isinstance(by_rank, str) else list(by_rank)):
+        sel = (out.metric == c) & out.paper.notna() & out.ours.notna() & ~out.method.isin(shown_stand_ins)
+        sel &= out.tier.isin(["exact", "paper", "fixtures", "reduced"])
+        if not sel.any():
+            continue
+        hib = higher_is_better.get(c, colmeta.get(c, {}).get("higher_is_better", True)) if isinstance(higher_is_better, dict) \
+            else (colmeta.get(c, {}).get("higher_is_better", True) if higher_is_better is None else higher_is_better)
+        sub = out[sel]
+        ro = sub.ours.rank(ascending=not hib, method="min").astype(int)
+        rp = sub.paper.rank(ascending=not hib, method="min").astype(int)
+        n = int(sel.sum())
+        for i in sub.index:
+            q = sub.ours[i] / sub.paper[i] if sub.paper[i] != 0 else float("nan")
+            ranks[(sub.method[i], c)] = (int(ro[i]), int(rp[i]), n, float(q))
+            out.loc[i, "status"] = (f"{STATUS_BY_RANK}: rank {ro[i]} of {n} (paper: {rp[i]} of {n}), ours/paper ×{q:.3g} "
+                                    "— no ε verdict")
+            out.loc[i, "eps"] = np.nan
+    return ranks
+
+
 def compare(paper, ours=None, *, tier=None, test_set=None, stand_ins: dict | None = None, eps=None,
             higher_is_better=None, needs=None, label: str | None = None, profile: str | None = None,
             seed: int | None = None, data=None, manifest=None, rehearse: int = 0, data_root=None,
-            methods: list[str] | None = None, metrics: list[str] | None = None, method: str | None = None) -> pd.DataFrame:
+            methods: list[str] | None = None, metrics: list[str] | None = None, method: str | None = None,
+            by_rank=None) -> pd.DataFrame:
     """Paper vs ours, one line per (method, metric): paper, ours, delta (= ours − paper), eps, status, tier.
 
     `paper`: a `paper_table(...)` DataFrame, or `(paper_key, table_id)`.
@@ -383,7 +414,11 @@ def compare(paper, ours=None, *, tier=None, test_set=None, stand_ins: dict | Non
     Provenance: `manifest` (a `core.Run(...).manifest` dict or a manifest.json path) or `profile`/`seed`/`data`;
     a profile (or a tier) is required when `ours` has values. `methods`/`metrics` select lines (default: the
     methods in `ours` plus the paper's own row, all columns). `eps`, `higher_is_better`, `needs`: a value, or a
-    dict per column name (`needs` also per method or (method, metric))."""
+    dict per column name (`needs` also per method or (method, metric)).
+    `by_rank`: column names compared by rank and ratio instead of ε (for metrics whose paper implementation or
+    units are unknown): among the methods with both values in that column, a cell whose tier would give a verdict
+    or a Δ (exact/paper/fixtures/reduced) gets the status "by rank and ratio: rank r of n (paper: p of n), ours/paper ×q
+    — no ε verdict" (stand-ins are left out of the ranking; smoke and rehearsal stay not-a-result)."""
     if isinstance(paper, tuple):
         paper = paper_table(*paper)
     if not isinstance(paper, pd.DataFrame):
@@ -459,6 +494,7 @@ def compare(paper, ours=None, *, tier=None, test_set=None, stand_ins: dict | Non
             recs.append({"method": shown, "metric": c, "paper": pv, "ours": ov, "delta": d, "eps": e, "status": st,
                          "tier": (t_m if np.isfinite(ov) else None)})
     out = pd.DataFrame.from_records(recs, columns=["method", "metric", "paper", "ours", "delta", "eps", "status", "tier"])
+    ranks = _rank_cells(out, by_rank, stand_ins, higher_is_better, colmeta)
     head = " — ".join(x for x in (meta.get("ref"), meta.get("dataset")) if x)
     who = ", ".join(f"{k}={v}" for k, v in prov.items() if v is not None) or "nothing run"
     tiers_used = sorted({t for t in out["tier"] if isinstance(t, str)}, key=TIERS.index)
@@ -472,7 +508,7 @@ def compare(paper, ours=None, *, tier=None, test_set=None, stand_ins: dict | Non
                      caption=meta.get("caption"), dataset=meta.get("dataset"),
                      convention=meta.get("metric_convention"), is_reproduction=is_repro, **prov,
                      tier=tier if isinstance(tier, dict) else default_tier, tiers=tiers_used, test_set=ts_text,
-                     stand_ins=stand_ins, row_of=row_of, layout=meta.get("layout", "rows"), ours_row=ours_row,
+                     stand_ins=stand_ins, row_of=row_of, by_rank=[by_rank] if isinstance(by_rank, str) else list(by_rank or []), ranks=ranks, layout=meta.get("layout", "rows"), ours_row=ours_row,
                      needs=default_needs, paper_rows=list(paper.index), paper_columns=list(paper.columns),
                      paper_values={m: {c: (None if not np.isfinite(v) else float(v)) for c, v in r.items()}
                                    for m, r in paper.to_dict("index").items()},
@@ -487,7 +523,8 @@ _STATUS_COLOUR = {STATUS_REPRODUCED: "#1a7f37", STATUS_BETTER: "#0969da", STATUS
 MARKS = {STATUS_REPRODUCED: "✓", STATUS_BETTER: "▲", STATUS_WORSE: "▼", STATUS_DIFFERS: "≠"}
 _MARK_LEGEND = [("✓", "reproduced (|Δ| ≤ ε)"), ("▲", "better than the paper by more than ε"),
                 ("▼", "worse than the paper by more than ε"), ("≠", "differs (exact tier)"),
-                ("~", "Δ only: fixtures / reduced tier, no verdict"), ("†", "not a result: smoke, rehearsal or stand-in")]
+                ("~", "Δ only: fixtures / reduced tier, no verdict"),
+                ("≈", "compared by rank and ratio (implementation unknown): ×ours/paper, rank here vs in the paper, no verdict"), ("†", "not a result: smoke, rehearsal or stand-in")]
 
 
 def _fmt(v) -> str:
@@ -501,6 +538,8 @@ def _mark(status: str) -> str:
         return MARKS[status]
     if status.startswith(("fixtures (", "reduced (")):
         return "~"
+    if status.startswith(STATUS_BY_RANK):
+        return "≈"
     if status in (STATUS_SMOKE, STATUS_REHEARSAL) or status.startswith("stand-in:"):
         return "†"
     return ""
@@ -508,7 +547,7 @@ def _mark(status: str) -> str:
 
 def _row_status(statuses: list[str], n_cols: int) -> str:
     "One status for a row: the common status, or counts of verdicts; columns not run are counted, not repeated."
-    ran = [s for s in statuses if not s.startswith("not run")]
+    ran = [STATUS_BY_RANK + " (no ε verdict)" if s.startswith(STATUS_BY_RANK) else s for s in statuses if not s.startswith("not run")]
     not_run = [s for s in statuses if s.startswith("not run")]
     if not ran:
         return not_run[0] if not_run else ""
@@ -560,6 +599,9 @@ def compare_table(df: pd.DataFrame) -> pd.DataFrame:
             if ov is not None and np.isfinite(ov):
                 d = r.delta
                 dtxt = f" ({d:+.3g})" if d is not None and np.isfinite(d) else ""
+                if (shown, c) in (a.get("ranks") or {}):
+                    ro, rp, n, q = a["ranks"][(shown, c)]
+                    dtxt = f" (×{q:.2f}; rank {ro} vs {rp} of {n})"
                 mk = _mark(r.status)
                 line[c] = f"{_fmt(pv)} / {_fmt(ov)}{dtxt}{' ' + mk if mk else ''}"
             else:
@@ -694,9 +736,11 @@ LEGIBLE_PX = 12.0        # 9 pt at 96 dpi: the smallest text height (CSS px) rea
 class SavedFigure:
     """Result of `savefig`: `path` (full resolution), `preview_path` (≥ 900 px wide), `provenance`, `size` (full-res
     px), `preview_size`, `min_font_px` (smallest text of the figure, in px, as shown at the preview's width),
-    `preview_png` (bytes). Displays in notebooks as HTML: the full-resolution image shown at the preview's width,
-    in a `figure.fp-figure` naming the file; the docs build (`tools/docs_post.py`) writes it beside the page and
-    links the image to it."""
+    `preview_png` (bytes). Displays in notebooks as HTML: the preview image (so a saved notebook stays small), in a
+    `figure.fp-figure` naming the full-resolution file (`data-full`) and, when it lies under the working
+    directory, its relative path (`data-src`); the docs build (`tools/docs_post.py`) ships the full-resolution file
+    beside the page when it exists at build time (else the preview) and links the image to it.
+    `FUSION_PAPERS_INLINE_FULL=1` inlines the full-resolution PNG instead."""
 
     def __init__(self, path: Path, preview_path: Path, provenance: dict, preview_png: bytes, full_png: bytes = b"",
                  size: tuple = (0, 0), preview_size: tuple = (0, 0), min_font_px: float = float("nan")):
@@ -706,11 +750,19 @@ class SavedFigure:
 
     def _repr_html_(self):
         import base64
-        b64 = base64.b64encode(self._full).decode()
+        inline_full = os.environ.get("FUSION_PAPERS_INLINE_FULL", "0") not in ("", "0")
+        b64 = base64.b64encode(self._full if inline_full else self.preview_png).decode()
         w = self.preview_size[0] or ""
         full = _html.escape(self.path.name)
         alt = _html.escape(str(self.provenance.get("figure") or self.path.stem))
-        return (f'<figure class="fp-figure" data-full="{full}" style="margin:0">'
+        src = ""
+        try:                                 # the full-resolution file, relative to the notebook's folder
+            rel = Path(os.path.relpath(Path(self.path).resolve(), Path.cwd().resolve()))
+            if not rel.parts or rel.parts[0] != "..":
+                src = f' data-src="{_html.escape(rel.as_posix())}"'
+        except ValueError:                   # another drive (Windows)
+            pass
+        return (f'<figure class="fp-figure" data-full="{full}"{src} style="margin:0">'
                 f'<img src="data:image/png;base64,{b64}" width="{w}" alt="{alt}" style="max-width:none">'
                 f'<figcaption style="font-size:80%;color:#57606a">{alt} — click for full resolution: {full} '
                 f'({self.size[0]}×{self.size[1]} px)</figcaption></figure>')

@@ -18,15 +18,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import core, data, nets, peers
+from . import core, data, nets, peers, tasks
 
 # %% auto #0
-__all__ = ['OPS', 'OP_SHORT', 'GENOTYPES', 'CELLS', 'TIM_CONFIGS', 'MACS_PER_PIXEL', 'WEIGHTS_ENV', 'DRIVE_NOTE',
-           'CheckpointError', 'BasicConv', 'ResidualBlock', 'DenseBlock', 'DilConv', 'SepConv', 'ECALayer', 'ECABlock',
-           'SpatialAttnLayer', 'SABlock', 'MaskLayer', 'ReLUConvBN', 'parse_op', 'short_name', 'MixedOp', 'BlurPool',
-           'ResidualDownSample', 'DownSample', 'ResidualUpSample', 'UpSample', 'SKFF', 'Genotype', 'genotype',
-           'CellChain', 'CellFusion', 'ConvLayer', 'TIMStage1', 'TIMStage2', 'TIMConfig', 'build_tim', 'load_tim',
-           'save_official', 'TIMFuser', 'make_tim_fuser', 'register_tim_methods']
+__all__ = ['OPS', 'OP_SHORT', 'GENOTYPES', 'CELLS', 'TIM_CONFIGS', 'FD_PRIMITIVES', 'FD_GENOTYPES', 'MACS_PER_PIXEL',
+           'WEIGHTS_ENV', 'DRIVE_NOTE', 'CheckpointError', 'BasicConv', 'ResidualBlock', 'DenseBlock', 'DilConv',
+           'SepConv', 'ECALayer', 'ECABlock', 'SpatialAttnLayer', 'SABlock', 'MaskLayer', 'ReLUConvBN', 'parse_op',
+           'short_name', 'MixedOp', 'BlurPool', 'ResidualDownSample', 'DownSample', 'ResidualUpSample', 'UpSample',
+           'SKFF', 'Genotype', 'genotype', 'CellChain', 'CellFusion', 'ConvLayer', 'TIMStage1', 'TIMStage2',
+           'TIMConfig', 'build_tim', 'FDOp', 'fd_op_params', 'fd_edges', 'CellFD', 'cell_fd_params', 'derive_cell_fd',
+           'FDNeck', 'FDBackbone', 'build_fd_retinanet', 'FDSegNet', 'load_tim', 'save_official', 'TIMFuser',
+           'make_tim_fuser', 'register_tim_methods']
 
 # %% ../nbs/04a_tim_nets.ipynb #d42bac0a
 class BasicConv(nn.Module):
@@ -480,6 +482,211 @@ def build_tim(method: str = "tim") -> tuple[nn.Module, nn.Module | None]:
     s2 = TIMStage2(*cfg.stage2) if cfg.stage2 else None
     return s1, s2
 
+# %% ../nbs/04a_tim_nets.ipynb #754829f1
+#: C_FD's search space (§4.3): single-layer convolutions k×k (k = 1, 3, 5, 7), dilated k×k with rate 2 (k = 3, 5, 7),
+#: residual k×k (k = 3, 5, 7) and the skip connection. Not in the official release: names and layer order are ours.
+FD_PRIMITIVES = ("conv_1", "conv_3", "conv_5", "conv_7", "dil_conv_3", "dil_conv_5", "dil_conv_7",
+                 "res_conv_3", "res_conv_5", "res_conv_7", "skip")
+
+
+class FDOp(nn.Module):
+    "One C_FD operator at `C → C`: 'conv_k' = conv k×k (no bias) → BN → ReLU; 'dil_conv_k' the same with dilation 2; 'res_conv_k' = x + conv_k(x); 'skip' = x."
+    def __init__(self, C: int, primitive: str):
+        super().__init__()
+        if primitive not in FD_PRIMITIVES:
+            raise ValueError(f"unknown C_FD operator {primitive!r}; the operators are {FD_PRIMITIVES}")
+        self.primitive = primitive
+        self.residual = primitive.startswith("res_")
+        if primitive == "skip":
+            self.op = nn.Identity()
+        else:
+            k = int(primitive.rsplit("_", 1)[1])
+            d = 2 if primitive.startswith("dil_") else 1
+            self.op = nn.Sequential(nn.Conv2d(C, C, k, 1, d * (k - 1) // 2, dilation=d, bias=False),
+                                    nn.BatchNorm2d(C), nn.ReLU(inplace=False))
+
+    def forward(self, x):
+        return x + self.op(x) if self.residual else self.op(x)
+
+
+def fd_op_params(C: int, primitive: str) -> int:
+    "Closed form: C²k² + 2C (conv + BN affine) for every convolution, 0 for skip."
+    return 0 if primitive == "skip" else C * C * int(primitive.rsplit("_", 1)[1]) ** 2 + 2 * C
+
+
+def fd_edges(nodes: int) -> list[tuple[int, int]]:
+    "The DAG's edges (j → i), node 0 = the pre-processed input, nodes 1..n each fed by every earlier node."
+    return [(j, i) for i in range(1, nodes + 1) for j in range(i)]
+
+
+class CellFD(nn.Module):
+    """The task cell C_FD (§4.3): 1×1 pre-processing of the (concatenated) input `cin → C`, a DAG of `nodes` nodes whose
+    edges are operators (`genotype`, one per edge in `fd_edges` order; `None` = a searchable mixed edge with weights
+    passed to `forward`), and feature distillation: concat of nodes 1..n → 1×1 conv → `cout`; `residual` adds the
+    input (when `cin == cout`)."""
+    def __init__(self, cin: int, C: int, cout: int, nodes: int = 4, genotype=None, residual: bool = False,
+                 primitives=FD_PRIMITIVES):
+        super().__init__()
+        self.nodes, self.residual, self.primitives = nodes, residual, tuple(primitives)
+        E = len(fd_edges(nodes))
+        if genotype is not None and len(genotype) != E:
+            raise ValueError(f"a {nodes}-node C_FD cell has {E} edges; the genotype names {len(genotype)}")
+        self.genotype = tuple(genotype) if genotype is not None else None
+        self.preprocess = nn.Sequential(nn.Conv2d(cin, C, 1, bias=False), nn.BatchNorm2d(C), nn.ReLU(inplace=False))
+        if genotype is None:
+            self.edges = nn.ModuleList([nn.ModuleList([FDOp(C, p) for p in self.primitives]) for _ in range(E)])
+        else:
+            self.edges = nn.ModuleList([FDOp(C, p) for p in genotype])
+        self.distill = nn.Conv2d(nodes * C, cout, 1)
+
+    def forward(self, x, weights=None):
+        h = [self.preprocess(x)]
+        e = 0
+        for i in range(1, self.nodes + 1):
+            s = 0
+            for j in range(i):
+                if self.genotype is None:
+                    s = s + sum(w * op(h[j]) for w, op in zip(weights[e], self.edges[e]) if float(w.detach()) != 0.0)
+                else:
+                    s = s + self.edges[e](h[j])
+                e += 1
+            h.append(s)
+        out = self.distill(torch.cat(h[1:], 1))
+        return out + x if self.residual else out
+
+
+def cell_fd_params(cin: int, C: int, cout: int, genotype) -> int:
+    "Closed form of a derived `CellFD`: cin·C + 2C (pre-processing) + Σ edges + nodes·C·cout + cout (distillation)."
+    nodes = next(n for n in range(1, 20) if len(fd_edges(n)) == len(genotype))
+    return cin * C + 2 * C + sum(fd_op_params(C, p) for p in genotype) + nodes * C * cout + cout
+
+
+#: the task cells' genotypes. The searched ones are not released; these defaults (every edge a 3×3 residual conv,
+#: nodes fed by the input a 3×3 conv) are OUR choice, stated as such; a search (`tim.search_task`) replaces them.
+FD_GENOTYPES = {"det": tuple("conv_3" if j == 0 else "res_conv_3" for j, i in fd_edges(4)),
+                "seg": tuple("conv_3" if j == 0 else "res_conv_3" for j, i in fd_edges(2))}
+
+
+def derive_cell_fd(cell: CellFD, alpha: torch.Tensor) -> CellFD:
+    "The discrete `CellFD` of a searchable `cell`: arg-max operator of `alpha` (edges × primitives) per edge, weights copied."
+    if cell.genotype is not None:
+        raise ValueError("derive_cell_fd takes a searchable cell (genotype=None)")
+    geno = tuple(cell.primitives[int(i)] for i in alpha.argmax(-1))
+    C = cell.preprocess[0].out_channels
+    new = CellFD(cell.preprocess[0].in_channels, C, cell.distill.out_channels, cell.nodes, geno, cell.residual, cell.primitives)
+    new.preprocess.load_state_dict(cell.preprocess.state_dict()); new.distill.load_state_dict(cell.distill.state_dict())
+    for e, p in enumerate(geno):
+        new.edges[e].load_state_dict(cell.edges[e][cell.primitives.index(p)].state_dict())
+    return new
+
+
+# %% ../nbs/04a_tim_nets.ipynb #b56cffe2
+class FDNeck(nn.Module):
+    """RetinaNet neck of C_FD cells (§4.3.1): at levels 3, 4, 5 the backbone feature and the next coarser one (C4, C5,
+    and P6 = conv3×3 s2 on C5) are brought to `width` channels by 1×1 convs, the coarser is resized (nearest) to the
+    finer, both are concatenated into a 4-node C_FD cell → 256 channels; P6 and P7 as RetinaNet (P7 = conv s2 on
+    ReLU(P6)). `genotypes`: one per level (None = searchable). Returns the OrderedDict torchvision's RetinaNet takes."""
+    def __init__(self, in_channels=(512, 1024, 2048), width: int = 128, out_channels: int = 256, nodes: int = 4,
+                 genotypes=None):
+        super().__init__()
+        genotypes = genotypes if genotypes is not None else [FD_GENOTYPES["det"]] * 3
+        if genotypes == "search":
+            genotypes = [None] * 3
+        self.out_channels = out_channels
+        self.p6 = nn.Conv2d(in_channels[2], out_channels, 3, 2, 1)
+        self.p7 = nn.Conv2d(out_channels, out_channels, 3, 2, 1)
+        coarse = (in_channels[1], in_channels[2], out_channels)
+        self.lateral = nn.ModuleList([nn.Conv2d(c, width, 1) for c in in_channels])
+        self.lateral_coarse = nn.ModuleList([nn.Conv2d(c, width, 1) for c in coarse])
+        self.cells = nn.ModuleList([CellFD(2 * width, width, out_channels, nodes, g) for g in genotypes])
+
+    def forward(self, feats, weights=None):
+        c3, c4, c5 = feats
+        p6 = self.p6(c5)
+        outs = []
+        for l, (fine, coarse) in enumerate(((c3, c4), (c4, c5), (c5, p6))):
+            a = self.lateral[l](fine)
+            b = F.interpolate(self.lateral_coarse[l](coarse), size=a.shape[-2:], mode="nearest")
+            outs.append(self.cells[l](torch.cat([a, b], 1), None if weights is None else weights[l]))
+        p7 = self.p7(F.relu(p6))
+        return OrderedDict((str(i), o) for i, o in enumerate(outs + [p6, p7]))
+
+
+class FDBackbone(nn.Module):
+    "torchvision ResNet body (layers 2–4 as C3–C5) + `FDNeck`; `out_channels` = 256 (what `RetinaNet` expects)."
+    def __init__(self, depth: str = "r50", width: int = 128, genotypes=None):
+        super().__init__()
+        from torchvision.models import resnet18, resnet50
+        from torchvision.models._utils import IntermediateLayerGetter
+        r = {"r50": resnet50, "r18": resnet18}[depth](weights=None)
+        self.body = IntermediateLayerGetter(r, {"layer2": "0", "layer3": "1", "layer4": "2"})
+        chans = (512, 1024, 2048) if depth == "r50" else (128, 256, 512)
+        self.neck = FDNeck(chans, width, 256, 4, genotypes)
+        self.out_channels = 256
+        self.arch_weights = None        # set by a search: per level, per edge, softmax weights over FD_PRIMITIVES
+
+    def forward(self, x):
+        f = self.body(x)
+        return self.neck([f["0"], f["1"], f["2"]], self.arch_weights)
+
+
+def build_fd_retinanet(num_classes: int = 5, depth: str = "r50", width: int = 128, genotypes=None, imgsz: int = 256, **kw):
+    "RetinaNet (torchvision, random init) whose FPN is replaced by the C_FD neck; images resized to `imgsz` (Multispectral: 256)."
+    from torchvision.models.detection import RetinaNet
+    from torchvision.models.detection.retinanet import _default_anchorgen
+    kw.setdefault("anchor_generator", _default_anchorgen())
+    return RetinaNet(FDBackbone(depth, width, genotypes), num_classes=num_classes, min_size=imgsz, max_size=imgsz, **kw)
+
+
+class FDSegNet(nn.Module):
+    """Segmentation (§4.3.2): ResNet-18 encoder; decoder of two 2-node C_FD cells. Cell 1: the 1/32 feature is resized
+    by a residual up-sampling (`ResidualUpSample`, 512 → 256 ch) to the 1/16 feature, both concatenated → C_FD →
+    256 ch, plus a residual connection (the 1/16 feature); cell 2 the same from 1/16 to 1/8 (128 ch). Logits at 1/8
+    (`classifier`) and, for the loss, at 1/16 (`aux`). Input: [0,1] RGB (ImageNet-normalised inside)."""
+    def __init__(self, num_classes: int = 9, width: int = 64, genotypes=None):
+        super().__init__()
+        from torchvision.models import resnet18
+        genotypes = genotypes if genotypes is not None else [FD_GENOTYPES["seg"]] * 2
+        if genotypes == "search":
+            genotypes = [None] * 2
+        r = resnet18(weights=None)
+        self.norm = tasks._Normalize()
+        self.stem = nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool)
+        self.layers = nn.ModuleList([r.layer1, r.layer2, r.layer3, r.layer4])
+        self.up = nn.ModuleList([ResidualUpSample(512), ResidualUpSample(256)])
+        self.cells = nn.ModuleList([CellFD(512, width, 256, 2, genotypes[0], residual=False),
+                                    CellFD(256, width, 128, 2, genotypes[1], residual=False)])
+        self.aux = nn.Conv2d(256, num_classes, 1)
+        self.classifier = nn.Conv2d(128, num_classes, 1)
+        self.num_classes = num_classes
+        self.arch_weights = None
+
+    def forward_all(self, images):
+        "(logits at 1/8, logits at 1/16)."
+        x = self.stem(self.norm(images))
+        f = []
+        for layer in self.layers:
+            x = layer(x)
+            f.append(x)
+        w = self.arch_weights or [None, None]
+        y = f[3]
+        outs = []
+        for i, skip in enumerate((f[2], f[1])):
+            u = self.up[i](y)
+            u = F.interpolate(u, size=skip.shape[-2:], mode="bilinear", align_corners=False) if u.shape[-2:] != skip.shape[-2:] else u
+            y = self.cells[i](torch.cat([u, skip], 1), w[i]) + skip     # the residual connection of the cell output
+            outs.append(y)
+        return self.classifier(outs[1]), self.aux(outs[0])
+
+    def forward(self, images):
+        return self.forward_all(images)[0]
+
+    def loss(self, images, labels):
+        "Cross-entropy at 1/8 and 1/16 (§4.3.2; equal weights, not stated in the paper)."
+        main, aux = self.forward_all(images)
+        return tasks.seg_loss(main, labels) + tasks.seg_loss(aux, labels)
+
+
 # %% ../nbs/04a_tim_nets.ipynb #c1a24ddd
 MACS_PER_PIXEL = {"tim": 695_799, "tim-light": 126_744}   # conv MACs per input pixel (thop convention), planning brief §3e
 
@@ -489,38 +696,7 @@ DRIVE_NOTE = ("the authors distribute TIM's checkpoints on Google Drive (README 
               "pass them with --weights FILE... or a folder holding them under their official names")
 
 
-# `nets.read_checkpoint` / `nets.load_official` / `nets.CheckpointError` are the toolkit's (shared API); until they
-# are on main the minimal equivalents below are used (same behaviour: plain state dict, strict, differences listed).
-CheckpointError = getattr(nets, "CheckpointError", None) or type("CheckpointError", (ValueError,), {})
-
-
-def _read(path) -> dict:
-    if hasattr(nets, "read_checkpoint"):
-        return nets.read_checkpoint(path)
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
-    for k in ("state_dict", "model", "net"):
-        if isinstance(sd, dict) and isinstance(sd.get(k), dict):
-            sd = sd[k]
-    if not isinstance(sd, dict):
-        raise CheckpointError(f"{path}: holds a {type(sd).__name__}, not a state dict")
-    return {k.removeprefix("module."): v for k, v in sd.items()}
-
-
-def _load_strict(net: nn.Module, sd: dict) -> nn.Module:
-    if hasattr(nets, "load_official"):
-        return nets.load_official(net, sd, strict=True)
-    own = net.state_dict()
-    missing, unexpected = sorted(set(own) - set(sd)), sorted(set(sd) - set(own))
-    shapes = [f"{k}: {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        raise CheckpointError(f"missing {missing[:8]}{'…' if len(missing) > 8 else ''} ({len(missing)}), "
-                              f"unexpected {unexpected[:8]}{'…' if len(unexpected) > 8 else ''} ({len(unexpected)}), "
-                              f"mis-shaped {shapes[:8]}")
-    net.load_state_dict(sd, strict=True)
-    return net
+CheckpointError = nets.CheckpointError   # the toolkit's error (a ValueError naming the file)
 
 
 def _weight_candidates(method: str, weights=None) -> list[Path]:
@@ -559,14 +735,14 @@ def load_tim(method: str = "tim", weights=None, device: str = "cpu") -> tuple[nn
     roles = [("stage 1", s1, "stem.0.conv2d.weight", TIM_CONFIGS[method].files[0])]
     if s2 is not None:
         roles.append(("stage 2", s2, "stem2.0.conv2d.weight", TIM_CONFIGS[method].files[1]))
-    states = [(f, _read(f)) for f in _weight_candidates(method, weights)]
+    states = [(f, nets.read_checkpoint(f)) for f in _weight_candidates(method, weights)]
     for role, net, marker, fname in roles:
         ok = False
         for f, sd in states:
             if marker not in sd:
                 continue
             try:
-                _load_strict(net, sd)
+                nets.load_official(net, sd, strict=True)
                 ok = True
                 break
             except ValueError as e:

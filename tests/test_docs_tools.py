@@ -98,3 +98,22 @@ def test_notebooks_stay_small(root):
     files = subprocess.run(["git", "ls-files", "nbs"], cwd=root, capture_output=True, text=True).stdout.split()
     total = sum((root / f).stat().st_size for f in files if (root / f).is_file())
     assert files and total < 15 * 2**20, f"nbs/ holds {total / 2**20:.1f} MB (limit 15 MB): shrink the saved outputs"
+
+
+def test_figure_ships_the_runs_full_resolution_file_when_present(root, tmp_path):
+    "The notebook inlines the preview; docs_post ships the full-resolution file named by data-src when it exists."
+    from PIL import Image
+    nbs = tmp_path / "nbs"
+    (nbs / "_out").mkdir(parents=True)
+    Image.new("RGB", (1800, 300), "white").save(nbs / "_out" / "f.png")
+    body = (f'<figure class="fp-figure" data-full="f.png" data-src="_out/f.png" style="margin:0"><img src="data:image/png;'
+            f'base64,{_png(1000)}" width="1000" alt="x" style="max-width:none"><figcaption>x</figcaption></figure>')
+    site = _site(tmp_path, body)
+    r = subprocess.run([sys.executable, "tools/docs_post.py", str(site), "--katex", str(_katex_dist(root)), "--nbs", str(nbs)],
+                       cwd=root, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert Image.open(site / "figures" / "index" / "f.png").size == (1800, 300)       # the full file, not the preview
+    (tmp_path / "b").mkdir()
+    site2 = _site(tmp_path / "b", body.replace("_out/f.png", "_out/missing.png"))
+    assert _post(root, site2).returncode == 0
+    assert Image.open(site2 / "figures" / "index" / "f.png").size == (1000, 200)     # no run outputs: the preview ships

@@ -6,8 +6,9 @@ Usage: python tools/docs_post.py _docs --katex DIR   (DIR: the `dist/` folder of
 * KaTeX ships with the site: DIR's katex.min.css / katex.min.js / contrib/auto-render.min.js / fonts/ are
   copied to `_docs/site_libs/katex/`, and every page's reference to the KaTeX CDN is rewritten to that copy
   (maths then renders with or without network).
-* Figures saved by `report.savefig` (`<figure class="fp-figure" data-full="NAME.png">` with the image inline)
-  are written to `_docs/figures/<page>/NAME.png` (the full-resolution file ships with the docs), the page's
+* Figures saved by `report.savefig` (`<figure class="fp-figure" data-full="NAME.png" data-src="REL">` with the
+  preview inline) are written to `_docs/figures/<page>/NAME.png`: the full-resolution file `REL` (relative to the
+  notebooks folder, `--nbs`) when the run's outputs are present at build time, else the inline image; the page's
   image points at that file and links to it.
 * Stylesheets do not pull web fonts from a CDN (the theme's `@import url(https://fonts.googleapis.com/…)` is
   dropped; the system sans-serif font is used), so a page makes no request outside the site.
@@ -59,7 +60,10 @@ def strip_remote_css(site: Path) -> int:
     return n
 
 
-def rewrite_page(page: Path, site: Path) -> tuple[int, int]:
+SRC = re.compile(r'data-src="([^"]+)"')
+
+
+def rewrite_page(page: Path, site: Path, nbs: Path | None = None) -> tuple[int, int]:
     "Point KaTeX at the bundled copy and move inline savefig figures to files; return (katex refs, figures)."
     text = page.read_text(encoding="utf-8")
     rel = os.path.relpath(site / "site_libs" / "katex", page.parent).replace(os.sep, "/")
@@ -69,6 +73,10 @@ def rewrite_page(page: Path, site: Path) -> tuple[int, int]:
     def fig(m):
         nonlocal n_f
         data = base64.b64decode(re.sub(r"\s", "", m["b64"]))
+        src = SRC.search(m["attrs"])
+        full = (nbs / src[1]) if (nbs is not None and src) else None
+        if full is not None and full.is_file() and full.suffix.lower() == ".png":
+            data = full.read_bytes()              # the run's full-resolution file (the notebook inlines the preview)
         name = Path(m["name"]).name
         # one folder per page; a repeated name in a page gets a content suffix instead of overwriting
         out = site / "figures" / page.stem / name
@@ -91,6 +99,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("site", nargs="?", default="_docs")
     ap.add_argument("--katex", required=True, help="the dist/ folder of the npm package katex")
+    ap.add_argument("--nbs", default="nbs", help="the notebooks folder (figures' data-src paths are relative to it)")
     a = ap.parse_args(argv)
     site = Path(a.site)
     copy_katex(site, Path(a.katex))
@@ -98,7 +107,7 @@ def main(argv=None) -> int:
     pages = sorted(site.rglob("*.html"))
     nk = nf = 0
     for p in pages:
-        k, f = rewrite_page(p, site)
+        k, f = rewrite_page(p, site, Path(a.nbs))
         nk, nf = nk + k, nf + f
     left = [str(p.relative_to(site)) for p in pages if CDN.search(p.read_text(encoding="utf-8"))]
     print(f"docs_post: KaTeX bundled ({nk} references rewritten), {nf} figure(s) written to {site}/figures/, "
