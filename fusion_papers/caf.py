@@ -23,18 +23,20 @@ from . import core
 
 # %% auto #0
 __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'DET_BLOCKS', 'FIG7_DATASETS', 'FIG7_METRICS',
-           'CAF_TABLES', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'RANDOM_SPLIT_DATASETS', 'DET_COLUMNS',
-           'MS_COLUMNS', 'SEG_COLUMNS', 'SEG_NO_COLUMN', 'T3_STAND_INS', 'CAFSettings', 'resolve_settings',
-           'stage_settings', 'wanted_tables', 'stage_plan', 'required_datasets', 'layout_text', 'check_data_root',
-           'rehearsal_settings', 'paper_steps', 'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8',
-           'caf_forward', 'official_luma', 'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser',
-           'register_caf_methods', 'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space',
-           'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg',
-           'beta_decay_period', 'build_task_net', 'search', 'split_entries', 'task_samples', 'synthetic_task_root',
-           'dataset_root', 'run_search', 'plot_searched_weights', 'official_pair_outputs', 'fusion_patches',
+           'CAF_TABLES', 'T3_ROWS', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'RANDOM_SPLIT_DATASETS',
+           'DET_COLUMNS', 'MS_COLUMNS', 'SEG_COLUMNS', 'SEG_NO_COLUMN', 'T3_FROM_TASK_TABLES', 'T3_STAND_INS',
+           'CAFSettings', 'resolve_settings', 'stage_settings', 'wanted_tables', 'check_rows', 'task_init', 'task_tier',
+           'stage_plan', 'required_datasets', 'layout_text', 'check_data_root', 'rehearsal_settings', 'paper_steps',
+           'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma',
+           'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods',
+           'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches',
+           'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net',
+           'search', 'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
+           'plot_searched_weights', 'official_pair_outputs', 'showcase_pairs', 'beta_lr_schedule', 'fusion_patches',
            'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
-           'run_task_rows', 'run_training', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics',
-           'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'CAFExplorer', 'fig7_metrics']
+           'run_task_rows', 'run_training', 'plan_units', 'variant_weights', 'LastOutput', 'table3_nets',
+           'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'table3_task_rows',
+           'run_table3_tasks', 'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
 @dataclass(frozen=True)
@@ -62,6 +64,9 @@ class CAFSettings:
     image_size: int = 64            # paper: 320 (config/default.yaml)
     det_arch: str = "yolov8n"       # paper: YOLOv5s ("smb1" in the text)
     seg_arch: str = "segformer_b0"  # paper: SegFormer (variant not stated)
+    det_weights: str | None = None  # pretrained detector (paper: COCO YOLOv5s "smb1"; ultralytics yolov5su.pt for det_arch yolov5s)
+    seg_weights: str | None = None  # pretrained segmenter / encoder (paper: a pretrained SegFormer; a HF folder or state-dict file)
+    allow_random_task_init: bool = False  # paper profile: start the task nets from random weights anyway (not the paper's setting)
     synth_n: int = 12               # smoke: synthetic task pairs (train/val/test)
     synth_size: tuple = (96, 64)    # smoke: synthetic pair size (W, H)
     fig7_max_side: int | None = 160 # Fig. 7 / Table 3 inputs downscaled to this longest side (None: full size)
@@ -70,6 +75,7 @@ class CAFSettings:
     fig7_methods: tuple = ("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "average")  # Fig. 7 methods (peers registry)
     max_images: int | None = None # pairs per split / dataset in fine-tuning, Table 3 and Fig. 7 (None: all; rehearsals cap it)
     table3_rows: int | None = None  # Table 3 rows trained here (None: all 7; rehearsals cap it)
+    table3_task_rows: int | None = 2  # Table 3 rows (in table order, Ours first) that get task columns (None: all; smoke: Ours + Ours_H)
     rehearse: int = 0               # >0: a rehearsal (every loop capped at this many steps, mock data)
 
     @property
@@ -84,7 +90,7 @@ CAF_PROFILES = {
                          table_rows=("Infrared", "Visible", "DIDFuse", "ReCoNet", "TarDAL", "CAF-official", "Ours"),
                          fig7_methods=("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "seafusion", "ifcnn",
                                        "average", "laplacian", "dwt", "gff"), batch_size=8, image_size=320,
-                         det_arch="yolov5s", seg_arch="segformer_b0", fig7_max_side=None),
+                         det_arch="yolov5s", seg_arch="segformer_b0", fig7_max_side=None, table3_task_rows=None),
 }
 
 
@@ -98,15 +104,16 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 # %% ../nbs/02_caf.ipynb #ca5a9e02
-_LATER_ONLY = ("fig7_max_side", "fig7_methods", "table_rows")
+_LATER_ONLY = ("fig7_max_side", "fig7_methods", "table_rows", "table3_task_rows")
 _SEARCH_ONLY = ("search_epochs", "search_steps", "search_beta_lr", "search_lr_decay", "search_w_lr", "search_w_momentum",
-                "search_w_wd", "fd_r")
+                "search_w_wd", "fd_r", "search_lr_decay_every")
+_TASK_INIT = ("det_weights", "seg_weights", "det_arch", "seg_arch")
 #: settings that cannot change a stage's result, kept out of its cache key (everything else is in it)
 STAGE_IRRELEVANT = {
-    "search": _LATER_ONLY + ("train_epochs", "train_steps", "train_lr", "train_patches", "task_epochs", "seg_iters"),
-    "train": _LATER_ONLY + _SEARCH_ONLY + ("task_epochs", "seg_iters", "task_imgsz", "det_arch", "seg_arch"),
-    "task": _LATER_ONLY,
-    "table3": ("fig7_methods", "table_rows") + _SEARCH_ONLY + ("task_epochs", "seg_iters", "task_imgsz", "det_arch", "seg_arch"),
+    "search": _LATER_ONLY + ("allow_random_task_init", "train_epochs", "train_steps", "train_lr", "train_patches", "task_epochs", "seg_iters"),
+    "train": _LATER_ONLY + _SEARCH_ONLY + _TASK_INIT + ("task_epochs", "seg_iters", "task_imgsz", "allow_random_task_init"),
+    "task": _LATER_ONLY + ("allow_random_task_init",),
+    "table3": ("fig7_methods", "table_rows") + _SEARCH_ONLY + _TASK_INIT + ("task_epochs", "seg_iters", "task_imgsz", "allow_random_task_init"),
 }
 #: the modules whose source is part of each stage's cache key
 STAGE_CODE = {
@@ -153,12 +160,58 @@ def wanted_tables(tables=None) -> tuple:
     return tuple(t for t in CAF_TABLES if t in tables)
 
 
+#: the rows of Table 3 in the paper's order of our runs (the trained rows of `table3_nets`, then the released ReCoNet)
+T3_ROWS = ("Ours", "Ours_H", "Ours_R", "Ours_A", "U2Fusion_p", "UMFusion_p", "ReCoNet_p", "ReCoNet")
+def check_rows(rows, settings: CAFSettings) -> list | None:
+    "Validate `rows` (names of rows of Tables 1–3; None = all) and return those that are rows of Tables 1–2 (None = all)."
+    if rows is None:
+        return None
+    rows = [rows] if isinstance(rows, str) else list(rows)
+    known = list(CAF_PROFILES["paper"].table_rows) + list(T3_ROWS)
+    bad = [r for r in rows if r not in known]
+    if bad:
+        raise ValueError(f"unknown row(s) {bad}; rows of Tables 1-3: {sorted(set(known))}")
+    return [r for r in settings.table_rows if r in rows]
+
+
+def task_init(settings: CAFSettings) -> dict:
+    """How the task networks start: {'det': file or None, 'seg': file or None, 'pretrained': bool, 'text': str}. The paper
+    profile (not a rehearsal) refuses random task networks unless `allow_random_task_init` (the paper fine-tunes a COCO
+    YOLOv5s and a pretrained SegFormer); a named file that does not exist is an error naming it."""
+    w = {"det": settings.det_weights, "seg": settings.seg_weights}
+    for k, f in w.items():
+        if f is not None and not Path(f).exists():
+            raise FileNotFoundError(f"{k}_weights: {f} does not exist")
+    pre = all(v is not None for v in w.values())
+    if settings.profile == "paper" and not settings.rehearse and not pre and not settings.allow_random_task_init:
+        missing = [f"{k}_weights" for k, v in w.items() if v is None]
+        raise ValueError(f"paper profile: {', '.join(missing)} not given. CAF starts from pretrained task networks (COCO YOLOv5s "
+                         "'smb1' for detection — yolov5su.pt for det_arch='yolov5s' —, a pretrained SegFormer for segmentation): "
+                         "pass -p det_weights FILE -p seg_weights FILE_OR_HF_FOLDER, or -p allow_random_task_init True to run from "
+                         "random weights (results are then labelled as such, without verdicts)")
+    text = "pretrained task networks (" + ", ".join(f"{k}: {Path(v).name}" for k, v in w.items() if v) + ")" if pre else \
+        ("random-init task networks" + (f" (pretrained {', '.join(k for k, v in w.items() if v)})" if any(w.values()) else ""))
+    return dict(w, pretrained=pre, text=text)
+
+
+def task_tier(settings: CAFSettings, rehearse: int = 0, data_root=None) -> tuple:
+    """(tier, test_set) of the task columns (Tables 1–3): the run's tier, except that a paper-profile run whose task networks
+    started from random weights (`allow_random_task_init`) is not the paper's setting — Δ only, no verdict, said in the status."""
+    from fusion_papers import report
+    t = report.tier_for(settings.profile, rehearse, data_root)
+    if t == "paper" and not (settings.det_weights and settings.seg_weights):
+        return "reduced", "the paper's data, but task networks from random weights (allow_random_task_init) — not the paper's setting"
+    return t, None
+
+
 def stage_plan(tables=None, task: str = "both") -> dict:
     "Which searches and trainings the asked tables need: {'search': (kinds…), 'train': (kinds…)} within `task`."
     want, allowed = wanted_tables(tables), (("det", "seg") if task == "both" else (task,))
     if not set(allowed) <= {"det", "seg"}:
         raise ValueError(f"task must be 'det', 'seg' or 'both', not {task!r}")
     train = {k for k, t in (("det", "tbl-caf-1"), ("seg", "tbl-caf-2")) if t in want}
+    if "tbl-caf-3" in want:     # Table 3's Ours task columns are the Ours rows of Tables 1-2 (each task's own network)
+        train |= set(allowed)
     search = set(train) | (set(allowed) if "fig-caf-5" in want else set()) | ({allowed[0]} if "tbl-caf-3" in want else set())
     return {"search": tuple(k for k in allowed if k in search), "train": tuple(k for k in allowed if k in train)}
 
@@ -181,6 +234,8 @@ def required_datasets(tables=None, task: str = "both", profile: str = "paper") -
         add(TASK_DATASETS["seg"]["paper"], "tbl-caf-2")
     if "tbl-caf-3" in want:
         add("m3fd", "tbl-caf-3 (MI/VIF)")
+        for k in ("det", "seg"):
+            add(TASK_DATASETS[k]["paper"], f"tbl-caf-3 ({k} columns)")
     if "fig-caf-7" in want:
         for ds in FIG7_DATASETS:
             add(ds, "fig-caf-7")
@@ -243,6 +298,7 @@ def rehearsal_settings(settings: CAFSettings, rehearse: int = 0) -> CAFSettings:
                    seg_iters=core.cap(settings.seg_iters, rehearse),
                    train_patches=min(settings.train_patches, int(rehearse) * min(settings.batch_size, 2)), max_images=core.cap(settings.max_images, rehearse),
                    table_rows=rows[:rehearse], table3_rows=core.cap(settings.table3_rows, rehearse),
+                   table3_task_rows=core.cap(settings.table3_task_rows, rehearse),
                    fig7_methods=settings.fig7_methods[:max(2, int(rehearse))],
                    batch_size=min(settings.batch_size, 2), rehearse=int(rehearse))
 
@@ -689,10 +745,11 @@ def beta_decay_period(settings: CAFSettings, n_batches: int) -> int:
 
 
 def build_task_net(kind: str, settings: CAFSettings, names: list, device="cpu"):
-    "The task network of the search / fine-tuning: `tasks.build_task_model` with the profile's architecture (random init)."
+    "The task network of the search / fine-tuning: `tasks.build_task_model` with the profile's architecture, from `det_weights` / `seg_weights` (pretrained; matching tensors) or random init (`task_init`)."
     from fusion_papers import tasks
     arch = settings.det_arch if kind == "det" else settings.seg_arch
-    return tasks.build_task_model("detect" if kind == "det" else "segment", arch, len(names), device=device, names=list(names))
+    w = task_init(settings)[kind]
+    return tasks.build_task_model("detect" if kind == "det" else "segment", arch, len(names), weights=w, device=device, names=list(names))
 
 
 def search(kind: str, train_batches, val_batches, task_net, settings: CAFSettings, device="cpu",
@@ -771,8 +828,11 @@ def search(kind: str, train_batches, val_batches, task_net, settings: CAFSetting
             loss.beta.grad = g.to(loss.beta)
             b_opt.step()
             sched.step()
-            with torch.no_grad():
+            with torch.no_grad():   # the logged validation loss must not move BatchNorm running stats (train mode)
+                saved = [b.clone() for b in buffers]
                 lu = float(upper())
+                for b, v in zip(buffers, saved):
+                    b.copy_(v)
         rec = dict(epoch=epoch, step=step, lower_loss=float(lf.detach()), task_train_loss=float(lt.detach()), upper_val_loss=lu,
                    hypergrad_norm=float(g.norm()), weights=loss.weights().detach().cpu().tolist())
         history.append(rec)
@@ -912,11 +972,19 @@ def plot_searched_weights(results: dict, ax=None, title: str | None = None):
     return ax
 
 
-def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side: int | None = 512) -> dict:
-    "IR, visible and the two official CAF results (clean mode) on one M3FD fixture pair, downscaled to `max_side` for display."
+def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side: int | None = 512, dataset_dir=None) -> dict:
+    """IR, visible and the two official CAF results (clean mode) on one M3FD pair, downscaled to `max_side` for display:
+    the fixture pair `name` (`root`: the fixtures root), or pair `name` of `dataset_dir` (an M3FD copy in any registry layout,
+    e.g. `data_root/m3fd`)."""
     from fusion_papers import data
-    root = core.fixtures_root(root)
-    pair = data.load_pair(root / "m3fd" / "ir" / f"{name}.png", root / "m3fd" / "vi" / f"{name}.png")
+    if dataset_dir is not None:
+        hit = [e for e in data.list_pairs("m3fd", root=dataset_dir) if e[0] == name]
+        if not hit:
+            raise FileNotFoundError(f"{dataset_dir}: no M3FD pair {name!r}")
+        pair = data.load_pair_entry("m3fd", *hit[0])
+    else:
+        root = core.fixtures_root(root)
+        pair = data.load_pair(root / "m3fd" / "ir" / f"{name}.png", root / "m3fd" / "vi" / f"{name}.png")
     ir, vis = pair.ir, pair.vis
     if max_side and max(ir.shape) > max_side:  # inputs downscaled before fusing (display only)
         s = max_side / max(ir.shape)
@@ -925,6 +993,42 @@ def official_pair_outputs(name: str = "00512", root=None, weights=None, max_side
     for t in ("det", "seg"):
         out[f"CAF-{t}"] = CAFFuser(t, weights)(ir, vis)
     return out
+
+
+def showcase_pairs(name: str, stems, data_root=None) -> tuple:
+    """Which pairs of dataset `name` a figure or the explorer shows: with `data_root` holding `<name>/`, that copy (the
+    `stems` when it has them, else its first `len(stems)` pairs); otherwise the fixtures' `stems`.
+    Returns (folder or None for the fixtures, [stems], a label for the figure footer)."""
+    from fusion_papers import data
+    stems = list(stems)
+    folder = Path(data_root).expanduser() / name if data_root is not None else None
+    if folder is None or not folder.is_dir():
+        return None, stems, f"{name} fixture {', '.join(stems)}"
+    have = [e[0] for e in data.list_pairs(name, root=folder)]
+    pick = [s for s in stems if s in have] or have[:len(stems)]
+    return folder, pick, f"{name} {', '.join(pick)} from {folder}" + (" (mock data)" if data.is_mock(folder) else "")
+
+# %% ../nbs/02_caf.ipynb #c1855d06
+def beta_lr_schedule(settings: CAFSettings | None = None, n_train: dict | None = None) -> "pd.DataFrame":
+    """β learning-rate factor at the end of each search epoch of the paper profile, per search ('det' M3FD, 'seg' MFNet) and
+    decay reading ('step' | 'epoch'), from the search's own `StepLR` with `beta_decay_period` (rows: epochs 1..search_epochs)."""
+    import pandas as pd
+    settings = settings or CAF_PROFILES["paper"]
+    n_train = {"det": int(0.8 * 4200), "seg": 784, **(n_train or {})}
+    cols = {}
+    for kind, n in n_train.items():
+        nb = math.ceil(n / settings.batch_size)
+        for every in ("step", "epoch"):
+            s = replace(settings, search_lr_decay_every=every, search_steps=None)
+            opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+            sch = torch.optim.lr_scheduler.StepLR(opt, step_size=beta_decay_period(s, nb), gamma=s.search_lr_decay)
+            f = []
+            for _ in range(s.search_epochs):
+                for _ in range(nb):
+                    opt.step(); sch.step()
+                f.append(opt.param_groups[0]["lr"])
+            cols[f"{kind} ({TASK_DATASETS[kind]['paper']}, {nb} steps/epoch) per {every}"] = f
+    return pd.DataFrame(cols, index=pd.RangeIndex(1, settings.search_epochs + 1, name="epoch"))
 
 # %% ../nbs/02_caf.ipynb #2b1b55c6
 def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "roadscene"), roots: dict | None = None,
@@ -972,18 +1076,26 @@ def fusion_patches(n: int, size: int, seed: int = 0, datasets=("m3fd", "tno", "r
 
 
 def train_fusion(net: nn.Module, patches, weights, settings: CAFSettings, device="cpu", seed: int = 0,
-                 loss: CAFLoss | None = None, ckpt_dir=None, log=None, stage=None, progress: bool = True, desc: str = "train") -> dict:
+                 loss: CAFLoss | None = None, ckpt_dir=None, log=None, stage=None, progress: bool = True, desc: str = "train",
+                 nproc: int | None = None) -> dict:
     """Stage 1 of §3.4: train `net` (forward(ir, vis_y)) on `patches` (n×2×S×S, e.g. `fusion_patches`, possibly memory-mapped;
     only the batch in use is loaded) with the fixed weights `weights` (15 values) of `CAFLoss`; checkpoint per epoch, resumable,
-    one progress bar."""
+    one progress bar. `nproc` > 1 (or `$FUSION_PAPERS_NPROC`): data-parallel under torchrun (`distributed`), each rank taking
+    its share of every global batch of `settings.batch_size`; rank 0 writes the (unwrapped) checkpoints."""
+    from fusion_papers import distributed
+    if distributed.should_launch(nproc):
+        return _launch_train_fusion(net, patches, weights, settings, device, seed, loss, ckpt_dir, log, progress, desc,
+                                    distributed.requested_nproc(nproc))
     core.seed_everything(seed)
-    device = torch.device(device)
+    device = distributed.init(device)
     net = net.to(device).train()
     if loss is None:
         with warnings.catch_warnings():  # the random-VGG warning (smoke / rehearsal only) is carried by `loss.label`
             warnings.filterwarnings("ignore", message="CAFLoss: PerceptualLoss: no pretrained VGG-16")
             loss = CAFLoss(settings.beta_init, settings.perceptual, allow_random=allow_random_vgg(settings))
     loss = loss.to(device)
+    if distributed.world_size() > 1:     # the loss (random VGG in smoke runs) is built from `seed` on every rank; then per-rank streams
+        core.seed_everything(distributed.rank_seed(seed))
     h = torch.as_tensor(np.asarray(weights, np.float32), device=device)
     opt = torch.optim.Adam(net.parameters(), lr=settings.train_lr)
     ck = core.Checkpointer(ckpt_dir, keep=1) if ckpt_dir else None
@@ -991,32 +1103,58 @@ def train_fusion(net: nn.Module, patches, weights, settings: CAFSettings, device
     if ck is not None and (latest := ck.latest()) is not None:
         start, st = latest
         net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); history = st["history"]
-        if "rng" in st:
+        if "rng" in st and distributed.world_size() == 1:   # several ranks keep their own seeded streams
             core.set_rng_state(st["rng"])
+    model = distributed.wrap(net, device)   # DDP across ranks; `net` itself in one process
     bs = settings.batch_size
     nb = math.ceil(len(patches) / bs)
     nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
-    bar = core.progress(total=settings.train_epochs * nb, initial=start * nb, desc=desc, disable=not progress)
+    bar = core.progress(total=settings.train_epochs * nb, initial=start * nb, desc=desc, disable=not (progress and distributed.is_main()))
     for epoch in range(start, settings.train_epochs):
         perm = np.random.default_rng(seed + epoch).permutation(len(patches))
         tot = 0.0
         for b in range(nb):
-            idx = perm[b * bs:(b + 1) * bs]
+            idx = distributed.shard(perm[b * bs:(b + 1) * bs])   # this rank's share of the global batch
             batch = torch.from_numpy(np.stack([np.asarray(patches[int(j)], np.float32) for j in idx]))
             ir, y = batch[:, :1].to(device), batch[:, 1:2].to(device)
             with (stage.count_flops() if stage is not None else contextlib.nullcontext()):
-                lf = loss(net(ir, y), ir, y, weights=h)
+                lf = loss(model(ir, y), ir, y, weights=h)
                 opt.zero_grad(); lf.backward(); opt.step()
-            tot += float(lf.detach())
+            tot += distributed.all_reduce_mean(float(lf.detach()))
             bar.update(1)
             bar.set_postfix(epoch=epoch, L_f=f"{float(lf.detach()):.4f}", refresh=False)
         history.append(dict(epoch=epoch, loss=tot / nb, steps=nb))
-        if ck is not None:
+        if ck is not None and distributed.is_main():
             ck.save(epoch + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "history": history, "rng": core.rng_state()})
     bar.close()
     if log:
         log(f"[{desc}] {settings.train_epochs} epochs × {nb} steps, final L_f {history[-1]['loss']:.4f}")
     return dict(history=history, weights=h.cpu().tolist(), perceptual=loss.label, n_patches=len(patches))
+
+
+def _train_fusion_rank(net, patches, *args, **kw) -> dict:
+    "One torchrun rank of `train_fusion(..., nproc=N)`: reopens a memory-mapped patch file, trains, returns the result and the weights."
+    from fusion_papers import distributed
+    if isinstance(patches, tuple) and patches[:1] == ("npy",):
+        patches = np.load(patches[1], mmap_mode="r")
+    res = train_fusion(net, patches, *args, stage=distributed.worker_record(), **kw)
+    return {"result": res, "state": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
+
+
+def _launch_train_fusion(net, patches, weights, settings, device, seed, loss, ckpt_dir, log, progress, desc, nproc) -> dict:
+    "`train_fusion` on `nproc` processes (torchrun child job); loads the trained weights into `net`."
+    from fusion_papers import distributed
+    distributed.local_batch(settings.batch_size, nproc)
+    if isinstance(patches, np.memmap) and str(patches.filename).endswith(".npy"):
+        patches = ("npy", str(patches.filename))      # the workers map the file themselves (nothing is copied)
+    r = distributed.launch(_train_fusion_rank, net.cpu(), patches, weights, settings, str(device), seed, loss, ckpt_dir,
+                           None, progress=progress, desc=desc, nproc=nproc)
+    net.load_state_dict(r["state"])
+    net.to(core.get_device(device) if isinstance(device, str) else device)
+    res = r["result"]
+    if log:
+        log(f"[{desc}] {settings.train_epochs} epochs on {nproc} processes, final L_f {res['history'][-1]['loss']:.4f}")
+    return res
 
 
 #: task classes → the column names of CAF Tables 1–2 (M3FD, Multispectral, MFNet; synthetic smoke classes map onto them)
@@ -1090,9 +1228,8 @@ def finetune_task(kind: str, fuse, dataset: str, root, settings: CAFSettings, ou
                 cls, xyxy = data.load_boxes(dataset, stem, root=root, classes=names)
                 xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
                 h, w = pair.ir.shape
-                lab = np.column_stack([np.asarray(cls).reshape(-1), (xyxy[:, 0] + xyxy[:, 2]) / 2 / w,
-                                       (xyxy[:, 1] + xyxy[:, 3]) / 2 / h, (xyxy[:, 2] - xyxy[:, 0]) / w,
-                                       (xyxy[:, 3] - xyxy[:, 1]) / h])
+                lines = data.boxes_to_yolo_lines(np.column_stack([np.asarray(cls).reshape(-1), xyxy]), w, h)
+                lab = np.array([l.split() for l in lines], np.float64).reshape(-1, 5)
                 tasks.write_yolo_dataset(ds_dir, [img], [lab], names, split, [stem])
             else:
                 tasks.write_seg_dataset(ds_dir, [img], [_load_mask(dataset, stem, root)], names, split, [stem])
@@ -1141,21 +1278,28 @@ def task_step_flops(kind: str, settings: CAFSettings, names: list, device="cpu")
 
 
 def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_results: dict, out_dir, data_root=None,
-                  weights=None, device="cpu", seed: int = 0, progress: bool = True) -> dict:
-    """Tables 1–2 (`kind` 'det' | 'seg'): for every block dataset and every row of `settings.table_rows`: fuse → fine-tune →
-    evaluate (`finetune_task`), each a `core.stage` of the rehearsal record and a cached JSON under
-    `out_dir/<dataset>/<row>/` (fused images, training checkpoints, result). Returns {(kind, dataset, row): per-class DataFrame}."""
+                  weights=None, device="cpu", seed: int = 0, progress: bool = True, rows=None, datasets=None,
+                  fusers: dict | None = None, label: str | None = None) -> dict:
+    """Tables 1–2 (`kind` 'det' | 'seg'): for every block dataset and every row of `settings.table_rows` (only those in
+    `rows` when given): fuse → fine-tune → evaluate (`finetune_task`), each a `core.stage` of the rehearsal record and a
+    cached JSON under `out_dir/<dataset>/<row>/` (fused images, training checkpoints, result; a later run with the same
+    settings reuses it). `datasets`: only these block datasets. `fusers` ({row: (fuse, fusion id)}): rows fused by other
+    networks (Table 3's), through the same path, cached under `out_dir/<row>/<kind>-<dataset>/`. Returns {(kind, dataset, row): per-class DataFrame}."""
     import pandas as pd
     out_dir = Path(out_dir)
     blocks = DET_BLOCKS[settings.profile] if kind == "det" else ((TASK_DATASETS["seg"][settings.profile], "MFNet"),)
-    label = "tbl-caf-1" if kind == "det" else "tbl-caf-2"
+    label = label or ("tbl-caf-1" if kind == "det" else "tbl-caf-2")
+    fusers = dict(fusers or {})
+    table_rows = list(fusers) if fusers else list(settings.table_rows if rows is None else rows)
     res = {}
     for ds, _block in blocks:
+        if datasets is not None and ds not in datasets:
+            continue
         root = dataset_root(ds, settings, data_root, out_dir.parent, seed)
-        for row in settings.table_rows:
-            params = dict(row=row, dataset=ds, settings=stage_settings(settings, "task"), seed=seed,
-                          fusion=train_results[kind]["weights"] if row == "Ours" else row)
-            wd = out_dir / ds / row
+        for row in table_rows:
+            params = dict(kind=kind, row=row, dataset=ds, settings=stage_settings(settings, "task"), seed=seed,
+                          fusion=fusers[row][1] if row in fusers else (train_results[kind]["weights"] if row == "Ours" else row))
+            wd = out_dir / row / f"{kind}-{ds}" if row in fusers else out_dir / ds / row   # Table 3 rows: both tasks under the row
             n_train = len(split_entries(ds, root, "train", seed)[:settings.max_images])
             steps = settings.task_epochs * math.ceil(n_train / settings.batch_size) if kind == "det" else settings.seg_iters
             paper = paper_steps(settings)[f"finetune-{kind}"]
@@ -1168,7 +1312,8 @@ def run_task_rows(kind: str, settings: CAFSettings, trained_nets: dict, train_re
                                      f"the paper runs {len(CAF_PROFILES['paper'].table_rows)} rows",
                                 paper_runs=len(CAF_PROFILES["paper"].table_rows)) as st:
                     st.flops_per_step = task_step_flops(kind, settings, task_classes(kind, ds), device)
-                    t = finetune_task(kind, row_fuser(row, kind, trained_nets, weights, device), ds, root, settings, wd,
+                    fuse = fusers[row][0] if row in fusers else row_fuser(row, kind, trained_nets, weights, device)
+                    t = finetune_task(kind, fuse, ds, root, settings, wd,
                                       device, seed, limit=settings.max_images, stage=st, progress=progress)
                 return {"table": t.to_dict("records")}
 
@@ -1208,6 +1353,32 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
     net.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
     return res, net.to(device).eval()
 
+
+# %% ../nbs/02_caf.ipynb #ee1cb996
+def plan_units(profile: str = "paper") -> list[dict]:
+    """The units `fusion-papers plan` lists for this chapter: one per row of Tables 1–3 (separate fine-tunings / trainings)
+    and one per figure; `needs` are the units to finish first, `stages` the rehearsal-record stages whose one-run cost
+    the unit pays. The two searches are the Fig. 5 unit; the 'Ours' rows train the fusion network on its searched loss."""
+    s = CAF_PROFILES[profile] if profile in CAF_PROFILES else CAF_PROFILES["paper"]
+    u = [dict(table="fig-caf-1", stages=[]), dict(table="fig-caf-5", stages=["search-det", "search-seg"])]
+    for r in s.table_rows:
+        ours = r == "Ours"
+        u.append(dict(table="tbl-caf-1", row=r, needs=["fig-caf-5"] if ours else [],
+                      stages=(["train-det"] if ours else []) + ["tbl-caf-1/m3fd/Ours", "tbl-caf-1/multispectral/Ours"]))
+    for r in s.table_rows:
+        ours = r == "Ours"
+        u.append(dict(table="tbl-caf-2", row=r, needs=["fig-caf-5"] if ours else [],
+                      stages=(["train-seg"] if ours else []) + ["tbl-caf-2/mfnet/Ours"]))
+    # Table 3: every row also gets task columns (one detector + one segmenter fine-tuning, `run_table3_tasks`); Ours and
+    # ReCoNet reuse their Tables 1-2 rows, and every Table 3 run loads the two trained Ours networks
+    t12 = [f"tbl-caf-{t}:Ours" for t in (1, 2) if "Ours" in s.table_rows]
+    for r, (_, variant) in table3_nets().items():
+        u.append(dict(table="tbl-caf-3", row=r, needs=["fig-caf-5"] + t12,
+                      stages=["tbl-caf-3/Ours"] + ([] if r == "Ours" else ["tbl-caf-1/m3fd/Ours", "tbl-caf-2/mfnet/Ours"])))
+    u.append(dict(table="tbl-caf-3", row="ReCoNet", needs=t12 + [f"tbl-caf-{t}:ReCoNet" for t in (1, 2) if "ReCoNet" in s.table_rows],
+                  stages=[]))           # the released ReCoNet: evaluation + its Tables 1-2 task rows
+    u.append(dict(table="fig-caf-7", needs=["tbl-caf-1:Ours", "tbl-caf-2:Ours"] if "Ours" in s.table_rows else [], stages=["fig-caf-7"]))
+    return u
 
 # %% ../nbs/02_caf.ipynb #3d89c066
 def variant_weights(name: str, searched=None, seed: int = 0) -> np.ndarray:
@@ -1299,10 +1470,11 @@ def table3_pairs(settings: CAFSettings, data_root=None, seed: int = 0) -> list:
 
 
 def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, weights=None, device="cpu", seed: int = 0,
-               progress: bool = True) -> dict:
+               progress: bool = True, rows=None) -> dict:
     """Table 3's trained rows (`table3_nets`, capped at `settings.table3_rows`) and the released ReCoNet: each row a
     `core.stage` ('tbl-caf-3/<row>'), training checkpointed in `out_dir/tbl-caf-3/<row>/ckpt/`, MI/VIF streamed over
-    `table3_pairs`, results cached as `out_dir/tbl-caf-3/<row>/result.json`. Returns {row: {'MI', 'VIF'}}."""
+    `table3_pairs`, results cached as `out_dir/tbl-caf-3/<row>/result.json` (+ the trained network, `net.pth`, for the task columns). `rows`: only these
+    rows. Returns {row: {'MI', 'VIF'}}."""
     from fusion_papers import peers
     out_dir = Path(out_dir)
     t3 = out_dir / "tbl-caf-3"
@@ -1310,9 +1482,11 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
     pairs = lambda: iter_pairs_scaled("m3fd", max_side=settings.fig7_max_side, entries=entries)
     stems = [e[0] for e in entries]
     roots = None if (settings.is_smoke and data_root is None) else {d: dataset_root(d, settings, data_root) for d in ("m3fd", "tno", "roadscene")}
-    rows = {}
+    res = {}
     patches = None
     for row, (factory, variant) in list(table3_nets().items())[:settings.table3_rows]:
+        if rows is not None and row not in rows:
+            continue
         w = variant_weights(variant, searched, seed)
         params = dict(row=row, weights=w.tolist(), settings=stage_settings(settings, "table3"), seed=seed, pairs=stems)
 
@@ -1330,18 +1504,71 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
                 tr = train_fusion(net, patches, w, settings, device, seed, ckpt_dir=t3 / row / "ckpt", stage=st,
                                   progress=progress, desc=f"Table 3 {row}")
                 net.eval()
+                with core.atomic_path(t3 / row / "net.pth") as tmp:
+                    torch.save(net.state_dict(), tmp)
                 m = fusion_metrics(CAFFuser(net=net), pairs(), progress=progress, desc=f"Table 3 {row} MI/VIF")
             return dict(train=tr, **m)
 
         r = core.cached_run(t3 / row / "result.json", params, fn, code=STAGE_CODE["table3"], seed=seed, profile=settings.profile, data="m3fd", device=str(device))
-        rows[row] = {"MI": r["MI"], "VIF": r["VIF"]}
+        res[row] = {"MI": r["MI"], "VIF": r["VIF"]}
+    if rows is not None and "ReCoNet" not in rows:
+        return res
     # ReCoNet before: the released weights (real, not trained here)
     r = core.cached_run(t3 / "ReCoNet" / "result.json", dict(row="ReCoNet", pairs=stems, max_side=settings.fig7_max_side),
                         lambda: fusion_metrics(peers.get("reconet", weights=weights), pairs(), progress=progress, desc="Table 3 ReCoNet"),
                         seed=seed, profile=settings.profile, data="m3fd")
-    rows["ReCoNet"] = {"MI": r["MI"], "VIF": r["VIF"]}
-    return rows
+    res["ReCoNet"] = {"MI": r["MI"], "VIF": r["VIF"]}
+    return res
 
+
+
+#: Table 3 rows that are also rows of Tables 1–2 (their task columns are those rows' results, reused)
+T3_FROM_TASK_TABLES = ("Ours", "ReCoNet")
+
+
+def table3_task_rows(settings: CAFSettings) -> list:
+    "The Table 3 rows that get task columns, in table order (Ours first, ReCoNet last), capped at `settings.table3_task_rows`."
+    order = list(table3_nets())[:settings.table3_rows] + ["ReCoNet"]
+    return order if settings.table3_task_rows is None else order[:settings.table3_task_rows]
+
+
+def run_table3_tasks(settings: CAFSettings, trained_nets: dict, train_results: dict, out_dir, data_root=None, weights=None,
+                     device="cpu", seed: int = 0, progress: bool = True, rows=None) -> dict:
+    """Detection and segmentation columns of Table 3 through the fine-tuning path of Tables 1–2 (`run_task_rows`).
+    Rows that are rows of Tables 1–2 (`T3_FROM_TASK_TABLES`, with their network trained for that task) reuse those
+    tables' cached results under `out_dir/tbl-caf-1|2/<dataset>/<row>/`; the others fuse with the network `run_table3`
+    trained (`out_dir/tbl-caf-3/<row>/net.pth`) and are cached under `out_dir/tbl-caf-3/<row>/<kind>-<dataset>/`. Rows:
+    `table3_task_rows(settings)` (∩ `rows`). Returns {row: {'Det/People', 'Det/Car', 'Seg/Person', 'Seg/Car', 'Seg/mIoU'}}."""
+    out_dir = Path(out_dir)
+    factories = table3_nets()
+    out = {}
+    for row in table3_task_rows(settings):
+        if rows is not None and row not in rows:
+            continue
+        for kind, label in (("det", "tbl-caf-1"), ("seg", "tbl-caf-2")):
+            ds = TASK_DATASETS[kind][settings.profile]
+            kw = dict(data_root=data_root, weights=weights, device=device, seed=seed, progress=progress, datasets=[ds])
+            if row in T3_FROM_TASK_TABLES and (row != "Ours" or kind in trained_nets):
+                got = run_task_rows(kind, settings, trained_nets, train_results, out_dir / label, rows=[row], **kw)
+            else:
+                state = out_dir / "tbl-caf-3" / row / "net.pth"
+                if not state.exists():
+                    raise FileNotFoundError(f"Table 3 {row}: {state} missing — run_table3 trains it first")
+                net = factories[row][0]()
+                net.load_state_dict(torch.load(state, map_location="cpu", weights_only=True))
+                import hashlib
+                fid = dict(row=row, net_sha256=hashlib.sha256(state.read_bytes()).hexdigest())
+                got = run_task_rows(kind, settings, {}, {}, out_dir / "tbl-caf-3", label="tbl-caf-3",
+                                    fusers={row: (CAFFuser(net=net.to(device).eval()), fid)}, **kw)
+            df = got[(kind, ds, row)]
+            if kind == "det":
+                d = det_columns(df, "M3FD")
+                out.setdefault(row, {}).update({"Det/People": d.get("M3FD/People", np.nan), "Det/Car": d.get("M3FD/Car", np.nan)})
+            else:
+                s = seg_columns(df)
+                out.setdefault(row, {}).update({"Seg/Person": s.get("Person/IoU", np.nan), "Seg/Car": s.get("Car/IoU", np.nan),
+                                                "Seg/mIoU": s["mIoU"]})
+    return out
 
 # %% ../nbs/02_caf.ipynb #ca5a9e04
 #: Table 3 rows computed with a stand-in architecture (the original networks' code/weights are not available offline)
@@ -1466,22 +1693,42 @@ def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, conventi
     `roots`: dataset → folder (the paper profile's `data_root/<dataset>`; None: the fixtures). Pairs are streamed one at a
     time (each is downscaled to `max_side` first when given), fused by every method, scored with `metrics.evaluate_batch`
     and, with `fused_dir`, the fused images are written to `fused_dir/<dataset>/<method>/<image>.png`. `limit`: at most
-    that many pairs per dataset (rehearsals); `stage`: a `core.stage` that counts the FLOPs of the first method. The table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments)."""
+    that many pairs per dataset (rehearsals); `stage`: a `core.stage` that counts the FLOPs of the first method. The table is cached as `cache_dir/fig7_per_image.csv` (keyed by the arguments).
+
+    Checkpoint/reuse: with `cache_dir`, each pair's rows (all methods) are written as it is scored to
+    `cache_dir/pairs/<dataset>/<image>.json`; a rerun with the same arguments (e.g. after a kill) reuses them and fuses only
+    the pairs not yet written (arguments that differ clear them)."""
     import pandas as pd
     from fusion_papers import data, metrics as M, peers
     key = core.json_safe(dict(methods=list(methods), datasets=list(datasets), metrics=list(metrics), convention=convention,
-                              max_side=max_side, roots={k: str(v) for k, v in (roots or {}).items()}, limit=limit))
+                              max_side=max_side, roots={k: str(v) for k, v in (roots or {}).items()}, limit=limit,
+                              weights=None if weights is None else str(weights)))
     cache = Path(cache_dir) / "fig7_per_image.csv" if cache_dir is not None else None
     if cache is not None and cache.exists() and (cache.parent / "fig7_key.json").exists() \
             and core.load_json(cache.parent / "fig7_key.json") == key:
         return pd.read_csv(cache, dtype={"image": str})
+    pair_dir = Path(cache_dir) / "pairs" if cache_dir is not None else None
+    if pair_dir is not None and (pair_dir / "key.json").exists() and core.load_json(pair_dir / "key.json") != key:
+        for f in pair_dir.glob("*/*.json"):     # written under other arguments: not reusable
+            f.unlink()
+    if pair_dir is not None:
+        core.save_json(pair_dir / "key.json", key)
     fusers = {m: peers.get(m, weights=weights, device=str(device)) for m in methods}
     entries = {ds: data.list_pairs(ds, root=(roots or {}).get(ds))[:limit] for ds in datasets}
-    frames = []
+    frames, reused = [], 0
     bar = core.progress(total=sum(len(e) for e in entries.values()) * len(fusers), desc="Fig. 7 fuse + metrics",
                         disable=not progress)
     for ds in datasets:
-        for p in iter_pairs_scaled(ds, max_side=max_side, entries=entries[ds]):
+        for entry in entries[ds]:
+            done = pair_dir / ds / f"{entry[0]}.json" if pair_dir is not None else None
+            if done is not None and done.exists():          # scored by an earlier (possibly killed) run
+                frames.append(pd.DataFrame(core.load_json(done)["rows"]).astype({"image": str}))
+                reused += len(fusers)
+                bar.update(len(fusers))
+                if stage is not None:
+                    stage.resumed_from = reused
+                continue
+            p = next(iter_pairs_scaled(ds, max_side=max_side, entries=[entry]))
             items = []
             for m, f in fusers.items():
                 with (stage.count_flops() if stage is not None and m == next(iter(fusers)) else contextlib.nullcontext()):
@@ -1493,6 +1740,11 @@ def fig7_metrics(methods, datasets=FIG7_DATASETS, metrics=FIG7_METRICS, conventi
             table, _ = M.evaluate_batch(items, metrics=list(metrics), convention=convention)
             table.insert(0, "dataset", ds)
             frames.append(table)
+            if done is not None:
+                core.save_json(done, {"rows": table.to_dict("records")})
+                if stage is not None:
+                    stage.checkpoints += 1
+                    stage.checkpoint_dir = str(pair_dir)
     bar.close()
     df = pd.concat(frames, ignore_index=True)[["dataset", "method", "image", "convention", *metrics]]
     if cache is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 import time
@@ -18,8 +19,9 @@ from . import __version__
 from .core import project_root, save_json, get_profile, PROFILES
 
 # %% auto #0
-__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'PAPER_ALIASES', 'build_parser', 'notebooks_dir',
-           'available_chapters', 'chapter_parameters', 'parse_param', 'reproduce', 'main']
+__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'PAPER_MODULES', 'PAPER_ALIASES', 'build_parser',
+           'notebooks_dir', 'available_chapters', 'chapter_parameters', 'parse_param', 'reproduce', 'unit_id',
+           'unit_done', 'rehearsal_record', 'chapter_tables', 'plan_units', 'slurm_script', 'plan', 'run_unit', 'main']
 
 # %% ../nbs/05_cli.ipynb #730975c8
 CLI_MODULES = ("data", "metrics", "peers", "fmb")   # the modules that own a subcommand (see COMMANDS)
@@ -70,11 +72,11 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
         if mod is not None and hasattr(mod, "cli_register"):
             mod.cli_register(sub)
     _register_reproduce(sub)
+    _register_plan(sub)
     return p
 
 # %% ../nbs/05_cli.ipynb #46c0ebf3
 CHAPTERS = {"bilevel": "01_bilevel.ipynb", "caf": "02_caf.ipynb", "segmif": "03_segmif.ipynb", "tim": "04_tim.ipynb"}
-PAPER_ALIASES = {"bdl": "bilevel"}   # the paper's short name (module bdl.py, rehearsal record bdl.json) → chapter key
 
 
 def notebooks_dir(path: str | os.PathLike | None = None) -> Path:
@@ -141,12 +143,20 @@ def parse_param(value: str):
 
 def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results", device: str = "auto",
               data_root: str | None = None, seed: int = 0, nbs: str | None = None, extra_params: dict | None = None,
-              progress: bool = True, weights: str | None = None, rehearse: int = 0, cell_timeout: float | None = None) -> dict[str, dict]:
+              progress: bool = True, weights: str | None = None, rehearse: int = 0, cell_timeout: float | None = None,
+              nproc: int = 1, collect: bool = False) -> dict[str, dict]:
     """Execute the chapter notebooks `papers` (papermill through `core.execute_notebook`: batch mode, per-cell timeout);
     return, per paper, the executed notebook and its outputs. `extra_params` (`-p NAME VALUE`), `weights` and `rehearse`
-    reach the notebook's parameters cell; a name the chapter does not have is refused with the list of valid ones."""
+    reach the notebook's parameters cell; a name the chapter does not have is refused with the list of valid ones.
+    `nproc` > 1: every DDP-capable stage (task fine-tuning, fusion training) runs on that many processes under torchrun
+    (`$FUSION_PAPERS_NPROC`, see `distributed`). A run restricted by `-p tables`/`-p rows` is one *unit* of `plan`: it
+    executes into `OUT/<paper>/units/<unit>/` and leaves a marker there. `collect`: check that every unit of the plan has
+    its marker (else an error listing the missing units and their commands), then run the whole chapter, which reuses
+    the units' result files, to assemble its tables and figures."""
     from fusion_papers import core
     get_profile(profile)
+    if int(nproc) < 1:
+        raise ValueError(f"--nproc must be >= 1, got {nproc}")
     nbdir = notebooks_dir(nbs)
     have = available_chapters(nbdir)
     if isinstance(papers, str):
@@ -182,13 +192,34 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
         bad = sorted(k for k in params if k not in valid)
         if bad:
             raise ValueError(f"{have[paper].name} has no parameter(s) {bad}; its parameters are: {', '.join(sorted(valid))}")
+        if collect:
+            if params.get("tables") is not None or params.get("rows") is not None:
+                raise ValueError("--collect assembles every table: do not pass -p tables / -p rows with it")
+            missing = [u for u in plan_units(paper, profile) if not unit_done(out, u)]
+            if missing:
+                raise FileNotFoundError(f"--collect: {len(missing)} unit(s) of {paper} have no result in {out} yet:\n"
+                                        + "\n".join(f"  {u['unit']}: {u['command']}" for u in missing))
+        unit = unit_id(paper, params.get("tables"), params.get("rows"))
         pdir.mkdir(parents=True, exist_ok=True)
-        executed = pdir / CHAPTERS[paper]
+        executed = (pdir / "units" / _safe(unit) if unit != paper else pdir) / CHAPTERS[paper]
+        executed.parent.mkdir(parents=True, exist_ok=True)
         print(f"[{paper}] running {have[paper].name} (profile={profile}, device={device}"
-              + (f", rehearse={rehearse}" if rehearse else "") + f") -> {executed}", flush=True)
+              + (f", rehearse={rehearse}" if rehearse else "") + (f", nproc={nproc}" if int(nproc) > 1 else "")
+              + (f", unit {unit}" if unit != paper else "") + f") -> {executed}", flush=True)
         t0 = time.perf_counter()
-        core.execute_notebook(have[paper], executed, params, cwd=nbdir, progress=progress, cell_timeout=cell_timeout)
+        old = os.environ.get("FUSION_PAPERS_NPROC")
+        os.environ["FUSION_PAPERS_NPROC"] = str(int(nproc))      # read by distributed.requested_nproc in the kernel
+        try:
+            core.execute_notebook(have[paper], executed, params, cwd=nbdir, progress=progress, cell_timeout=cell_timeout)
+        finally:
+            if old is None:
+                os.environ.pop("FUSION_PAPERS_NPROC", None)
+            else:
+                os.environ["FUSION_PAPERS_NPROC"] = old
         dt = time.perf_counter() - t0
+        save_json(executed.parent / "unit.json", {"unit": unit, "paper": paper, "tables": params.get("tables"),
+                                                  "rows": params.get("rows"), "profile": profile, "nproc": int(nproc),
+                                                  "rehearse": int(rehearse or 0), "wall_time_s": round(dt, 1)})
         outputs = _list_outputs(pdir / "results")
         results[paper] = {"notebook": str(executed), "wall_time_s": round(dt, 1), "parameters": params, **outputs}
         print(f"[{paper}] done in {dt:.0f} s: {len(outputs['tables'])} tables, {len(outputs['figures'])} figures, "
@@ -196,8 +227,11 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
         for k in ("tables", "figures"):
             for f in outputs[k]:
                 print(f"    {k[:-1]}: {f}")
-    save_json(out / "reproduce_summary.json", {"profile": profile, "device": device, "seed": seed, "rehearse": int(rehearse or 0),
-                                               "papers": results})
+    summary = out / "reproduce_summary.json"
+    if any(r["parameters"].get("tables") is not None or r["parameters"].get("rows") is not None for r in results.values()):
+        summary = out / "units" / f"summary_{_safe(unit)}.json"      # parallel units never overwrite one shared summary
+    save_json(summary, {"profile": profile, "device": device, "seed": seed, "rehearse": int(rehearse or 0),
+                        "nproc": int(nproc), "collect": bool(collect), "papers": results})
     return results
 
 
@@ -219,11 +253,229 @@ def _register_reproduce(sub):
                    help="seconds one notebook cell may run before the run fails naming it (default $FUSION_PAPERS_CELL_TIMEOUT or 900)")
     r.add_argument("--nbs", default=None, help="folder of the chapter notebooks (default: nbs/ of the checkout)")
     r.add_argument("--no-progress", action="store_true", help="hide papermill's progress bar")
+    r.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="processes (GPUs) for every data-parallel stage: task fine-tuning and fusion training run under torchrun")
+    r.add_argument("--collect", action="store_true",
+                   help="assemble the tables and figures from the result files of the units run separately (see `fusion-papers plan`)")
     r.set_defaults(func=lambda a: reproduce(a.paper, a.profile, a.out, a.device, a.data_root, a.seed, a.nbs,
                                             extra_params={k: parse_param(v) for k, v in a.param},
                                             progress=not a.no_progress, weights=a.weights, rehearse=a.rehearse,
-                                            cell_timeout=a.cell_timeout))
+                                            cell_timeout=a.cell_timeout, nproc=a.nproc, collect=a.collect))
 
+
+# %% ../nbs/05_cli.ipynb #94aac57a
+PAPER_MODULES = {"bilevel": "bdl", "caf": "caf", "segmif": "segmif", "tim": "tim"}
+PAPER_ALIASES = {"bdl": "bilevel"}
+
+
+def _paper_key(paper: str) -> str:
+    key = PAPER_ALIASES.get(paper, paper)
+    if key not in CHAPTERS:
+        raise ValueError(f"unknown paper {paper!r}; choose from {sorted([*CHAPTERS, *PAPER_ALIASES])} or 'all'")
+    return key
+
+
+def _safe(unit: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in unit.replace(":", "__"))
+
+
+def unit_id(paper: str, tables=None, rows=None) -> str:
+    "The unit name of a run restricted to `tables` / `rows`: `paper`, `paper:table` or `paper:table:row` (lists joined by '+')."
+    j = lambda v: None if v is None else "+".join([v] if isinstance(v, str) else list(v))
+    return ":".join(x for x in (paper, j(tables), j(rows)) if x)
+
+
+def unit_done(out, unit: dict) -> bool:
+    "True when `unit` (or a run covering it: its whole table, its whole chapter) left its marker under `out`."
+    pdir = Path(out) / unit["paper"] / "units"
+    for tables, rows in ((unit["table"], unit["row"]), (unit["table"], None), (None, None)):
+        if tables is None and rows is not None:
+            continue
+        u = unit_id(unit["paper"], None if tables is None else [tables], None if rows is None else [rows])
+        if (pdir / _safe(u) / "unit.json").exists() or (u == unit["paper"] and (Path(out) / unit["paper"] / "unit.json").exists()):
+            return True
+    return False
+
+
+def rehearsal_record(module: str) -> dict | None:
+    "The committed rehearsal record of chapter module `module`, or None when there is none yet."
+    from fusion_papers import core
+    try:
+        return core.committed_rehearsal_record(module)
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def chapter_tables(mod) -> tuple | None:
+    "The tables/figures a chapter module declares (`<MODULE>_TABLES` or `TABLES`), or None."
+    name = mod.__name__.rsplit(".", 1)[-1].upper()
+    for attr in (f"{name}_TABLES", "TABLES"):
+        if hasattr(mod, attr):
+            return tuple(getattr(mod, attr))
+    return None
+
+
+def plan_units(paper: str, profile: str = "paper") -> list[dict]:
+    """The units of chapter `paper` under `profile`: unit id, table, row, needs (unit ids), wave, projected GPU-hours (None
+    with the reason where there is no record) and the command running it."""
+    key = _paper_key(paper)
+    mod = importlib.import_module(f"fusion_papers.{PAPER_MODULES[key]}")
+    if hasattr(mod, "plan_units"):
+        units = [dict(u) for u in mod.plan_units(profile)]
+        declared = True
+    else:
+        tables = chapter_tables(mod)
+        units = [{"table": t, "row": None, "needs": [], "stages": None} for t in tables] if tables else \
+                [{"table": None, "row": None, "needs": [], "stages": None}]
+        declared = False
+    record = rehearsal_record(PAPER_MODULES[key])
+    stages = (record or {}).get("stages", {})
+    for u in units:
+        u.setdefault("row", None); u.setdefault("needs", []); u.setdefault("stages", None)
+        u["paper"] = key
+        u["unit"] = unit_id(key, u["table"] and [u["table"]], u["row"] and [u["row"]])
+        u["needs"] = [n if n.startswith(key + ":") else f"{key}:{n}" for n in u["needs"]]
+        if record is None:
+            u["gpu_hours"], u["basis"] = None, f"no record (fusion_papers/rehearsal_records/{PAPER_MODULES[key]}.json)"
+        else:
+            if u["stages"] is not None:
+                names, runs = list(u["stages"]), {}
+            else:
+                names = [s for s in stages if u["table"] is None or s == u["table"] or s.startswith(u["table"] + "/")]
+                runs = {s: int(stages[s].get("paper_runs") or 1) for s in names}
+            have = [s for s in names if s in stages and stages[s].get("projected_gpu_hours") is not None]
+            lack = [s for s in names if s not in have]
+            u["gpu_hours"] = round(sum(stages[s]["projected_gpu_hours"] * runs.get(s, 1) for s in have), 4) if have else None
+            u["basis"] = ("record: " + " + ".join(f"{s}" + (f" ×{runs[s]}" if runs.get(s, 1) > 1 else "") for s in have)
+                          if have else "record has no projection for this unit") + (f"; not projected: {', '.join(lack)}" if lack else "")
+        cmd = f'fusion-papers reproduce --paper {key} --profile {profile} --data-root "$DATA_ROOT" --out "$OUT"'
+        if u["table"]:
+            cmd += f" -p tables '{json.dumps([u['table']])}'"
+        if u["row"]:
+            cmd += f" -p rows '{json.dumps([u['row']])}'"
+        u["command"] = cmd
+        u["declared"] = declared
+    ids = {u["unit"] for u in units}
+    wave = {}
+    def depth(u, seen=()):
+        if u["unit"] in wave:
+            return wave[u["unit"]]
+        if u["unit"] in seen:
+            raise ValueError(f"{key}: circular unit dependencies through {u['unit']}")
+        d = 0
+        for n in u["needs"]:
+            if n not in ids:
+                raise ValueError(f"{key}: unit {u['unit']} needs unknown unit {n}")
+            d = max(d, 1 + depth(next(v for v in units if v["unit"] == n), seen + (u["unit"],)))
+        wave[u["unit"]] = d
+        return d
+    for u in units:
+        u["wave"] = depth(u)
+    return sorted(units, key=lambda u: u["wave"])
+
+
+def slurm_script(units: list[dict], profile: str = "paper", gpus_per_unit: int = 1, time_limit: str = "24:00:00") -> str:
+    "A bash script that submits the units as Slurm job arrays, one per wave, each wave after the previous (`afterok`), then the collect job."
+    papers = sorted({u["paper"] for u in units})
+    waves = sorted({u["wave"] for u in units})
+    total = sum(u["gpu_hours"] or 0 for u in units)
+    lines = ["#!/bin/bash",
+             f"# generated by: fusion-papers plan --paper {' '.join(papers)} --profile {profile} --slurm",
+             f"# {len(units)} units in {len(waves)} wave(s); projected {total:.2f} GPU-hours where recorded (a projection, see the plan)",
+             "# usage: DATA_ROOT=/path/to/datasets OUT=/path/to/results bash this_script.sh   (add your partition/account options to SBATCH_OPTS)",
+             "set -euo pipefail",
+             ': "${DATA_ROOT:?set DATA_ROOT to the folder holding one <dataset>/ per dataset}" "${OUT:=results}" "${SBATCH_OPTS:=}"',
+             "export DATA_ROOT OUT", "dep=\"\""]
+    for w in waves:
+        us = [u for u in units if u["wave"] == w]
+        lines.append(f"# wave {w}: " + ", ".join(u["unit"] for u in us))
+        lines.append(f"jid=$(sbatch --parsable $SBATCH_OPTS $dep --job-name fp-wave{w} --array=0-{len(us) - 1} "
+                     f"--gres=gpu:{gpus_per_unit} --time={time_limit} --export=ALL "
+                     f"--wrap \"fusion-papers plan --paper {' '.join(papers)} --profile {profile} --wave {w} --run \\$SLURM_ARRAY_TASK_ID "
+                     f"--data-root \\$DATA_ROOT --out \\$OUT --nproc {gpus_per_unit}\")")
+        lines.append('dep="--dependency=afterok:$jid"')
+    lines.append(f"sbatch $SBATCH_OPTS $dep --job-name fp-collect --gres=gpu:1 --time={time_limit} --export=ALL "
+                 f"--wrap \"fusion-papers reproduce --paper {' '.join(papers)} --profile {profile} --collect --data-root \\$DATA_ROOT --out \\$OUT\"")
+    return "\n".join(lines) + "\n"
+
+
+def plan(papers=("all",), profile: str = "paper", as_json: bool = False, slurm: bool = False, gpus_per_unit: int = 1,
+         file=None) -> list[dict]:
+    "Print the units of `papers` (table, `--json` or `--slurm`) and return them."
+    file = file or sys.stdout
+    papers = [papers] if isinstance(papers, str) else list(papers)
+    keys = list(CHAPTERS) if "all" in papers else [_paper_key(p) for p in papers]
+    units = [u for k in keys for u in plan_units(k, profile)]
+    if as_json:
+        print(json.dumps(units, indent=1), file=file)
+    elif slurm:
+        print(slurm_script(units, profile, gpus_per_unit), file=file, end="")
+    else:
+        for k in keys:
+            us = [u for u in units if u["paper"] == k]
+            hours = [u["gpu_hours"] for u in us if u["gpu_hours"] is not None]
+            head = f"{k}: {len(us)} unit(s)" + (f", {sum(hours):.2f} projected GPU-hours" if hours else "")
+            if not us[0]["declared"]:
+                head += " (the chapter declares no rows: " + ("one unit per table" if us[0]["table"] else "one unit for the chapter") + ")"
+            print(head, file=file)
+            w = max(len(u["unit"]) for u in us)
+            for u in us:
+                gh = "no record" if u["gpu_hours"] is None and u["basis"].startswith("no record") else \
+                     ("—" if u["gpu_hours"] is None else f"{u['gpu_hours']:.3f}")
+                needs = ", ".join(n.split(":", 1)[1] for n in u["needs"]) or "—"
+                print(f"  wave {u['wave']}  {u['unit']:<{w}}  GPU-h {gh:>9}  needs {needs}", file=file)
+        print("GPU-hours: projections from the committed rehearsal records (counted FLOPs ÷ an assumed sustained GPU "
+              "throughput), one GPU per unit; run a unit with `fusion-papers plan --paper P --run UNIT` or the command in "
+              "`--json`, then `fusion-papers reproduce --paper P --profile paper --collect`.", file=file)
+    return units
+
+
+def run_unit(unit: str | int, papers=("all",), profile: str = "paper", wave: int | None = None, **reproduce_kw) -> dict:
+    "Run one unit of the plan: by id (`caf:tbl-caf-1:DIDFuse`) or by index within `wave` (what a Slurm array task passes)."
+    papers = [papers] if isinstance(papers, str) else list(papers)
+    keys = list(CHAPTERS) if "all" in papers else [_paper_key(p) for p in papers]
+    units = [u for k in keys for u in plan_units(k, profile)]
+    if wave is not None:
+        units = [u for u in units if u["wave"] == int(wave)]
+        try:
+            u = units[int(unit)]
+        except (IndexError, ValueError):
+            raise ValueError(f"wave {wave} has {len(units)} unit(s); --run takes an index 0..{len(units) - 1}") from None
+    else:
+        found = [u for u in units if u["unit"] == unit]
+        if not found:
+            raise ValueError(f"unknown unit {unit!r}; units: {', '.join(u['unit'] for u in units)}")
+        u = found[0]
+    extra = dict(reproduce_kw.pop("extra_params", None) or {})
+    if u["table"]:
+        extra["tables"] = [u["table"]]
+    if u["row"]:
+        extra["rows"] = [u["row"]]
+    return reproduce([u["paper"]], profile, extra_params=extra, **reproduce_kw)
+
+
+def _register_plan(sub):
+    q = sub.add_parser("plan", help="the paper profile as independent units (tables/rows): dependencies, projected GPU-hours, Slurm script")
+    q.add_argument("--paper", nargs="+", default=["all"], help="chapter(s): all, bilevel (bdl), caf, segmif, tim")
+    q.add_argument("--profile", default="paper", choices=sorted(PROFILES))
+    q.add_argument("--json", action="store_true", help="print the units as JSON")
+    q.add_argument("--slurm", action="store_true", help="print a bash script submitting the units as sbatch job arrays")
+    q.add_argument("--gpus-per-unit", type=int, default=1, help="GPUs (torchrun processes) per unit in the Slurm script")
+    q.add_argument("--run", default=None, metavar="UNIT", help="run one unit: its id, or its index within --wave")
+    q.add_argument("--wave", type=int, default=None)
+    q.add_argument("--out", default="results"); q.add_argument("--data-root", default=None)
+    q.add_argument("--device", default="auto"); q.add_argument("--nproc", type=int, default=1)
+    q.add_argument("--rehearse", type=int, default=0); q.add_argument("--nbs", default=None)
+    q.add_argument("--seed", type=int, default=0)
+
+    def go(a):
+        if a.run is not None:
+            run_unit(a.run, a.paper, a.profile, a.wave, out=a.out, data_root=a.data_root, device=a.device, nproc=a.nproc,
+                     rehearse=a.rehearse, nbs=a.nbs, seed=a.seed)
+        else:
+            plan(a.paper, a.profile, a.json, a.slurm, a.gpus_per_unit)
+        return 0
+    q.set_defaults(func=go)
 
 # %% ../nbs/05_cli.ipynb #4c6c4f77
 def main(argv=None) -> int:

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import core, data
+from . import core, data, distributed
 
 # %% auto #0
 __all__ = ['COCO_IOU_THRESHOLDS', 'MATCHINGS', 'IGNORE_INDEX', 'DET_ARCHS', 'SEG_ARCHS', 'MIT_SPECS', 'IMAGENET_MEAN',
@@ -528,9 +528,10 @@ def task_loss(model, images, targets):
     "Training loss of a task network on `images` (N×3×H×W in [0,1]) as a scalar, differentiable w.r.t. `images`."
     if getattr(model, "is_task_model", False):          # a TaskModel wrapper (below)
         return model.loss(images, targets)
+    inner = distributed.unwrap(model)                   # a DDP-wrapped net: dispatch on the net, call the wrapper
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be N×3×H×W, got {tuple(images.shape)}")
-    if _is_yolo(model):
+    if _is_yolo(inner):
         x = _pad32(images)
         if isinstance(targets, dict):
             batch = {k: torch.as_tensor(v, device=images.device) for k, v in targets.items() if k in ("cls", "bboxes", "batch_idx")}
@@ -548,7 +549,7 @@ def task_loss(model, images, targets):
         preds = model(x)
         loss, _ = model.loss(batch, preds)
         return loss.sum() / images.shape[0]
-    if _is_tv_detector(model):
+    if _is_tv_detector(inner):
         was_training = model.training
         model.train()
         if not was_training:
@@ -563,10 +564,10 @@ def task_loss(model, images, targets):
         finally:
             model.train(was_training)
         return sum(losses.values())
-    if isinstance(model, (SegFormerNet, ResNet18Seg)):
+    if isinstance(inner, (SegFormerNet, ResNet18Seg)):
         return seg_loss(model(images), targets)
     from transformers import SegformerForSemanticSegmentation
-    if isinstance(model, SegformerForSemanticSegmentation):
+    if isinstance(inner, SegformerForSemanticSegmentation):
         mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)
         std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1)
         return seg_loss(model(pixel_values=(images - mean) / std).logits, targets)
@@ -782,10 +783,25 @@ class TaskModel:
     def fit(self, data, epochs: int | None = None, iters: int | None = None, batch: int = 2, imgsz: int | None = 640,
             lr: float | None = None, out_dir="results/tasks", resume: bool = True, progress: bool = True,
             seed: int = 0, split: str = "train", ckpt_every: int | None = None, warmup: int | None = None,
-            weight_decay: float | None = None, clip: float | None = 10.0) -> dict:
-        "Train on `data/images/split` for `epochs` or `iters`; checkpoints in `out_dir/checkpoints`, resumable."
+            weight_decay: float | None = None, clip: float | None = 10.0, nproc: int | None = None) -> dict:
+        """Train on `data/images/split` for `epochs` or `iters`; checkpoints in `out_dir/checkpoints`, resumable.
+        `nproc` > 1 (or `$FUSION_PAPERS_NPROC`): data-parallel on that many processes under torchrun (`distributed`);
+        `batch` stays the global batch, split evenly over the processes. Started by torchrun, it trains as one rank."""
         if (epochs is None) == (iters is None):
             raise ValueError("give exactly one of epochs= or iters=")
+        if distributed.should_launch(nproc):
+            kw = dict(epochs=epochs, iters=iters, batch=batch, imgsz=imgsz, lr=lr, out_dir=out_dir, resume=resume,
+                      progress=progress, seed=seed, split=split, ckpt_every=ckpt_every, warmup=warmup,
+                      weight_decay=weight_decay, clip=clip)
+            distributed.local_batch(batch, distributed.requested_nproc(nproc))
+            r = distributed.launch(_fit_worker, self, data, kw, nproc=distributed.requested_nproc(nproc))
+            self.net.load_state_dict(r["state"])
+            self.names = r["names"]
+            return r["result"]
+        self.device = distributed.init(self.device)
+        self.net.to(self.device)
+        world, main = distributed.world_size(), distributed.is_main()
+        lb = distributed.local_batch(batch)
         out_dir = Path(out_dir)
         ds = self._dataset(data, split)
         self._check_names(ds.names)
@@ -800,7 +816,7 @@ class TaskModel:
         params = dict(arch=self.arch, kind=self.kind, num_classes=self.num_classes, epochs=epochs, iters=total,
                       batch=batch, imgsz=imgsz, lr=lr, seed=seed, split=split, warmup=warmup, data=str(data))
         ck = core.Checkpointer(out_dir / "checkpoints", keep=2)
-        core.seed_everything(seed)
+        core.seed_everything(distributed.rank_seed(seed))
         opt = self._optimizer(lr, weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _poly_lambda(total, warmup))
         start, history = 0, []
@@ -809,34 +825,52 @@ class TaskModel:
             start, st = latest
             self.net.load_state_dict(st["net"])
             opt.load_state_dict(st["opt"]); sched.load_state_dict(st["sched"])
-            torch.set_rng_state(st["rng"])
+            rngs = st.get("rng_ranks")
+            if world > 1 and rngs is not None and len(rngs) == world:
+                torch.set_rng_state(rngs[distributed.rank()])
+            elif main:
+                torch.set_rng_state(st["rng"])
             history = list(st["history"])[:start]
             if st.get("params", {}).get("iters") != total:   # a longer/shorter run: the schedule follows the new length
                 print(f"[tasks] resuming {out_dir} at iteration {start} with a different length ({st.get('params', {}).get('iters')} → {total})")
                 for g, base in zip(opt.param_groups, sched.base_lrs):
                     g["lr"] = base * _poly_lambda(total, warmup)(start)
-        with core.Run(out_dir, params, seed=seed, device=self.device) as run:
-            self.net.train()
-            bar = core.progress(total=total, initial=start, disable=not progress, desc=f"{self.arch}", leave=False)
-            t0 = time.perf_counter()
-            for it in range(start, total):
-                epoch, b = divmod(it, steps)
-                perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
-                images, targets = self._collate([ds[int(i)] for i in perm[b * batch:(b + 1) * batch]], imgsz)
-                loss = self.loss(images, targets)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if clip:
-                    torch.nn.utils.clip_grad_norm_(self.net.parameters(), clip)
-                opt.step(); sched.step()
-                history.append({"iter": it + 1, "epoch": epoch, "loss": float(loss.detach()), "lr": opt.param_groups[0]["lr"]})
-                bar.update(1); bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
-                if (it + 1) % ckpt_every == 0 or it + 1 == total:
-                    ck.save(it + 1, {"net": self.net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                                     "rng": torch.get_rng_state(), "history": history, "params": params})
-            bar.close()
-            run.note(iters_run=total - start, resumed_from=start, seconds_per_iter=(time.perf_counter() - t0) / max(1, total - start))
-        core.save_json(out_dir / "history.json", history)
+        plain = self.net
+        self.net = distributed.wrap(plain, self.device)   # DDP across ranks (the same module in one process)
+        try:
+            with distributed.run_context(out_dir, params, seed=seed, device=self.device) as run:
+              self.net.train()
+              bar = core.progress(total=total, initial=start, disable=not (progress and main), desc=f"{self.arch}", leave=False)
+              t0 = time.perf_counter()
+              order = (None, None)
+              for it in range(start, total):
+                  epoch, b = divmod(it, steps)
+                  if order[0] != epoch:   # DistributedSampler: randperm(n) seeded seed + epoch, strided by rank
+                      order = (epoch, distributed.epoch_indices(n, seed, epoch))
+                  images, targets = self._collate([ds[int(i)] for i in order[1][b * lb:(b + 1) * lb]], imgsz)
+                  loss = self.loss(images, targets)
+                  opt.zero_grad(set_to_none=True)
+                  loss.backward()
+                  if clip:
+                      torch.nn.utils.clip_grad_norm_(self.net.parameters(), clip)
+                  opt.step(); sched.step()
+                  history.append({"iter": it + 1, "epoch": epoch, "loss": distributed.all_reduce_mean(float(loss.detach())),
+                                  "lr": opt.param_groups[0]["lr"]})
+                  bar.update(1); bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+                  if (it + 1) % ckpt_every == 0 or it + 1 == total:
+                      state = {"net": plain.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                               "rng": torch.get_rng_state(), "history": history, "params": params}
+                      if world > 1:   # every rank's RNG, so a resume on as many ranks continues each stream
+                          state["rng_ranks"] = distributed.all_gather_object(torch.get_rng_state())
+                      if main:
+                          ck.save(it + 1, state)
+              bar.close()
+              run.note(iters_run=total - start, resumed_from=start, seconds_per_iter=(time.perf_counter() - t0) / max(1, total - start),
+                       world_size=world)
+        finally:
+            self.net = plain
+        if main:
+            core.save_json(out_dir / "history.json", history)
         return {"iters": total, "resumed_from": start, "history": history, "out_dir": str(out_dir)}
 
     def _set_imgsz(self, imgsz):
@@ -847,6 +881,13 @@ class TaskModel:
         with core.atomic_path(path) as tmp:
             torch.save(self.net.state_dict(), tmp)
         return Path(path)
+
+
+def _fit_worker(model, data, kw) -> dict:
+    "One torchrun rank of `TaskModel.fit(..., nproc=N)`: train, return (on every rank) the result and the trained state dict."
+    res = model.fit(data, **kw)
+    return {"result": res, "names": model.names,
+            "state": {k: v.detach().cpu() for k, v in distributed.state_dict(model.net).items()}}
 
 
 class TorchvisionDetModel(TaskModel):
@@ -986,8 +1027,10 @@ class YoloModel(TaskModel):
 
     def fit(self, data, epochs: int | None = None, iters: int | None = None, batch: int = 16, imgsz: int = 640,
             lr: float | None = None, out_dir="results/tasks", resume: bool = True, progress: bool = True,
-            seed: int = 0, callbacks: dict | None = None, **train_kw) -> dict:
-        "Train with the ultralytics trainer on `data/data.yaml` (epochs; `iters` rounded up to whole epochs); `callbacks`: {event: fn}."
+            seed: int = 0, callbacks: dict | None = None, nproc: int | None = None, **train_kw) -> dict:
+        """Train with the ultralytics trainer on `data/data.yaml` (epochs; `iters` rounded up to whole epochs); `callbacks`: {event: fn}.
+        Several GPUs: ultralytics' own DDP, `device=[0, 1, …]` passed through (or `nproc=N` / `$FUSION_PAPERS_NPROC` on CUDA →
+        GPUs 0…N-1; `batch` is the global batch, as in ultralytics). On CPU ultralytics trains in one process."""
         ultralytics_offline()
         from ultralytics import YOLO
         data = Path(data)
@@ -1009,6 +1052,9 @@ class YoloModel(TaskModel):
                     verbose=progress, val=True)
         if lr is not None:
             args.update(lr0=lr, optimizer="SGD")
+        n_gpu = distributed.requested_nproc(nproc)
+        if n_gpu > 1 and self.device.type == "cuda":
+            args["device"] = ",".join(str(k) for k in range(n_gpu))
         args.update(train_kw)
         t0 = time.perf_counter()
         status = "trained"
