@@ -21,14 +21,17 @@ import torch.nn.functional as F
 from . import core, data, hypergrad, losses, nets
 
 # %% auto #0
-__all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL_TABLES', 'TABLE1_PEERS', 'SYNTH_TO_BDL',
-           'DRDBOfficial', 'FusionNetworkIJ', 'PixelDiscriminator', 'BDLFCOS', 'NetworkIJCAI', 'toolkit_to_official',
-           'receptive_field', 'BDLCheckpointError', 'find_bdl_weights', 'load_bdl_checkpoint', 'official_save_rgb',
-           'detector_input', 'BDLFuser', 'bdl_fuser', 'register_bdl_method', 'reference_output_check', 'bdl_target',
-           'fusion_loss_official', 'gradient_penalty', 'visual_losses', 'official_aliased_step', 'chapter_tier',
-           'compare_tier', 'show_compare', 'count_macs', 'efficiency_models', 'efficiency_table', 'table1_fixtures',
-           'paper_claims', 'fig1_rank_table', 'BDLSettings', 'bdl_settings', 'lr_at', 'Batch', 'synthetic_samples',
-           'make_batch', 'BDLTrainer', 'train_bilevel', 'DatasetSamples', 'run_trained', 'evaluate_trained']
+__all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL_TABLES', 'TRAINED_TABLES', 'TABLE1_PEERS',
+           'STRATEGIES', 'SYNTH_TO_BDL', 'MFNET_TABLE3', 'DRDBOfficial', 'FusionNetworkIJ', 'PixelDiscriminator',
+           'BDLFCOS', 'NetworkIJCAI', 'toolkit_to_official', 'receptive_field', 'BDLCheckpointError',
+           'find_bdl_weights', 'load_bdl_checkpoint', 'official_save_rgb', 'detector_input', 'BDLFuser', 'bdl_fuser',
+           'register_bdl_method', 'reference_output_check', 'bdl_target', 'fusion_loss_official', 'gradient_penalty',
+           'visual_losses', 'official_aliased_step', 'chapter_tier', 'compare_tier', 'show_compare', 'table_key',
+           'required_datasets', 'check_data_root', 'count_macs', 'efficiency_models', 'efficiency_table',
+           'table1_fixtures', 'paper_claims', 'fig1_rank_table', 'BDLSettings', 'bdl_settings', 'lr_at', 'Batch',
+           'synthetic_samples', 'make_batch', 'official_augment', 'official_pad32', 'detector_forward_native',
+           'set_detector_mode', 'BDLTrainer', 'train_bilevel', 'DatasetSamples', 'run_trained', 'trained_run',
+           'run_trained_table', 'trained_figures', 'evaluate_trained']
 
 # %% ../nbs/01_bilevel.ipynb #ec0cf2c2
 class DRDBOfficial(nn.Module):
@@ -220,45 +223,8 @@ BDL_WEIGHTS_SOURCE = ("LiuZhu-CV/BDLFusion README (Google Drive): checkpoint/mod
                       "(the whole Network_IJCAI state dict, 419 keys)")
 
 
-class BDLCheckpointError(ValueError):
-    "A BDL checkpoint that does not match the official layout (the message names the file and the differences)."
-
-
-def _read_state(path) -> dict:
-    "A plain state dict from `path` (`nets.read_checkpoint` when the toolkit has it)."
-    if hasattr(nets, "read_checkpoint"):
-        try:
-            return nets.read_checkpoint(path)
-        except ValueError as e:
-            raise BDLCheckpointError(str(e)) from None
-    try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise BDLCheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
-    for key in ("state_dict", "model", "net"):
-        if isinstance(sd, dict) and key in sd and isinstance(sd[key], dict):
-            sd = sd[key]
-    if not isinstance(sd, dict) or not all(torch.is_tensor(v) for v in sd.values()):
-        raise BDLCheckpointError(f"{path}: not a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in sd.items()}
-
-
-def _strict_load(model: nn.Module, state: dict, src) -> nn.Module:
-    "Load `state` into `model` strictly; differences raise `BDLCheckpointError` naming `src`."
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                    for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))
-    if missing or unexpected or shapes:
-        def few(xs):
-            return ", ".join(xs[:6]) + (f" (+{len(xs) - 6} more)" if len(xs) > 6 else "")
-        parts = [f"{len(missing)} missing: {few(missing)}" if missing else "",
-                 f"{len(unexpected)} unexpected: {few(unexpected)}" if unexpected else "",
-                 f"{len(shapes)} mis-shaped: {few(shapes)}" if shapes else ""]
-        raise BDLCheckpointError(f"{src}: does not match {type(model).__name__} ({'; '.join(p for p in parts if p)})")
-    model.load_state_dict(state, strict=True)
-    return model
+class BDLCheckpointError(nets.CheckpointError):
+    "A BDL checkpoint that does not match the official layout (a `nets.CheckpointError`; the message names the file and the differences)."
 
 
 def find_bdl_weights(weights=None) -> Path:
@@ -282,18 +248,24 @@ def load_bdl_checkpoint(weights=None, part: str = "all", num_classes: int = 80) 
     """The authors' checkpoint loaded strictly: `part="all"` → `NetworkIJCAI` (the 419-key file), `"enhance_net"` → the
     fusion net alone (from the whole file, or from a 31-key fusion-net file with or without the `enhance_net.` prefix)."""
     path = find_bdl_weights(weights)
-    sd = _read_state(path)
+    try:
+        sd = nets.read_checkpoint(path)
+    except nets.CheckpointError as e:
+        raise BDLCheckpointError(str(e)) from None
     whole = any(k.startswith("denoise_net.") or k.startswith("discriminator.") for k in sd)
-    if part == "all" or whole:
-        if not whole:
-            raise BDLCheckpointError(f"{path}: holds no denoise_net/discriminator keys; it is not a whole Network_IJCAI file "
-                                     "(load it with part='enhance_net')")
-        net = _strict_load(NetworkIJCAI(num_classes), sd, path)
-        return net if part == "all" else net.enhance_net
-    if part != "enhance_net":
+    if part not in ("all", "enhance_net"):
         raise ValueError(f"part must be 'all' or 'enhance_net', got {part!r}")
-    sd = {k.removeprefix("enhance_net."): v for k, v in sd.items()}
-    return _strict_load(FusionNetworkIJ(), sd, path)
+    if part == "all" and not whole:
+        raise BDLCheckpointError(f"{path}: holds no denoise_net/discriminator keys; it is not a whole Network_IJCAI file "
+                                 "(load it with part='enhance_net')")
+    model = NetworkIJCAI(num_classes) if part == "all" else FusionNetworkIJ()
+    prefix = "enhance_net." if part == "enhance_net" and any(k.startswith("enhance_net.") for k in sd) else None
+    try:                                    # nets.load_official: missing / unexpected / mis-shaped keys listed
+        nets.load_official(model, sd, prefix=prefix, strict=True)
+    except nets.CheckpointError as e:
+        raise BDLCheckpointError(str(e).replace("<dict>", str(path), 1)) from None
+    return model
+
 
 # %% ../nbs/01_bilevel.ipynb #8d8a93d0
 def official_save_rgb(fused_y: torch.Tensor, vis_ycrcb: torch.Tensor) -> torch.Tensor:
@@ -436,7 +408,7 @@ def official_aliased_step(g_visual: list, g_perception: list, w: torch.Tensor) -
     return [0.5 * float(w[0]) * a + 0.5 * float(w[1]) * b for a, b in zip(g1, g2)]
 
 # %% ../nbs/01_bilevel.ipynb #c74e3bba
-BDL_TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", "fig1", "fig3", "claims")
+BDL_TABLES = ("table1", "table2", "table3", "table4", "table5", "table6", "table7", "fig1", "fig3", "fig4", "fig5", "fig6", "claims")
 
 
 def chapter_tier(profile: str, rehearse: int = 0, data_root=None) -> str:
@@ -470,6 +442,65 @@ def show_compare(df):
         return report.render_compare(df, shape="paper")
     except TypeError:
         return report.render_compare(df)
+
+# %% ../nbs/01_bilevel.ipynb #b0a1or00
+#: the trained tables: cell label → (paper table id, {row: settings overrides}, datasets, test set, stand-ins); rows in the
+#: paper's order with the chapter's own row first (what a rehearsal keeps when it caps the rows)
+TRAINED_TABLES = {
+    "tbl-bdl-2": ("table2_detection", {"Ours": {}}, ("m3fd",), "M3FD bdl_test (1024×768, VOC AP50)", None),
+    "tbl-bdl-3": ("table3_segmentation", {"Ours": {"task": "seg"}}, ("mfnet",), "MFNet test (per-class Acc / IoU %)", None),
+    "tbl-bdl-4": ("table4_training_strategy", {"Proposed": {}, "unrolled [Liu et al., 2022a]": {"strategy": "joint"},
+                                               "adaptive loop [Tang et al., 2022]": {"strategy": "adaptive"}},
+                  ("tno", "m3fd"), "TNO (fusion) + M3FD bdl_test (detection)", None),
+    "tbl-bdl-5": ("table5_aggregation", {"Ours": {"weighting": "rlw"}, "Manual": {"weighting": "manual"}, "EW": {"weighting": "equal"},
+                                         "GNorm": {"weighting": "gradnorm"}, "DWA": {"weighting": "dwa"}},
+                  ("tno", "m3fd"), "TNO (fusion) + M3FD bdl_test (detection); 10 epochs", None),
+    "tbl-bdl-6": ("table6_generalization", {"TarDAL_P": {"fusion_net": "tardal"}, "TarDAL_J": {"fusion_net": "tardal", "strategy": "joint"},
+                                            "UMFusion_P": {"fusion_net": "unet"}, "UMFusion_J": {"fusion_net": "unet", "strategy": "joint"}},
+                  ("m3fd",), "M3FD bdl_test (fusion + detection)",
+                  {"UMFusion_P": "UMFusion-style U-Net (stand-in)", "UMFusion_J": "UMFusion-style U-Net (stand-in)"}),
+    "tbl-bdl-7": ("table7_task_guidance", {"Detection": {}, "Segmentation": {"task": "seg"}}, ("tno", "m3fd", "mfnet"),
+                  "TNO + M3FD bdl_test (fusion metrics)", None),
+}
+_TABLE5_EPOCHS = 10            # Table 5: "finite epochs" (10 in the text)
+
+
+def table_key(name: str) -> str:
+    "'tbl-bdl-4' / 'table4' / 'fig-bdl-3' / 'fig3' → the chapter's key ('table4', 'fig3', ...)."
+    n = str(name)
+    for pre, k in (("tbl-bdl-", "table"), ("fig-bdl-", "fig")):
+        if n.startswith(pre):
+            return k + n[len(pre):].split("-")[0]
+    return n
+
+
+def required_datasets(tables=None, profile: str = "paper", rehearse: int = 0) -> dict:
+    "{dataset: [tables needing it]} of the trained tables asked for (none in the smoke profile without `rehearse`)."
+    if profile == "smoke" and not rehearse:
+        return {}
+    keys = None if tables is None else {table_key(t) for t in tables}
+    need = {}
+    for lab, (_, _, ds, _, _) in TRAINED_TABLES.items():
+        if keys is None or table_key(lab) in keys:
+            for d in ds:
+                need.setdefault(d, []).append(lab)
+    return need
+
+
+def check_data_root(data_root, tables=None, profile: str = "paper", rehearse: int = 0) -> dict:
+    "Check that `data_root/<dataset>/` exists for every dataset the asked tables need, before any work; one error naming all missing."
+    need = required_datasets(tables, profile, rehearse)
+    if not need:
+        return {}
+    if data_root is None:
+        raise FileNotFoundError(f"the paper profile / rehearsal needs data_root= (the folder holding {', '.join(f'{d}/' for d in need)} "
+                                "in registry layouts)")
+    missing = [f"{Path(data_root) / d} (for {', '.join(t)}; layout: {data.get_dataset(d).layouts[0] if getattr(data.get_dataset(d), 'layouts', None) else d})"
+               for d, t in need.items() if not (Path(data_root) / d).is_dir()]
+    if missing:
+        raise FileNotFoundError("data_root is missing: " + "; ".join(missing))
+    return need
+
 
 # %% ../nbs/01_bilevel.ipynb #1535c396
 def count_macs(model: nn.Module, *inputs) -> int:
@@ -604,6 +635,14 @@ class BDLSettings:
     warm_lr: float = 1e-3                  # Adam, warm start (recipe not published)
     ckpt_every: int = 0                    # 0: only at the end
     fusion_net: str = "bdl"                # "bdl" (FusionNetworkIJ) | "tardal" | "unet" (UMFusion-style stand-in), Table 6
+    strategy: str = "bilevel"              # Table 4: "bilevel" (Alg. 1) | "joint" (unrolled end-to-end, TarDAL-style) | "adaptive" (loop, SeAFusion-style)
+    adaptive_beta: tuple = (0.1, 1.0)      # "adaptive": weight β of Φ_P in the fusion step, ramped linearly over the run (our ramp)
+    augment: str = "none"                  # "official" (flip / ±10° rotation / crop-resize; paper profile) | "none" (smoke)
+    official_pad: bool = True              # the official collate's 32 − n mod 32 pad (a full 32 px when already a multiple)
+    det_train_mode: bool = False           # D8: True = the official FCOS that never leaves train mode (BN batch stats at test)
+    score_thresh: float = 0.05             # config.py evaluation: score 0.05, NMS IoU 0.6, at most 1000 boxes
+    nms_thresh: float = 0.6
+    max_det: int = 1000
 
     @property
     def is_smoke(self) -> bool:
@@ -611,13 +650,17 @@ class BDLSettings:
 
 
 _PAPER = dict(steps=400 * 1800, batch=2, val_batch=4, upper_every=10, warmup=1000, size=(360, 270),
-              detector="fcos_r50", segmenter="segformer_b3", num_classes=80, seg_classes=9, warm_steps=2000, ckpt_every=1800)
+              detector="fcos_r50", segmenter="segformer_b3", num_classes=80, seg_classes=9, warm_steps=2000, ckpt_every=1800,
+              augment="official")
+STRATEGIES = ("bilevel", "joint", "adaptive")
 
 
 def bdl_settings(profile: str = "smoke", rehearse: int = 0, **overrides) -> BDLSettings:
     "Settings of `profile` ('smoke' | 'paper'); `rehearse` > 0 caps the paper profile's loops at that many steps; `None` overrides are ignored."
     s = BDLSettings(profile=profile, **(_PAPER if profile == "paper" else {}))
     s = replace(s, **{k: v for k, v in overrides.items() if v is not None})
+    if s.strategy not in STRATEGIES or s.augment not in ("none", "official"):
+        raise ValueError(f"strategy must be one of {STRATEGIES} and augment 'none'|'official', got {s.strategy!r}, {s.augment!r}")
     if rehearse:
         s = replace(s, steps=min(s.steps, rehearse), warm_steps=min(s.warm_steps, rehearse), ckpt_every=min(s.ckpt_every or rehearse, rehearse))
     return s
@@ -663,16 +706,126 @@ def synthetic_samples(n: int, size=(64, 48), seed: int = 0, saliency_rule: str =
     return out
 
 
-def make_batch(samples: list[dict], idx, task: str = "det", device="cpu") -> Batch:
-    "Stack `samples[idx]` into a `Batch` on `device`."
+def make_batch(samples: list[dict], idx, task: str = "det", device="cpu", augment=None, pad32: bool = False) -> Batch:
+    """Stack `samples[idx]` into a `Batch` on `device`; `augment(sample)` is applied to each first; `pad32` adds the
+    official collate's `32 − n mod 32` pad to IR, m and the visible image (zero RGB: Y 0, Cr = Cb = 0.5)."""
     t = lambda a: torch.as_tensor(np.ascontiguousarray(a), device=device)
     ss = [samples[i] for i in idx]
+    if augment is not None:
+        ss = [augment(s) for s in ss]
     ir = torch.stack([t(s["ir"])[None] for s in ss]).float()
     ycc = torch.stack([data.rgb_to_ycrcb(t(s["vis"]).permute(2, 0, 1)) for s in ss]).float()
     m = torch.stack([t(s["m"])[None] for s in ss]).float()
     tg = ([{"boxes": t(s["boxes"]).reshape(-1, 4), "labels": t(s["labels"])} for s in ss] if task == "det"
           else torch.stack([t(s["mask"]) for s in ss]).long())
+    if pad32:
+        ir, m = official_pad32(ir), official_pad32(m)
+        ycc = torch.cat([official_pad32(ycc[:, :1]), 0.5 + official_pad32(ycc[:, 1:] - 0.5)], 1)
     return Batch(ir, ycc, m, tg)
+
+# %% ../nbs/01_bilevel.ipynb #b0a1ug01
+def _hflip(s: dict) -> dict:
+    W = s["ir"].shape[1]
+    out = {k: (np.ascontiguousarray(v[:, ::-1]) if k in ("ir", "vis", "m", "mask") else v) for k, v in s.items()}
+    b = np.asarray(s["boxes"], np.float32).reshape(-1, 4)
+    out["boxes"] = np.stack([W - b[:, 2], b[:, 1], W - b[:, 0], b[:, 3]], 1) if len(b) else b
+    return out
+
+
+def _rotate(s: dict, deg: float) -> dict:
+    import cv2
+    H, W = s["ir"].shape[:2]
+    A = cv2.getRotationMatrix2D((W / 2, H / 2), deg, 1.0)
+    warp = lambda a, interp: cv2.warpAffine(a, A, (W, H), flags=interp, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    out = dict(s)
+    for k in ("ir", "vis", "m"):
+        out[k] = warp(np.ascontiguousarray(s[k]), cv2.INTER_LINEAR)
+    out["mask"] = warp(np.ascontiguousarray(s["mask"]).astype(np.int32), cv2.INTER_NEAREST).astype(np.int64)
+    b = np.asarray(s["boxes"], np.float32).reshape(-1, 4)
+    if len(b):   # the box of the four rotated corners, clipped to the frame
+        xs, ys = b[:, [0, 2, 2, 0]], b[:, [1, 1, 3, 3]]
+        X = A[0, 0] * xs + A[0, 1] * ys + A[0, 2]
+        Y = A[1, 0] * xs + A[1, 1] * ys + A[1, 2]
+        b = np.stack([X.min(1).clip(0, W), Y.min(1).clip(0, H), X.max(1).clip(0, W), Y.max(1).clip(0, H)], 1).astype(np.float32)
+    out["boxes"] = b
+    return out
+
+
+def _crop_resize(s: dict, rng: np.random.Generator, area=(0.2, 1.0), ratio=(3 / 4, 4 / 3), keep: float = 0.7, tries: int = 10) -> dict:
+    import cv2
+    H, W = s["ir"].shape[:2]
+    b = np.asarray(s["boxes"], np.float32).reshape(-1, 4)
+    for _ in range(tries):
+        a = rng.uniform(*area) * W * H
+        r = rng.uniform(*ratio)
+        w, h = int(round(np.sqrt(a * r))), int(round(np.sqrt(a / r)))
+        if not (0 < w <= W and 0 < h <= H):
+            continue
+        x0, y0 = int(rng.integers(0, W - w + 1)), int(rng.integers(0, H - h + 1))
+        if len(b):
+            ix = np.clip(np.minimum(b[:, 2], x0 + w) - np.maximum(b[:, 0], x0), 0, None)
+            iy = np.clip(np.minimum(b[:, 3], y0 + h) - np.maximum(b[:, 1], y0), 0, None)
+            frac = ix * iy / np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-6)
+            ok = frac >= keep
+            if not ok.any():
+                continue
+        else:
+            ok = np.zeros(0, bool)
+        out = dict(s)
+        for k in ("ir", "vis", "m"):
+            out[k] = cv2.resize(np.ascontiguousarray(s[k][y0:y0 + h, x0:x0 + w]), (W, H), interpolation=cv2.INTER_LINEAR)
+        out["mask"] = cv2.resize(np.ascontiguousarray(s["mask"][y0:y0 + h, x0:x0 + w]).astype(np.uint8), (W, H),
+                                 interpolation=cv2.INTER_NEAREST).astype(np.int64)
+        nb = b[ok].copy()
+        nb[:, [0, 2]] = (np.clip(nb[:, [0, 2]], x0, x0 + w) - x0) * (W / w)
+        nb[:, [1, 3]] = (np.clip(nb[:, [1, 3]], y0, y0 + h) - y0) * (H / h)
+        out["boxes"], out["labels"] = nb.astype(np.float32), np.asarray(s["labels"])[ok]
+        return out
+    return s
+
+
+def official_augment(s: dict, rng: np.random.Generator, p_flip: float = 0.5, p_rot: float = 0.5, p_crop: float = 0.5,
+                     max_deg: float = 10.0) -> dict:
+    """BDL's training augmentation (official `augment.py`, as the brief describes it), applied alike to IR, visible, the
+    saliency weight m, the seg mask and the boxes: h-flip (p 0.5); rotation by U(−10°, 10°) (p 0.5; box = the rotated
+    corners' box); random crop-resize (p 0.5; area 0.2–1, aspect 3/4–4/3, boxes kept when ≥ 0.7 of their area stays,
+    10 tries, then no crop). Selected by `BDLSettings.augment="official"` (paper profile default); smoke: "none"."""
+    if rng.random() < p_flip:
+        s = _hflip(s)
+    if rng.random() < p_rot:
+        s = _rotate(s, float(rng.uniform(-max_deg, max_deg)))
+    if rng.random() < p_crop:
+        s = _crop_resize(s, rng)
+    return s
+
+
+def official_pad32(x: torch.Tensor) -> torch.Tensor:
+    """The official collate's padding: `32 − n mod 32` zeros on the bottom/right of every side, so a side that is already
+    a multiple of 32 gains a full 32 px (train 360×270 → 384×288, as torchvision's own padding; eval 1024×768 → 1056×800,
+    where torchvision adds none). Boxes are unchanged (top-left origin). `BDLSettings.official_pad` (default True)."""
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, 32 - w % 32, 0, 32 - h % 32))
+
+
+def detector_forward_native(T: nn.Module, x: torch.Tensor):
+    "Make torchvision's detection transform keep `x`'s size (the official loader resizes and pads itself, the detector never resizes)."
+    tr = getattr(T, "transform", None)
+    if tr is not None and hasattr(tr, "min_size"):
+        h, w = x.shape[-2:]
+        tr.min_size, tr.max_size = (min(h, w),), max(h, w)
+    return x
+
+
+def set_detector_mode(T: nn.Module, train_mode_quirk: bool) -> None:
+    """Evaluation mode of the detector. `train_mode_quirk=True` re-enacts the official FCOS whose `train()` always calls
+    `super().train(True)`: at test time every BatchNorm uses the batch's statistics (batch 1) and updates its running
+    statistics; `False` (default): ordinary eval mode (running statistics, frozen)."""
+    T.eval()
+    if train_mode_quirk:
+        for m in T.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.train()
+
 
 # %% ../nbs/01_bilevel.ipynb #26c8a9d7
 def _build_fusion(name: str, weights=None) -> nn.Module:
@@ -701,7 +854,8 @@ class BDLTrainer:
         self.D = PixelDiscriminator(1).to(self.device)
         if s.task == "det":
             self.T = tasks.build_torchvision_detector(s.detector, num_classes=s.num_classes, imgsz=max(s.size),
-                                                      image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0]).to(self.device)
+                                                      image_mean=[0.0, 0.0, 0.0], image_std=[1.0, 1.0, 1.0], score_thresh=s.score_thresh,
+                                                      nms_thresh=s.nms_thresh, detections_per_img=s.max_det).to(self.device)
         elif s.task == "seg":
             self.T = tasks.build_segmenter(s.segmenter, num_classes=s.seg_classes).to(self.device)
         else:
@@ -725,7 +879,7 @@ class BDLTrainer:
     def perception(self, b: Batch, u=None) -> torch.Tensor:
         from fusion_papers import tasks
         u = self.fuse(b) if u is None else u
-        x = detector_input(u, b.ycc)
+        x = detector_forward_native(self.T, detector_input(u, b.ycc))
         loss = tasks.task_loss(self.T, x, b.targets)
         if self.s.loss_form == "official":
             loss = loss - 0.01 * self.D(u).mean()
@@ -737,14 +891,16 @@ class BDLTrainer:
                 g["lr"] = lr
 
     # ---- steps --------------------------------------------------------------------------------------
-    def lower_steps(self, tb: Batch) -> dict:
-        "One SGD step on the discriminator (φ_V) and one on the task network (φ_P), the fused image held fixed."
+    def lower_steps(self, tb: Batch, task: bool = True) -> dict:
+        "One SGD step on the discriminator (φ_V) and (`task`) one on the task network (φ_P), the fused image held fixed."
         with torch.no_grad():
             u = self.fuse(tb)
         self.opt_D.zero_grad(set_to_none=True)
         ld = self.visual(tb, u)["lower"]
         ld.backward()
         self.opt_D.step()
+        if not task:
+            return {"phi_V": float(ld.detach())}
         self.opt_T.zero_grad(set_to_none=True)
         lt = self.perception(tb, u)
         lt.backward()
@@ -757,9 +913,9 @@ class BDLTrainer:
         Fp = [p for p in self.F.parameters() if p.requires_grad]
         up = {}
         def upper_V():
-            L = self.visual(vb)["upper"]; up["Phi_V"] = float(L); return L
+            L = self.visual(vb)["upper"]; up["Phi_V"] = float(L.detach()); return L
         def upper_P():
-            L = self.perception(vb); up["Phi_P"] = float(L); return L
+            L = self.perception(vb); up["Phi_P"] = float(L.detach()); return L
         gv = hypergrad.gauss_newton_hypergrad(self.D, Fp, lambda: self.visual(tb)["lower"], upper_V, official_code=off, eta=eta,
                                               lower_loss_x=(lambda: self.visual(tb)["upper_x"]) if s.loss_form == "official" else None,
                                               buffers=self.D)
@@ -783,11 +939,38 @@ class BDLTrainer:
         return {**up, "lam_V": float(lam[0]), "lam_P": float(lam[1]),
                 "|G_V|": float(torch.sqrt(sum((x ** 2).sum() for x in gv))), "|G_P|": float(torch.sqrt(sum((x ** 2).sum() for x in gp)))}
 
+    def joint_step(self, tb: Batch) -> dict:
+        """Table 4 "unrolled" (TarDAL-style joint training): a lower step on the discriminator, then ω and θ_P move together
+        along the plain gradient of Φ_V + Φ_P on the training batch (no hypergradient, no weighting)."""
+        lo = self.lower_steps(tb, task=False)
+        self.opt_F.zero_grad(set_to_none=True); self.opt_T.zero_grad(set_to_none=True)
+        u = self.fuse(tb)
+        lv, lp = self.visual(tb, u)["upper"], self.perception(tb, u)
+        (lv + lp).backward()
+        self.opt_F.step(); self.opt_T.step()
+        self.D.zero_grad(set_to_none=True)
+        return {**lo, "Phi_V": float(lv.detach()), "Phi_P": float(lp.detach())}
+
+    def adaptive_step(self, tb: Batch) -> dict:
+        """Table 4 "adaptive loop" (SeAFusion-style): the task net has just been trained on the fixed fused images (lower
+        steps); ω then moves along the plain gradient of Φ_V + β·Φ_P (task net frozen), β ramped from `adaptive_beta[0]`
+        to `[1]` over the run."""
+        b0, b1 = self.s.adaptive_beta
+        beta = b0 + (b1 - b0) * min(1.0, self.step / max(1, self.s.steps))
+        self.opt_F.zero_grad(set_to_none=True)
+        u = self.fuse(tb)
+        lv, lp = self.visual(tb, u)["upper"], self.perception(tb, u)
+        (lv + beta * lp).backward()
+        self.D.zero_grad(set_to_none=True); self.T.zero_grad(set_to_none=True)
+        self.opt_F.step()
+        return {"Phi_V": float(lv.detach()), "Phi_P": float(lp.detach()), "beta": beta}
+
     def warm_start(self, samples: list, steps: int, rng: np.random.Generator):
         "ℓ_F-only pre-training of the fusion net (Alg. 1 line 3; Adam, `warm_lr`): the official warm-start file is not released."
         opt = torch.optim.Adam(self.F.parameters(), lr=self.s.warm_lr)
         for _ in range(steps):
-            b = make_batch(samples, rng.choice(len(samples), self.s.batch, replace=False), self.s.task, self.device)
+            b = make_batch(samples, rng.choice(len(samples), self.s.batch, replace=False), self.s.task, self.device,
+                           pad32=self.s.official_pad and self.s.task == "det")
             opt.zero_grad(set_to_none=True)
             fusion_loss_official(self.fuse(b), bdl_target(b.ir, b.y, b.m)).backward()
             opt.step()
@@ -807,10 +990,40 @@ class BDLTrainer:
         torch.set_rng_state(st["torch_rng"])
 
 # %% ../nbs/01_bilevel.ipynb #dc08edf9
+class _FlopCount:
+    """FLOPs of the aten ops run inside (torch's `flop_counter` formulas, forward and backward) through a plain dispatch mode:
+    `torch.utils.flop_counter.FlopCounterMode` tracks modules with backward hooks that break the `autograd.grad` calls of
+    the gradient penalty and the hypergradients."""
+
+    def __enter__(self):
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils.flop_counter import flop_registry
+        outer = self
+
+        class _Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                kwargs = kwargs or {}
+                out = func(*args, **kwargs)
+                f = flop_registry.get(func._overloadpacket)
+                if f is not None:
+                    outer.total += int(f(*args, **kwargs, out_val=out))
+                return out
+        self.total, self._mode = 0, _Mode()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
+        return False
+
+
 def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="cpu", seed: int = 0,
-                  resume: bool = True) -> tuple[BDLTrainer, list]:
+                  resume: bool = True, stage_rec=None) -> tuple[BDLTrainer, list]:
     """Alg. 1: warm start, then `s.steps` iterations of (lower steps; every `upper_every`-th an upper step). Checkpoints in
-    `out_dir/ckpt` every `ckpt_every` steps (and at the end) and resumes from the newest. Returns the trainer and the history."""
+    `out_dir/ckpt` every `ckpt_every` steps (and at the end) and resumes from the newest. `s.strategy` selects the Table 4
+    trainer ("bilevel": Alg. 1; "joint"; "adaptive"). `stage_rec` (a `core.stage` record) counts the FLOPs of the first
+    iteration. Returns the trainer and the history."""
+    import contextlib
     tr = BDLTrainer(s, device, seed)
     rng = np.random.default_rng(seed)
     ck = core.Checkpointer(Path(out_dir) / "ckpt", keep=1) if out_dir is not None else None
@@ -820,21 +1033,33 @@ def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="
         tr.load(last[1]["trainer"]); history = last[1]["history"]; rng.bit_generator.state = last[1]["rng"]
     else:
         tr.warm_start(train, s.warm_steps, rng)
-    bar = core.progress(total=s.steps, desc=f"BDL {s.task} {s.weighting}") if hasattr(core, "progress") else None
+    bar = core.progress(total=s.steps, desc=f"BDL {s.task} {s.strategy} {s.weighting}") if hasattr(core, "progress") else None
+    aug = (lambda smp: official_augment(smp, rng)) if s.augment == "official" else None
+    pad = s.official_pad and s.task == "det"
     if bar is not None:
         bar.update(tr.step)
     while tr.step < s.steps:
         tr.step += 1
         eta = lr_at(tr.step, s)
         tr._set_lr(eta)
-        tb = make_batch(train, rng.choice(len(train), s.batch, replace=False), s.task, tr.device)
-        rec = {"step": tr.step, "lr": eta, **tr.lower_steps(tb)}
-        if tr.step % s.upper_every == 0:
-            vb = make_batch(val, rng.choice(len(val), min(s.val_batch, len(val)), replace=False), s.task, tr.device)
-            rec.update(tr.upper_step(tb, vb, eta))
+        flops = _FlopCount() if (stage_rec is not None and stage_rec.flops_per_step is None) else contextlib.nullcontext()
+        with flops:
+            tb = make_batch(train, rng.choice(len(train), s.batch, replace=False), s.task, tr.device, augment=aug, pad32=pad)
+            if s.strategy == "joint":
+                rec = {"step": tr.step, "lr": eta, **tr.joint_step(tb)}
+            else:
+                rec = {"step": tr.step, "lr": eta, **tr.lower_steps(tb)}
+                if tr.step % s.upper_every == 0 and s.strategy == "adaptive":
+                    rec.update(tr.adaptive_step(tb))
+                elif tr.step % s.upper_every == 0:
+                    vb = make_batch(val, rng.choice(len(val), min(s.val_batch, len(val)), replace=False), s.task, tr.device, augment=aug, pad32=pad)
+                    rec.update(tr.upper_step(tb, vb, eta))
+        if isinstance(flops, _FlopCount):
+            stage_rec.flops_per_step = flops.total
         history.append(rec)
         if bar is not None:
             bar.update(1)
+            bar.set_postfix({k: round(v, 4) for k, v in rec.items() if k in ("phi_P", "Phi_V")})
         if ck is not None and ((s.ckpt_every and tr.step % s.ckpt_every == 0) or tr.step == s.steps):
             ck.save(tr.step, {"trainer": tr.state(), "history": history, "rng": rng.bit_generator.state})
     if bar is not None:
@@ -905,39 +1130,225 @@ def run_trained(s: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0,
     res = evaluate_trained(tr, det_val=test if s.task == "det" else None)
     return {"metrics": res, "steps": len(hist), "last": hist[-1] if hist else {}}
 
+# %% ../nbs/01_bilevel.ipynb #b0a1or01
+def _slug(s: str) -> str:
+    import re
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_")
+
+
+def _paper_steps(s: BDLSettings, table: str) -> int:
+    return _TABLE5_EPOCHS * 1800 if table == "tbl-bdl-5" else _PAPER["steps"]
+
+
+def trained_run(s: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0, rehearse: int = 0, paper_steps: int | None = None,
+                paper_runs: int = 1) -> dict:
+    """One training run (Alg. 1 or a Table 4 strategy) + its evaluation, cached as data under `out_dir/runs/<tag>_<hash>/`
+    (rows of several tables with the same settings share it). Training streams the dataset, checkpoints (resumable) and
+    shows one bar inside `core.stage('train/<tag>')`; evaluation (`core.stage('eval/<tag>')`) writes the fused test images."""
+    import hashlib, json
+    key = hashlib.sha1(json.dumps({**asdict(s), "seed": seed, "rehearse": rehearse}, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    tag = f"{s.task}_{s.strategy}_{s.weighting}_{s.fusion_net}"
+    rdir = Path(out_dir) / "runs" / f"{tag}_{key}"
+    done = rdir / "result.json"
+    if done.exists():
+        return core.load_json(done)
+    name = "m3fd" if s.task == "det" else "mfnet"
+    root = Path(data_root) / name
+    lim = rehearse or None
+    train = DatasetSamples(name, root, "bdl_train" if name == "m3fd" else "train", s.size, s.task, limit=lim and max(lim, s.batch))
+    val = DatasetSamples(name, root, "bdl_val" if name == "m3fd" else "val", s.size, s.task, limit=lim and max(lim, s.val_batch))
+    with core.stage(f"train/{tag}", out_dir, steps=s.steps, paper_steps=paper_steps or _PAPER["steps"], paper_runs=paper_runs,
+                    flops_scale=_PAPER["batch"] / s.batch,
+                    note=f"{s.strategy} training, {s.task} ({s.detector if s.task == 'det' else s.segmenter}), {s.fusion_net} fusion net, "
+                         f"{s.size[0]}×{s.size[1]}; FLOPs of an iteration with its upper step (an upper bound: the paper's is every {_PAPER['upper_every']}th)") as st:
+        tr, hist = train_bilevel(s, train, val, out_dir=rdir, device=device, seed=seed, stage_rec=st)
+    test = DatasetSamples(name, root, "bdl_test" if name == "m3fd" else "test", (1024, 768) if name == "m3fd" else s.size, s.task, limit=lim)
+    tno = Path(data_root) / "tno"
+    res = {}
+    n_eval = len(test)
+    with core.stage(f"eval/{tag}", out_dir, unit="image", note="fused test images + task evaluation") as st:
+        bar = core.progress(total=2, desc=f"BDL eval {tag}")
+        if tno.is_dir():
+            pairs = data.list_pairs("tno", tno)[:core.cap(None, rehearse) or None]
+            it = ((stm, data.load_gray(ip), data.load_gray(vp)) for stm, ip, vp in pairs)
+            res["TNO"] = evaluate_trained(tr, fusion_pairs=it, fused_dir=rdir / "fused" / "tno")
+        bar.update(1)
+        it = ((f"{i:05d}", test[i]["ir"], data.rgb_to_ycrcb(test[i]["vis"])[..., 0]) for i in range(n_eval))
+        res[name.upper()] = evaluate_trained(tr, fusion_pairs=it, fused_dir=rdir / "fused" / name, vis_dir=rdir / "vis",
+                                             det_val=test if s.task == "det" else None, seg_val=test if s.task == "seg" else None)
+        bar.update(1); bar.close()
+        st.tick(n_eval)
+    out = {"settings": asdict(s), "steps": len(hist), "last": hist[-1] if hist else {}, "metrics": res, "run_dir": str(rdir)}
+    core.save_json(done, out)
+    return out
+
+
+def _row_values(table: str, m: dict) -> dict:
+    "A run's metrics as the paper table's columns."
+    if table == "tbl-bdl-3":
+        return {k: v for k, v in m.get("MFNET", {}).items() if "/" in k or k in ("mAcc", "mIoU")}
+    if table == "tbl-bdl-7":
+        return {f"{ds}/{k}": m.get(src, {}).get(k, float("nan")) for ds, src in (("TNO", "TNO"), ("M3FD", "M3FD")) for k in ("MI", "VIF", "FMI")}
+    fus = m.get("M3FD", {}) if table == "tbl-bdl-6" else m.get("TNO", m.get("M3FD", {}))
+    det = m.get("M3FD", {})
+    vals = {k: fus.get(k, float("nan")) for k in ("MI", "VIF", "FMI")}
+    vals.update({k: det.get(k, float("nan")) for k in ("Car", "Person", "mAP")})
+    if table == "tbl-bdl-2":
+        vals = {f"M3FD/{k}": det.get(k, float("nan")) for k in ("Car", "Person", "mAP")}
+    return vals
+
+
+def run_trained_table(label: str, base: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0, rehearse: int = 0,
+                      rows=None, tier: str = "paper") -> "pd.DataFrame":
+    """Train and evaluate the rows of trained table `label` (`TRAINED_TABLES`): `rows` (None = all; a rehearsal keeps the
+    first `rehearse`, the chapter's row first). Each row is written to `out_dir/<label>/<row>/result.json` and reused by a
+    later run; the compared table (paper / ours / status) to `out_dir/<label>/<label>.csv`. Returns the compare frame."""
+    tid, plan, _, test_set, stand_ins = TRAINED_TABLES[label]
+    names = list(plan) if rows is None else [r for r in plan if r in set(rows)]
+    if rows is not None and not names:
+        raise ValueError(f"{label}: none of rows {list(rows)} is a row of this table ({list(plan)})")
+    names = names[:core.cap(len(names), rehearse)]
+    tdir = Path(out_dir) / label
+    ours = {}
+    for r in names:
+        rfile = tdir / _slug(r) / "result.json"
+        if rfile.exists():
+            ours[r] = core.load_json(rfile)["values"]
+            continue
+        s = replace(base, **plan[r])
+        if label == "tbl-bdl-5":
+            s = replace(s, steps=min(s.steps, _TABLE5_EPOCHS * 1800))
+        run = trained_run(s, data_root, out_dir, device, seed, rehearse, paper_steps=_paper_steps(s, label))
+        ours[r] = _row_values(label, run["metrics"])
+        core.save_json(rfile, {"table": label, "row": r, "tier": tier, "values": ours[r], "run_dir": run["run_dir"],
+                               "settings": run["settings"]})
+    df = compare_tier(("bdl", tid), ours, tier, test_set=test_set, stand_ins={k: v for k, v in (stand_ins or {}).items() if k in ours} or None,
+                      methods=list(ours), label=f"BDL {tid}")
+    core.save_csv(tdir / f"{label}.csv", df)
+    return df
+
+
+
+def _run_dirs(out_dir, prefix: str) -> list:
+    return sorted((Path(out_dir) / "runs").glob(f"{prefix}_*"))
+
+
+def trained_figures(out_dir, tier: str, score_thresh: float = 0.5) -> dict:
+    """Figs. 4–6 from what the trained runs under `out_dir/runs/` kept: Fig. 4 the detections (score ≥ 0.5, as `test.py`
+    draws them) on the first M3FD test image, Fig. 5 the segmentation of the first MFNet test image, Fig. 6 the TNO
+    fusion of the detection-guided (DgF) vs the segmentation-guided (SgF) net. Only our rows (the paper also shows
+    peers, each of which needs its own task training). Returns {label: saved figure}; a figure whose runs are absent is skipped."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+    from fusion_papers import report
+    figs = {}
+    det, seg = _run_dirs(out_dir, "det_bilevel_rlw_bdl"), _run_dirs(out_dir, "seg_bilevel_rlw_bdl")
+    prov = lambda f, note: {"figure": f, "tier": tier, "note": note}
+    if det and (det[0] / "vis" / "det_0.npz").exists():
+        z = np.load(det[0] / "vis" / "det_0.npz")
+        fig, axs = plt.subplots(1, 2, figsize=(10, 4))
+        for ax, title, boxes, labels, scores in ((axs[0], "ground truth", z["gt_boxes"], z["gt_labels"], None),
+                                                 (axs[1], f"BDL detections (score ≥ {score_thresh})", z["boxes"], z["labels"], z["scores"])):
+            ax.imshow(np.clip(z["image"], 0, 1)); ax.set_axis_off(); ax.set_title(title, fontsize=9)
+            for k, (bx, lb) in enumerate(zip(boxes, labels)):
+                if scores is not None and scores[k] < score_thresh:
+                    continue
+                ax.add_patch(Rectangle((bx[0], bx[1]), bx[2] - bx[0], bx[3] - bx[1], fill=False, color="lime", lw=1))
+                ax.text(bx[0], bx[1], data.M3FD_CLASSES_BDL[int(lb)] if int(lb) < len(data.M3FD_CLASSES_BDL) else str(int(lb)),
+                        color="lime", fontsize=6)
+        figs["fig-bdl-4"] = report.savefig(fig, Path(out_dir) / "fig-bdl-4" / "fig4_detection.png",
+                                          prov("BDL Fig. 4", "detector input (fused, min–max, padded) of the first M3FD test image"))
+    if seg and (seg[0] / "vis" / "seg_0.npz").exists():
+        z = np.load(seg[0] / "vis" / "seg_0.npz")
+        pal = np.asarray(data.MFNET_PALETTE, np.uint8).reshape(-1, 3)
+        fig, axs = plt.subplots(1, 3, figsize=(12, 3.5))
+        for ax, im, t in zip(axs, (np.clip(z["image"], 0, 1), pal[z["label"] % len(pal)], pal[z["pred"] % len(pal)]),
+                             ("fused (BDL, segmentation-guided)", "ground truth", "prediction")):
+            ax.imshow(im); ax.set_axis_off(); ax.set_title(t, fontsize=9)
+        figs["fig-bdl-5"] = report.savefig(fig, Path(out_dir) / "fig-bdl-5" / "fig5_segmentation.png",
+                                          prov("BDL Fig. 5", "first MFNet test image"))
+    dgf = sorted((det[0] / "fused" / "tno").glob("*.png")) if det else []
+    sgf = sorted((seg[0] / "fused" / "tno").glob("*.png")) if seg else []
+    if dgf and sgf:
+        fig, axs = plt.subplots(1, 2, figsize=(8, 3.5))
+        for ax, p, t in zip(axs, (dgf[0], sgf[0]), ("detection-guided (DgF)", "segmentation-guided (SgF)")):
+            ax.imshow(data.load_gray(p), cmap="gray", vmin=0, vmax=1); ax.set_axis_off(); ax.set_title(f"{t}: {p.stem}", fontsize=9)
+        figs["fig-bdl-6"] = report.savefig(fig, Path(out_dir) / "fig-bdl-6" / "fig6_dgf_vs_sgf.png",
+                                          prov("BDL Fig. 6", "TNO fusion of the two guided nets"))
+    return figs
+
 # %% ../nbs/01_bilevel.ipynb #3278993c
-def evaluate_trained(trainer: BDLTrainer, fusion_pairs=("tno", ("05", "10")), max_side: int = 128, det_val: list | None = None,
-                     class_names: dict | None = None) -> dict:
-    "Fusion metrics (MI bits, VIF, FMI_edge) of the trained fusion net on fixture pairs and VOC AP of its detector on `det_val` samples."
+MFNET_TABLE3 = ("Unlabel", "Car", "Person", "Bike", "Curve", "CarStop", "Guardrail", "Cone", "Bump")   # MFNet ids 0..8, Table 3 names
+
+
+def evaluate_trained(trainer: BDLTrainer, fusion_pairs=("tno", ("05", "10")), max_side: int = 128, det_val=None,
+                     class_names: dict | None = None, seg_val=None, fused_dir=None, vis_dir=None) -> dict:
+    """Fusion metrics (MI bits, VIF, FMI_edge; `dut` convention) of the trained fusion net on `fusion_pairs`
+    ((dataset, stems) or an iterable of (stem, ir, vis) arrays), VOC AP (IoU 0.5, `eval_detection.py` matching) of its
+    detector on `det_val` samples, per-class Acc / IoU (%) of its segmenter on `seg_val` samples. Samples are read one at
+    a time; `fused_dir` keeps the fused test images (PNG) as they are made; `vis_dir` keeps the first test sample's
+    detector/segmenter input, prediction and ground truth (`det_0.npz` / `seg_0.npz`) for Figs. 4–5."""
     from fusion_papers import metrics, tasks
     out = {}
-    ds, stems = fusion_pairs
     conv = "dut" if "dut" in metrics.CONVENTIONS else "cddfuse"
     fuse = BDLFuser(net=trainer.F, device=str(trainer.device))
+    if isinstance(fusion_pairs, tuple) and len(fusion_pairs) == 2 and isinstance(fusion_pairs[0], str):
+        ds, stems = fusion_pairs
+        it = ((st, _fit(data.load_gray(ip), max_side), _fit(data.load_gray(vp), max_side))
+              for st, ip, vp in data.list_pairs(ds) if st in stems)
+    else:
+        it = fusion_pairs
     vals = []
-    for stem, ip, vp in data.list_pairs(ds):
-        if stem not in stems:
-            continue
-        ir = _fit(data.load_gray(ip), max_side)
-        vy = _fit(data.load_gray(vp), max_side)
+    for stem, ir, vy in it:
         f = np.round(np.clip(fuse(ir, vy), 0, 1) * 255) / 255
+        if fused_dir is not None:
+            data.save_image(Path(fused_dir) / f"{stem}.png", f)
         r = metrics.evaluate(ir, vy, f.astype(np.float32), metrics=["MI", "VIF", "FMI_edge"], convention=conv)
         vals.append((r["MI"] if conv == "dut" else r["MI"] / math.log(2), r["VIF"], r["FMI_edge"]))
-    out.update(dict(zip(("MI", "VIF", "FMI"), np.mean(vals, 0).tolist())))
-    if det_val is not None and trainer.s.task == "det":
+    if vals:
+        out.update(dict(zip(("MI", "VIF", "FMI"), np.mean(vals, 0).tolist())))
+    s = trainer.s
+    if det_val is not None and s.task == "det":
         names = class_names or {2: "Car", 6: "Person"}
-        trainer.T.eval()
+        set_detector_mode(trainer.T, s.det_train_mode)
         preds, targets = [], []
         with torch.no_grad():
             for i in range(len(det_val)):
-                b = make_batch(det_val, [i], "det", trainer.device)
-                p = trainer.T(list(detector_input(trainer.fuse(b), b.ycc)))[0]
+                b = make_batch(det_val, [i], "det", trainer.device, pad32=s.official_pad)
+                x = detector_forward_native(trainer.T, detector_input(trainer.fuse(b), b.ycc))
+                p = trainer.T(list(x))[0]
                 preds.append({k: p[k].cpu() for k in ("boxes", "scores", "labels")})
                 targets.append({k: v.cpu() for k, v in b.targets[0].items()})
+                if vis_dir is not None and i == 0:
+                    Path(vis_dir).mkdir(parents=True, exist_ok=True)
+                    np.savez_compressed(Path(vis_dir) / "det_0.npz", image=x[0].permute(1, 2, 0).cpu().numpy(),
+                                        **{k: v.numpy() for k, v in preds[0].items()}, gt_boxes=targets[0]["boxes"].numpy(),
+                                        gt_labels=targets[0]["labels"].numpy())
         trainer.T.train()
         kw = {"matching": "voc"} if "matching" in inspect.signature(tasks.detection_ap).parameters else {}
-        ap, n_gt = tasks.detection_ap(preds, targets, trainer.s.num_classes, iou_thresholds=[0.5], method="voc", max_det=None, **kw)
+        ap, n_gt = tasks.detection_ap(preds, targets, s.num_classes, iou_thresholds=[0.5], method="voc", max_det=None, **kw)
         for c, name in names.items():
             out[name] = float(ap[c, 0]) if n_gt[c] else float("nan")
-        out["mAP"] = float(np.nanmean([ap[c, 0] for c in range(trainer.s.num_classes) if n_gt[c]]))
+        ids = [c for c in range(1, 7) if c < s.num_classes and n_gt[c]]     # BDL: mean over the 6 classes with ground truth
+        out["mAP"] = float(np.mean([ap[c, 0] for c in ids])) if ids else float("nan")
+    if seg_val is not None and s.task == "seg":
+        trainer.T.eval()
+        conf = np.zeros((s.seg_classes, s.seg_classes), np.int64)
+        with torch.no_grad():
+            for i in range(len(seg_val)):
+                b = make_batch(seg_val, [i], "seg", trainer.device)
+                logits = trainer.T(detector_input(trainer.fuse(b), b.ycc))
+                logits = F.interpolate(logits, size=b.targets.shape[-2:], mode="bilinear", align_corners=False)
+                conf += tasks.confusion_matrix(logits.argmax(1).cpu(), b.targets.cpu(), s.seg_classes)
+                if vis_dir is not None and i == 0:
+                    Path(vis_dir).mkdir(parents=True, exist_ok=True)
+                    np.savez_compressed(Path(vis_dir) / "seg_0.npz", image=detector_input(trainer.fuse(b), b.ycc)[0].permute(1, 2, 0).cpu().numpy(),
+                                        pred=logits.argmax(1)[0].cpu().numpy().astype(np.uint8), label=b.targets[0].cpu().numpy().astype(np.uint8))
+        trainer.T.train()
+        names = list(MFNET_TABLE3[:s.seg_classes]) if s.seg_classes <= len(MFNET_TABLE3) else [f"c{i}" for i in range(s.seg_classes)]
+        tab = tasks.segmentation_table(conf, names)
+        for _, r in tab.iterrows():
+            if r["class"] in names:
+                out[f"{r['class']}/Acc"], out[f"{r['class']}/IoU"] = float(r["Acc"]), float(r["IoU"])
+        out["mAcc"], out["mIoU"] = tab.attrs["summary"]["mAcc"], tab.attrs["summary"]["mIoU"]
     return out

@@ -161,6 +161,7 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
     have = available_chapters(nbdir)
     if isinstance(papers, str):
         papers = [papers]
+    papers = [PAPER_ALIASES.get(p, p) for p in papers]
     if "all" in papers:
         missing = [p for p in CHAPTERS if p not in have]
         if missing:
@@ -236,7 +237,7 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
 
 def _register_reproduce(sub):
     r = sub.add_parser("reproduce", help="run chapter notebooks (papermill) and collect their tables and figures")
-    r.add_argument("--paper", nargs="+", default=["all"], choices=[*CHAPTERS, "all"], help="chapter(s) to run")
+    r.add_argument("--paper", nargs="+", default=["all"], choices=[*CHAPTERS, *PAPER_ALIASES, "all"], help="chapter(s) to run")
     r.add_argument("--profile", default="smoke", choices=sorted(PROFILES), help="smoke (CPU, minutes) or paper (GPU, real data)")
     r.add_argument("--out", default="results", help="output folder; each paper writes OUT/<paper>/")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda")

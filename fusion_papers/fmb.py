@@ -283,8 +283,8 @@ def fusion_track(methods: Sequence[str], root, name: str = "fmb", split: str | N
     import pandas as pd
     from fusion_papers import metrics as M, peers
     spec = data.get_dataset(name)
-    rep = data.scan_pairs(spec, Path(root), split)
-    pairs = [(s, i, v) for s, i, v, _ in rep["pairs"]][:max_pairs] if max_pairs else [(s, i, v) for s, i, v, _ in rep["pairs"]]
+    pairs = list(data.list_pairs(name, Path(root), split, strict=False))   # honours split files (MFNet's test.txt); unpaired skipped
+    pairs = pairs[:max_pairs] if max_pairs else pairs
     if not pairs:
         raise FileNotFoundError(f"{root}: no {name} pairs" + (f" in split {split!r}" if split else ""))
     code = hashlib.sha256(Path(M.__file__).read_bytes()).hexdigest()[:8]

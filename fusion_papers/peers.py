@@ -823,11 +823,31 @@ def fuse_dataset(method: str, dataset: str, cache_dir: str | os.PathLike, max_pa
 _IMG_EXT = tuple(data.IMAGE_EXTS)
 
 
+def _mask_for(mask, stem: str):
+    "The mask image of `stem`: `mask` itself when it is a file, else the file `<mask>/<stem>.<ext>` (an error names what is missing)."
+    if mask is None:
+        return None
+    mask = Path(mask)
+    if mask.is_file():
+        return data.load_pair(mask, mask).ir
+    found = [p for p in sorted(mask.glob(f"{stem}.*")) if p.suffix.lower() in _IMG_EXT] if mask.is_dir() else []
+    if not found:
+        raise FileNotFoundError(f"{mask}: no mask image for {stem!r} (expected {mask}/{stem}.png or another image type)")
+    return data.load_pair(found[0], found[0]).ir
+
+
 def fuse_files(method: str, ir, vis, out, weights=None, device: str = "cpu", gray: bool = False,
-               progress: bool = True, **options) -> list[Path]:
-    "Fuse one pair of files, or every stem-matched pair of two folders, with `method`; write PNGs; return the written paths."
+               progress: bool = True, mask=None, **options) -> list[Path]:
+    """Fuse one pair of files, or every stem-matched pair of two folders, with `method`; write PNGs; return the written paths.
+    `mask`: a mask image or a folder of them matched by stem, passed as `fuse(ir, vis, mask=...)` (methods that take one: segmif)."""
     ir, vis, out = Path(ir), Path(vis), Path(out)
     fuse = get(method, weights=weights, device=device, **options)  # unknown method / weights: fail before touching files
+    if mask is not None:
+        import inspect
+        if "mask" not in inspect.signature(fuse).parameters:
+            raise ValueError(f"--mask: method {method!r} takes no mask image (only methods such as segmif do)")
+        if not Path(mask).exists():
+            raise FileNotFoundError(f"{mask}: no such mask file or folder")
     if ir.is_dir() != vis.is_dir():
         raise ValueError("--ir and --vis must both be files or both be folders")
     if ir.is_dir():
@@ -844,16 +864,17 @@ def fuse_files(method: str, ir, vis, out, weights=None, device: str = "cpu", gra
         for k, (stem, a, b, dst) in enumerate(jobs):
             pair = nxt.result()
             nxt = pool.submit(data.load_pair, *jobs[k + 1][1:3]) if k + 1 < len(jobs) else None
-            _fuse_one(fuse, method, stem, pair, dst, gray, progress)
+            _fuse_one(fuse, method, stem, pair, dst, gray, progress, None if mask is None else _mask_for(mask, stem))
             written.append(dst)
     return written
 
 
-def _fuse_one(fuse, method, stem, pair, dst, gray, progress):
-    "Fuse one loaded pair and write it."
+def _fuse_one(fuse, method, stem, pair, dst, gray, progress, mask=None):
+    "Fuse one loaded pair (with its mask image when given) and write it."
     i, v = pair.ir, pair.vis
     t0 = time.perf_counter()
-    f = fuse(i, _rgb_to_y(v) if (gray and v.ndim == 3) else v)
+    v_in = _rgb_to_y(v) if (gray and v.ndim == 3) else v
+    f = fuse(i, v_in) if mask is None else fuse(i, v_in, mask=mask)
     dst.parent.mkdir(parents=True, exist_ok=True)
     data.save_image(dst, f)
     if progress:
@@ -879,7 +900,7 @@ def _cli_fuse(args) -> int:
     weights = args.weights[0] if args.weights and len(args.weights) == 1 else args.weights
     fuse_files(args.method, args.ir, args.vis, args.output, weights=weights, device=args.device,
                gray=args.gray, progress=not args.quiet, fast=not args.no_fast, tile=args.tile, halo=args.halo,
-               channels_last=args.channels_last, **options)
+               channels_last=args.channels_last, mask=args.mask, **options)
     return 0
 
 
@@ -899,7 +920,10 @@ def cli_register(subparsers) -> None:
     p.add_argument("--gray", action="store_true", help="write the fused luminance only (no colour recombination)")
     p.add_argument("--official-compat", action="store_true",
                    help="write exactly what the method's official code writes, quirks included (e.g. CAF's wrapped negative values); "
-                        "only for methods that have such a mode (caf-det, caf-seg)")
+                        "only for methods that have such a mode (caf-det, caf-seg, segmif, bdl)")
+    p.add_argument("--mask", default=None, metavar="DIR",
+                   help="segmif: the Mask2 gray images (a folder matched by stem, or one file) whose MiT stage-1/2 features "
+                        "guide the fusion; without it --official-compat uses the IR image, the clean default the VSM pre-fused image")
     p.add_argument("--no-fast", action="store_true",
                    help="plain forward (default: BatchNorm folded into the convolutions where that equals the plain forward to 1e-5)")
     p.add_argument("--tile", type=int, default=None, metavar="PX",

@@ -25,14 +25,16 @@ from . import core, hypergrad, losses, nets
 # %% auto #0
 __all__ = ['SEGMENTER_PARAMS', 'FUSION_PARAMS', 'FUSION_PARAMS_IN_USE', 'FFM_PARAMS', 'MMSEG_MEAN', 'MMSEG_STD', 'HIA_VARIANTS',
            'FUSION_VARIANTS', 'TABLE3_ROWS', 'LOSS_FORMS', 'OFFICIAL_ETA', 'OFFICIAL_T', 'OFFICIAL_START', 'ACTING_T',
-           'OFFICIAL_FILES', 'WEIGHTS_ENV', 'SETTINGS', 'TABLE1_CLASSES', 'FIG13_STRATEGIES', 'build_segmenter',
-           'segmenter_count_table', 'mit_features', 'efficient_context', 'MoAM', 'SoAM', 'CrossPath',
-           'FeatureFusionModule', 'DRDBOfficial', 'GatedFeature', 'SegMiFFusionNet', 'convert_official_segmenter',
-           'read_state', 'checkpoint_kind', 'load_fusion_net', 'load_official_segmenter', 'vsm_target',
-           'fusion_loss_paper', 'fusion_loss_official', 'official_task_scales', 'dynamic_factor', 'make_weighter',
-           'find_segmif_weights', 'official_save_u8', 'SegMiFFuser', 'segmif_fuser', 'register_segmif_methods',
-           'SegMiFSettings', 'resolve_settings', 'load_samples', 'fuse_tensor', 'evaluate_segmenter',
-           'interactive_train', 'table_row', 'run_table', 'variant_counts', 'weighting_trace', 'data_classes']
+           'OFFICIAL_FILES', 'WEIGHTS_ENV', 'SETTINGS', 'PAPER_SPLITS', 'TABLES', 'TABLE12_ROWS', 'TABLE12_SOURCES',
+           'SMOKE_TABLE12_ROWS', 'TABLE1_CLASSES', 'FIG13_STRATEGIES', 'build_segmenter', 'segmenter_count_table',
+           'mit_features', 'efficient_context', 'MoAM', 'SoAM', 'CrossPath', 'FeatureFusionModule', 'DRDBOfficial',
+           'GatedFeature', 'SegMiFFusionNet', 'convert_official_segmenter', 'checkpoint_kind', 'load_fusion_net',
+           'load_official_segmenter', 'vsm_target', 'fusion_loss_paper', 'fusion_loss_official', 'official_task_scales',
+           'dynamic_factor', 'make_weighter', 'find_segmif_weights', 'official_save_u8', 'SegMiFFuser', 'segmif_fuser',
+           'register_segmif_methods', 'SegMiFSettings', 'resolve_settings', 'Samples', 'load_samples', 'FusedStore',
+           'fresh_segmenter', 'fuse_tensor', 'evaluate_segmenter', 'interactive_train', 'wanted_tables',
+           'required_datasets', 'check_data_root', 'pick_rows', 'table_row', 'run_table', 'variant_counts',
+           'weighting_trace', 'data_classes', 'load_run', 'predict_mask', 'feature_maps']
 
 # %% ../nbs/03_segmif.ipynb #60df8c13
 SEGMENTER_PARAMS = 44_604_873     # official Network3('mit_b3', 9), all parameters
@@ -360,34 +362,13 @@ def convert_official_segmenter(state: dict, prefix: str = "model.segformer.", he
     return out, dropped
 
 
-def _load_strict(model: nn.Module, state: dict, what: str) -> nn.Module:
-    "Strict load through `nets.load_official` (toolkit contract) or, on a checkout without it, an equivalent strict check."
-    if hasattr(nets, "load_official"):
-        return nets.load_official(model, state, strict=True)
-    own = model.state_dict()
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    shapes = [k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape)]
-    if missing or unexpected or shapes:
-        raise ValueError(f"{what}: missing {missing[:5]} ({len(missing)}), unexpected {unexpected[:5]} ({len(unexpected)}), "
-                         f"mis-shaped {shapes[:5]} ({len(shapes)})")
-    model.load_state_dict(state, strict=True)
-    return model
+def _where(path_or_state, default: str) -> str:
+    return str(path_or_state) if not isinstance(path_or_state, dict) else default
 
 
-def read_state(path_or_state) -> dict:
-    "A plain state dict from a file (through `nets.read_checkpoint` when available) or a dict."
-    if isinstance(path_or_state, dict):
-        return path_or_state
-    n = nets
-    if hasattr(n, "read_checkpoint"):
-        return n.read_checkpoint(path_or_state)
-    try:
-        obj = torch.load(path_or_state, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path_or_state}: not a readable PyTorch checkpoint ({e})") from None
-    if not isinstance(obj, dict):
-        raise ValueError(f"{path_or_state}: not a state dict")
-    return {k[7:] if k.startswith("module.") else k: v for k, v in obj.items()}
+def _state(path_or_state) -> dict:
+    "A plain state dict: the dict itself, or `nets.read_checkpoint(path)` (errors name the file)."
+    return path_or_state if isinstance(path_or_state, dict) else nets.read_checkpoint(path_or_state)
 
 
 def checkpoint_kind(state: dict) -> str:
@@ -402,17 +383,22 @@ def checkpoint_kind(state: dict) -> str:
     return "unknown"
 
 
-def load_fusion_net(path_or_state, variant: str = "full", device="cpu") -> SegMiFFusionNet:
-    "`SegMiFFusionNet` with an official fusion state dict (file or dict), loaded strictly; eval mode."
-    net = SegMiFFusionNet(variant)
-    _load_strict(net, read_state(path_or_state), str(path_or_state) if not isinstance(path_or_state, dict) else "fusion state")
+def load_fusion_net(path_or_state, variant: str = "full", device="cpu", source: str | None = None) -> SegMiFFusionNet:
+    "`SegMiFFusionNet` with an official fusion state dict (file or dict; `source`: the file a dict came from, for errors), loaded strictly; eval mode."
+    try:
+        net = nets.load_official(SegMiFFusionNet(variant), path_or_state, strict=True)     # a path: errors name the file
+    except nets.CheckpointError as e:
+        if source is None:
+            raise
+        raise nets.CheckpointError(f"{source}: {e}") from None
     return net.to(device).eval()
 
 
-def load_official_segmenter(seg: nn.Module, path_or_state) -> tuple[nn.Module, list[str]]:
-    "Load an official segmenter (589 keys) or ImageNet `mit_b3.pth` (encoder only, non-strict for the head) into `seg`."
-    state = read_state(path_or_state)
-    what = str(path_or_state) if not isinstance(path_or_state, dict) else "segmenter state"
+def load_official_segmenter(seg: nn.Module, path_or_state, source: str | None = None) -> tuple[nn.Module, list[str]]:
+    """Load an official segmenter (589 keys) or ImageNet `mit_b3.pth` (encoder only, non-strict for the head) into `seg`.
+    `source`: the file a given dict was read from (named in errors)."""
+    state = _state(path_or_state)
+    what = source or _where(path_or_state, "segmenter state")
     prefix = _hf_keys_like(seg)
     conv, dropped = convert_official_segmenter(state, prefix, prefix.replace("segformer.", "decode_head."))
     if checkpoint_kind(state) == "mit":     # encoder only
@@ -421,7 +407,10 @@ def load_official_segmenter(seg: nn.Module, path_or_state) -> tuple[nn.Module, l
             raise ValueError(f"{what}: encoder keys missing after conversion: {missing[:5]}")
         seg.load_state_dict(conv, strict=False)
         return seg, dropped
-    return _load_strict(seg, conv, what), dropped
+    try:
+        return nets.load_official(seg, conv, strict=True), dropped
+    except nets.CheckpointError as e:              # the converted dict has no file name: put it back
+        raise nets.CheckpointError(f"{what} (after conversion to our names): {e}") from None
 
 # %% ../nbs/03_segmif.ipynb #16a98235
 LOSS_FORMS = ("paper", "official")
@@ -522,7 +511,7 @@ def find_segmif_weights(weights=None) -> dict[str, dict]:
     "{'fusion': state, 'segmenter': state} (+ 'paths') from a folder, the two files in any order, or the default places."
     states, paths = {}, {}
     for p in _weight_candidates(weights):
-        st = read_state(p)
+        st = nets.read_checkpoint(p)
         kind = checkpoint_kind(st)
         if kind not in ("fusion", "segmenter"):
             raise ValueError(f"{p}: neither a SegMiF fusion checkpoint (conv1_ir.*, ffm.*) nor a segmenter one (denoise_net.encoder.*)")
@@ -553,10 +542,10 @@ class SegMiFFuser:
         self.official_compat, self.normalise_features = official_compat, normalise_features
         if net is None or seg is None:
             w = find_segmif_weights(weights)
-            net = net or load_fusion_net(w["fusion"])
+            net = net or load_fusion_net(w["fusion"], source=str(w["paths"]["fusion"]))
             if seg is None:
                 seg = build_segmenter(9, variant=seg_variant)
-                load_official_segmenter(seg, w["segmenter"])
+                load_official_segmenter(seg, w["segmenter"], source=str(w["paths"]["segmenter"]))
         self.net, self.seg = net.to(self.device).eval(), seg.to(self.device).eval()
 
     def __repr__(self):
@@ -657,43 +646,119 @@ def resolve_settings(profile: str = "smoke", **overrides) -> SegMiFSettings:
     return replace(SETTINGS[profile], **{k: v for k, v in overrides.items() if v is not None})
 
 
-def load_samples(name: str, root, split: str, max_images: int | None = None, max_side: int | None = None) -> list[dict]:
-    "[{stem, ir (H×W), vis (H×W×3 RGB), mask (H×W ids)}] of a registered segmentation dataset's split (unpaired stems skipped; `max_side`: downscale)."
-    import cv2
-    from fusion_papers import data, fmb
-    spec = data.get_dataset(name)
-    masks = {s: p for s, _, p in fmb.mask_files(name, root, split)}
-    out = []
-    for stem, ip, vp in data.list_pairs(name, root, split, strict=False):
-        if stem not in masks:
-            continue
-        p = data.load_pair_entry(spec, stem, ip, vp)
+class Samples:
+    """One split of a registered segmentation dataset, **streamed**: only file names are held; `samples[i]` reads
+    {stem, ir (H×W), vis (H×W×3 RGB), mask (H×W ids)} from disk (unpaired stems skipped; `max_side`: downscale).
+    `cache=True` keeps the decoded images (small smoke sizes only; the paper profile never caches)."""
+
+    def __init__(self, name: str, root, split: str, max_images: int | None = None, max_side: int | None = None,
+                 cache: bool | None = None):
+        from fusion_papers import data, fmb
+        self.name, self.root, self.split, self.max_side = name, Path(root), split, max_side
+        self.spec = data.get_dataset(name)
+        masks = {s: p for s, _, p in fmb.mask_files(name, root, split)}
+        self.entries = [(stem, ip, vp, masks[stem]) for stem, ip, vp in data.list_pairs(name, root, split, strict=False) if stem in masks]
+        if max_images:
+            self.entries = self.entries[:max_images]
+        if not self.entries:
+            raise FileNotFoundError(f"{root}: no labelled {name} pairs in split {split!r}")
+        self.cache = (max_side is not None and max_side <= 256) if cache is None else cache
+        self._mem = {}
+
+    def __len__(self):
+        return len(self.entries)
+
+    def __repr__(self):
+        return f"Samples({self.name!r}, {str(self.root)!r}, {self.split!r}, n={len(self)}, max_side={self.max_side})"
+
+    @property
+    def stems(self) -> list[str]:
+        return [e[0] for e in self.entries]
+
+    def __getitem__(self, i: int) -> dict:
+        if i in self._mem:
+            return self._mem[i]
+        import cv2
+        from fusion_papers import data
+        stem, ip, vp, mp = self.entries[i]
+        p = data.load_pair_entry(self.spec, stem, ip, vp)
         vis = p.vis if p.vis.ndim == 3 else np.repeat(p.vis[..., None], 3, 2)
-        ir, mask = p.ir, np.asarray(data.read_mask(masks[stem]))
+        ir, mask = p.ir, np.asarray(data.read_mask(mp))
         h, w = ir.shape
-        if max_side and max(h, w) > max_side:
-            k = max_side / max(h, w)
+        if self.max_side and max(h, w) > self.max_side:
+            k = self.max_side / max(h, w)
             size = (max(2, round(w * k)), max(2, round(h * k)))
             ir, vis = cv2.resize(ir, size, interpolation=cv2.INTER_AREA), cv2.resize(vis, size, interpolation=cv2.INTER_AREA)
             mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
-        out.append({"stem": stem, "ir": ir.astype(np.float32), "vis": vis.astype(np.float32), "mask": mask.astype(np.int64)})
-        if max_images and len(out) >= max_images:
-            break
-    if not out:
-        raise FileNotFoundError(f"{root}: no labelled {name} pairs in split {split!r}")
-    return out
+        s = {"stem": stem, "ir": ir.astype(np.float32), "vis": vis.astype(np.float32), "mask": mask.astype(np.int64)}
+        if self.cache:
+            self._mem[i] = s
+        return s
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
 
 
-def _crop_batch(samples, idx, crop, rng, key="vis"):
+def load_samples(name: str, root, split: str, max_images: int | None = None, max_side: int | None = None) -> Samples:
+    "`Samples(name, root, split, max_images, max_side)`: a split streamed from disk (kept for the earlier name)."
+    return Samples(name, root, split, max_images, max_side)
+
+
+class FusedStore:
+    "The fused images of one round, written as they are made (8-bit PNG, as the official pipeline saves them) and read back by stem."
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    def path(self, stem: str) -> Path:
+        return self.folder / f"{stem}.png"
+
+    def has(self, stem: str) -> bool:
+        return self.path(stem).exists()
+
+    def put(self, stem: str, rgb: np.ndarray) -> None:
+        from fusion_papers import data
+        data.save_image(self.path(stem), np.clip(rgb, 0, 1))
+
+    def get(self, stem: str) -> np.ndarray:
+        from fusion_papers import data
+        return data.read_image(self.path(stem)).astype(np.float32) / 255
+
+
+def _source(sample: dict, key: str, fused: FusedStore | None):
+    if key == "fused":
+        return fused.get(sample["stem"])
+    if key == "ir3":
+        return np.repeat(sample["ir"][..., None], 3, 2)
+    return sample[key]
+
+
+def _crop_batch(samples, idx, crop, rng, key="vis", fused: FusedStore | None = None):
     irs, viss, ms = [], [], []
     for i in idx:
-        s = samples[i]
+        s = samples[int(i)]
+        src = _source(s, key, fused)
         h, w = s["ir"].shape
         c = min(crop, h, w)
         y0, x0 = rng.integers(0, h - c + 1), rng.integers(0, w - c + 1)
-        irs.append(s["ir"][y0:y0 + c, x0:x0 + c]); viss.append(s[key][y0:y0 + c, x0:x0 + c]); ms.append(s["mask"][y0:y0 + c, x0:x0 + c])
+        irs.append(s["ir"][y0:y0 + c, x0:x0 + c]); viss.append(src[y0:y0 + c, x0:x0 + c]); ms.append(s["mask"][y0:y0 + c, x0:x0 + c])
     t = lambda a: torch.from_numpy(np.ascontiguousarray(np.stack(a)))
     return t(irs)[:, None], t(viss).permute(0, 3, 1, 2), t(ms)
+
+
+_FRESH_SEGMENTERS: dict = {}
+
+
+def fresh_segmenter(num_classes: int, variant: str, seed: int = 0, device="cpu") -> nn.Module:
+    "`build_segmenter(num_classes, variant)` initialised under `seed` (built once per process and copied: MiT-b3 takes ~30 s to build on a CPU)."
+    import copy
+    key = (num_classes, variant, seed)
+    if key not in _FRESH_SEGMENTERS:
+        _FRESH_SEGMENTERS.clear()
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            _FRESH_SEGMENTERS[key] = build_segmenter(num_classes, variant=variant)
+    return copy.deepcopy(_FRESH_SEGMENTERS[key]).to(device)
 
 
 def _rgb_to_ycrcb_t(x):
@@ -720,13 +785,16 @@ def fuse_tensor(net, seg, ir, rgb, S: SegMiFSettings, grad: bool = False):
 
 
 @torch.no_grad()
-def evaluate_segmenter(seg, samples, num_classes: int, names, key: str = "fused", size: int | None = None, device="cpu") -> dict:
-    "Confusion matrix and `fmb.segmentation_report` of `seg` on `samples[i][key]` (RGB), at label resolution (`size`: long side fed to the net)."
+def evaluate_segmenter(seg, samples, num_classes: int, names, key: str = "fused", size: int | None = None, device="cpu",
+                       fused: FusedStore | None = None, bar: str | None = None) -> dict:
+    "Confusion matrix and `fmb.segmentation_report` of `seg` on each sample's `key` image ('fused' from `fused`, 'vis', 'ir3'), streamed, at label resolution (`size`: long side fed to the net)."
     from fusion_papers import fmb, tasks
     seg.eval()
     conf = np.zeros((num_classes, num_classes), np.int64)
-    for s in samples:
-        x = torch.from_numpy(s[key]).permute(2, 0, 1)[None].to(device)
+    it = range(len(samples)) if bar is None else core.progress(range(len(samples)), desc=bar)
+    for i in it:
+        s = samples[i]
+        x = torch.from_numpy(np.ascontiguousarray(_source(s, key, fused))).permute(2, 0, 1)[None].to(device)
         H, W = x.shape[-2:]
         if size and max(H, W) != size:
             k = size / max(H, W)
@@ -738,33 +806,60 @@ def evaluate_segmenter(seg, samples, num_classes: int, names, key: str = "fused"
     return rep
 
 
-def interactive_train(train: list, test: list, names, out_dir, S: SegMiFSettings, variant: str = "full", device="cpu",
-                      seed: int = 0, rehearse: int = 0, sources_only: str | None = None, record_dir=None) -> dict:
-    """SegMiF's alternating rounds on `train`, evaluated on `test` after each round; resumable per round.
-    `sources_only='ir'|'vis'`: no fusion, the segmenter is trained on that modality (Tables 1-2's Visible/Infrared rows).
-    Each fusion / segmenter stage writes its rehearsal row (`core.stage`) to `record_dir` (default `out_dir`)."""
+#: the paper's dataset sizes (train + test pairs) and test sizes: the projections of regeneration and evaluation
+PAPER_SPLITS = {"mfnet": (1176 + 393, 393), "fmb": (1220 + 280, 280)}
+
+
+def _rng_state(rng) -> dict:
+    return {"np": rng.bit_generator.state, "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(rng, st: dict) -> None:
+    rng.bit_generator.state = st["np"]
+    torch.set_rng_state(st["torch"])
+
+
+def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: str = "full", device="cpu",
+                      seed: int = 0, rehearse: int = 0, sources_only: str | None = None, record_dir=None,
+                      dataset: str | None = None, ckpt_every: int = 500) -> dict:
+    """SegMiF's alternating rounds on `train`, evaluated on `test` after each round (`Samples`, streamed from disk).
+    Per round: fusion steps → regenerate the fused images (written to `out_dir/fused/`, 8-bit PNG) → segmenter steps
+    on them → test evaluation. Resumable: a finished round is kept as `round_<r>.pt/json`, and inside a round the
+    fusion and segmenter stages save a `core.Checkpointer` every `ckpt_every` steps (nets, optimisers, weighting,
+    RNG) and continue from it. `sources_only='ir'|'vis'`: no fusion, the segmenter is trained on that modality
+    (Tables 1-2's Infrared/Visible rows); `'peer:NAME'`: on the images fused by the registered method NAME
+    (`peers.get`, e.g. 'peer:tardal': Tables 1-2's fusion-method rows; made once, in round 1). Each stage writes its
+    row (`core.stage`) to `record_dir` (default `out_dir`)."""
     from fusion_papers import tasks
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     C = len(names)
     core.seed_everything(seed)
     rng = np.random.default_rng(seed)
-    seg = build_segmenter(C, variant=S.seg_variant).to(device)
+    seg = fresh_segmenter(C, S.seg_variant, seed, device)
     net = SegMiFFusionNet(variant, with_ffm2=False).to(device)
     weighter = make_weighter(S.weighting, T=S.T, seed=seed)
     done = sorted(int(p.stem.split("_")[1]) for p in out_dir.glob("round_*.pt"))
     history, start = [], 1
     if done:
-        st = torch.load(out_dir / f"round_{done[-1]}.pt", map_location="cpu", weights_only=True)
+        st = torch.load(out_dir / f"round_{done[-1]}.pt", map_location="cpu", weights_only=False)
         net.load_state_dict(st["net"]); seg.load_state_dict(st["seg"])
+        if "rng" in st:
+            _set_rng_state(rng, st["rng"])
         history = core.load_json(out_dir / f"round_{done[-1]}.json")["history"]
         start = done[-1] + 1
     step = len([h for h in history if h["stage"] == "fusion"])
     rounds = core.cap(S.rounds, rehearse)
     rec_dir = Path(record_dir) if record_dir is not None else out_dir
     tag = f"{out_dir.parent.name}/{out_dir.name}"
+    P = SETTINGS["paper"]
+    scale = P.batch / S.batch
+    n_all, n_test = PAPER_SPLITS.get(dataset or "", (None, None))
+    peer = sources_only[5:] if sources_only and sources_only.startswith("peer:") else None
+    fused = FusedStore(out_dir / "fused") if (sources_only is None or peer) else None
+    seg_key = {"ir": "ir3", "vis": "vis"}.get(sources_only, "fused")
     for r in range(start, rounds + 1):
         t0 = time.perf_counter()
-        # 1. fusion steps
+        # 1. fusion steps (the segmenter frozen; L_s flows through it into the fusion net)
         if sources_only is None:
             net.train(); seg.eval()
             for p in seg.parameters():
@@ -774,58 +869,172 @@ def interactive_train(train: list, test: list, names, out_dir, S: SegMiFSettings
             opt = torch.optim.AdamW(list(net.parameters()) + [p for p in weighter.parameters() if not isinstance(weighter, hypergrad.GradNorm)],
                                     lr=lr, betas=(0.9, 0.999), weight_decay=0.01)
             n_run = core.cap(n_f, rehearse)
-            with core.stage(f"{tag} round {r} fusion", rec_dir, steps=n_run, paper_steps=SETTINGS["paper"].fusion_iters):
-                for it in core.progress(range(n_run), desc=f"{tag} r{r} fusion"):
-                    ir, rgb, lab = (t.to(device) for t in _crop_batch(train, rng.integers(0, len(train), S.batch), S.crop, rng))
-                    u, rgb_f, y, m, T = fuse_tensor(net, seg, ir, rgb, S, grad=True)
-                    lf = fusion_loss_paper(u, ir, y, m, eta=S.eta_grad)["total"] if S.loss_form == "paper" else fusion_loss_official(u, T, r)["total"]
-                    logits = F.interpolate(seg(rgb_f), size=lab.shape[-2:], mode="bilinear", align_corners=False)
-                    ls = tasks.seg_loss(logits, lab)
-                    a, b = official_task_scales(r) if S.loss_form == "official" else (1.0, 1.0)
-                    total = weighter.combine([a * lf, b * ls], step=step, shared_params=[net.conv22.weight])
-                    opt.zero_grad(set_to_none=True); total.backward(); opt.step()
-                    w = weighter.history.get(step) if hasattr(weighter, "history") else None
-                    history.append({"round": r, "stage": "fusion", "iter": it, "L_f": float(lf), "L_s": float(ls), "total": float(total)})
+            ck = core.Checkpointer(out_dir / f"ckpt_r{r}_fusion")
+            with core.stage(f"{tag}/r{r} fusion", rec_dir, steps=n_run, paper_steps=P.fusion_iters, flops_scale=scale,
+                            paper_runs=P.rounds, note=f"fusion step: fusion net + frozen MiT-{S.seg_variant} (CE through it), crop {S.crop}, batch {S.batch}") as stg:
+                it0 = 0
+                last = ck.latest()
+                if last is not None:
+                    it0, cs = last
+                    net.load_state_dict(cs["net"]); opt.load_state_dict(cs["opt"])
+                    weighter.load_state_dict(cs["weighter"].state_dict())       # parameters, then the plain attributes (loss history)
+                    weighter.__dict__.update({k: v for k, v in cs["weighter"].__dict__.items() if not k.startswith("_")})
+                    history, step = cs["history"], cs["step"]
+                    _set_rng_state(rng, cs["rng"])
+                bar = core.progress(range(it0, n_run), desc=f"{tag} r{r} fusion")
+                for it in bar:
+                    with stg.count_flops():
+                        ir, rgb, lab = (t.to(device) for t in _crop_batch(train, rng.integers(0, len(train), S.batch), S.crop, rng))
+                        u, rgb_f, y, m, T = fuse_tensor(net, seg, ir, rgb, S, grad=True)
+                        lf = fusion_loss_paper(u, ir, y, m, eta=S.eta_grad)["total"] if S.loss_form == "paper" else fusion_loss_official(u, T, r)["total"]
+                        logits = F.interpolate(seg(rgb_f), size=lab.shape[-2:], mode="bilinear", align_corners=False)
+                        ls = tasks.seg_loss(logits, lab)
+                        a, b = official_task_scales(r) if S.loss_form == "official" else (1.0, 1.0)
+                        total = weighter.combine([a * lf, b * ls], step=step, shared_params=[net.conv22.weight])
+                        opt.zero_grad(set_to_none=True); total.backward(); opt.step()
+                    history.append({"round": r, "stage": "fusion", "iter": it, "L_f": float(lf.detach()), "L_s": float(ls.detach()), "total": float(total.detach())})
+                    bar.set_postfix(L_f=f"{float(lf.detach()):.3f}", L_s=f"{float(ls.detach()):.3f}")
                     step += 1
+                    if (it + 1) % ckpt_every == 0 or it + 1 == n_run:
+                        ck.save(it + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "weighter": weighter,
+                                         "history": history, "step": step, "rng": _rng_state(rng)})
             for p in seg.parameters():
                 p.requires_grad_(True)
-        # 2. regenerate the fused images (train and test)
-        net.eval()
-        for s in train + test:
-            if sources_only == "ir":
-                s["fused"] = np.repeat(s["ir"][..., None], 3, 2)
-            elif sources_only == "vis":
-                s["fused"] = s["vis"]
-            else:
-                ir_t = torch.from_numpy(s["ir"])[None, None].to(device)
-                rgb_t = torch.from_numpy(s["vis"]).permute(2, 0, 1)[None].to(device)
-                s["fused"] = fuse_tensor(net, seg, ir_t, rgb_t, S)[1][0].permute(1, 2, 0).cpu().numpy()
+            # 2. regenerate the fused images (train and test), written as they are made
+            net.eval()
+            with core.stage(f"{tag}/r{r} regenerate", rec_dir, steps=len(train) + len(test), paper_steps=n_all, unit="image",
+                            paper_runs=P.rounds, note="fused image at full size: MiT stage-1/2 features + fusion net") as stg:
+                for s in core.progress((x for ss in (train, test) for x in ss), total=len(train) + len(test), desc=f"{tag} r{r} regenerate"):
+                    ir_t = torch.from_numpy(s["ir"])[None, None].to(device)
+                    rgb_t = torch.from_numpy(s["vis"]).permute(2, 0, 1)[None].to(device)
+                    with stg.count_flops():
+                        f = fuse_tensor(net, seg, ir_t, rgb_t, S)[1][0].permute(1, 2, 0).cpu().numpy()
+                    fused.put(s["stem"], f)
+        if peer and not all(fused.has(x) for x in train.stems + test.stems):   # a fusion method's images, made once
+            from fusion_papers import peers
+            fuse_peer = peers.get(peer, device=device)
+            with core.stage(f"{tag}/r{r} regenerate", rec_dir, steps=len(train) + len(test), paper_steps=n_all, unit="image",
+                            note=f"images fused by {peer} (official weights)"):
+                for s in core.progress((x for ss in (train, test) for x in ss), total=len(train) + len(test), desc=f"{tag} {peer}"):
+                    fused.put(s["stem"], np.clip(fuse_peer(s["ir"], s["vis"]), 0, 1))
         # 3. segmenter steps on the fused images
         seg.train()
         opt_s = torch.optim.AdamW(seg.parameters(), lr=S.seg_lr, weight_decay=0.01)
         n_s = core.cap(S.seg_iters, rehearse)
-        with core.stage(f"{tag} round {r} segmenter", rec_dir, steps=n_s, paper_steps=SETTINGS["paper"].seg_iters):
-            for it in core.progress(range(n_s), desc=f"{tag} r{r} segmenter"):
-                _, x, lab = _crop_batch(train, rng.integers(0, len(train), S.batch), S.seg_crop or S.crop, rng, key="fused")
-                x, lab = x.to(device), lab.to(device)
-                logits = F.interpolate(seg(x), size=lab.shape[-2:], mode="bilinear", align_corners=False)
-                loss = tasks.seg_loss(logits, lab)
-                opt_s.zero_grad(set_to_none=True); loss.backward(); opt_s.step()
-                history.append({"round": r, "stage": "segmenter", "iter": it, "L_s": float(loss)})
-        rep = evaluate_segmenter(seg, test, C, names, size=S.eval_size, device=device)
-        torch.save({"net": net.state_dict(), "seg": seg.state_dict()}, out_dir / f"round_{r}.pt")
+        ck = core.Checkpointer(out_dir / f"ckpt_r{r}_segmenter")
+        with core.stage(f"{tag}/r{r} segmenter", rec_dir, steps=n_s, paper_steps=P.seg_iters, flops_scale=scale, paper_runs=P.rounds,
+                        note=f"segmenter step: MiT-{S.seg_variant} + 256 head on {seg_key} crops {S.seg_crop or S.crop}, batch {S.batch}") as stg:
+            it0 = 0
+            last = ck.latest()
+            if last is not None:
+                it0, cs = last
+                seg.load_state_dict(cs["seg"]); opt_s.load_state_dict(cs["opt"]); history = cs["history"]
+                _set_rng_state(rng, cs["rng"])
+            bar = core.progress(range(it0, n_s), desc=f"{tag} r{r} segmenter")
+            for it in bar:
+                with stg.count_flops():
+                    _, x, lab = _crop_batch(train, rng.integers(0, len(train), S.batch), S.seg_crop or S.crop, rng, key=seg_key, fused=fused)
+                    x, lab = x.to(device), lab.to(device)
+                    logits = F.interpolate(seg(x), size=lab.shape[-2:], mode="bilinear", align_corners=False)
+                    loss = tasks.seg_loss(logits, lab)
+                    opt_s.zero_grad(set_to_none=True); loss.backward(); opt_s.step()
+                history.append({"round": r, "stage": "segmenter", "iter": it, "L_s": float(loss.detach())})
+                bar.set_postfix(L_s=f"{float(loss.detach()):.3f}")
+                if (it + 1) % ckpt_every == 0 or it + 1 == n_s:
+                    ck.save(it + 1, {"seg": seg.state_dict(), "opt": opt_s.state_dict(), "history": history, "rng": _rng_state(rng)})
+        with core.stage(f"{tag}/r{r} test", rec_dir, steps=len(test), paper_steps=n_test, unit="image", paper_runs=P.rounds,
+                        note="test evaluation at full size (confusion matrix)") as stg:
+            with stg.count_flops():
+                rep = evaluate_segmenter(seg, test, C, names, key=seg_key, size=S.eval_size, device=device, fused=fused,
+                                         bar=f"{tag} r{r} test")
+        torch.save({"net": net.state_dict(), "seg": seg.state_dict(), "rng": _rng_state(rng)}, out_dir / f"round_{r}.pt")
         core.save_json(out_dir / f"round_{r}.json", {"round": r, "history": history, "seconds": time.perf_counter() - t0,
                                                     "mIoU": rep["mIoU"], "mAcc": rep["mAcc"], "confusion": rep["confusion"].tolist()})
+        for old in done + list(range(start, r)):          # the newest round is what resumes; older round files are superseded
+            (out_dir / f"round_{old}.pt").unlink(missing_ok=True)
+        for k in ("fusion", "segmenter"):
+            core.Checkpointer(out_dir / f"ckpt_r{r}_{k}").clear()
     last = sorted(out_dir.glob("round_*.json"), key=lambda p: int(p.stem.split("_")[1]))[-1]
     res = core.load_json(last)
     from fusion_papers import fmb
     rep = fmb.segmentation_report(np.asarray(res["confusion"]), names)
-    return {"report": rep, "history": res["history"], "net": net, "seg": seg, "rounds": int(last.stem.split("_")[1])}
+    return {"report": rep, "history": res["history"], "net": net, "seg": seg, "rounds": int(last.stem.split("_")[1]),
+            "fused_dir": None if fused is None else fused.folder}
+
+
+# %% ../nbs/03_segmif.ipynb #a452acc9
+#: the tables/figures of the chapter by cell label (short aliases accepted) → the datasets under `data_root` they need
+TABLES = {"tbl-segmif-1": ("mfnet",), "tbl-segmif-2": ("fmb",), "tbl-segmif-3": ("mfnet", "fmb"),
+          "fig-segmif-7": ("mfnet", "fmb"), "fig-segmif-8": ("mfnet", "fmb"), "fig-segmif-9-10": ("mfnet", "fmb"),
+          "fig-segmif-11": ("mfnet", "fmb"), "fig-segmif-12": ("mfnet", "fmb"), "fig-segmif-13": ("fmb",)}
+_ALIASES = {"table1": "tbl-segmif-1", "table2": "tbl-segmif-2", "table3": "tbl-segmif-3", "fig7": "fig-segmif-7",
+            "fig8": "fig-segmif-8", "fig9-10": "fig-segmif-9-10", "fig9": "fig-segmif-9-10", "fig10": "fig-segmif-9-10",
+            "fig11": "fig-segmif-11", "fig12": "fig-segmif-12", "fig13": "fig-segmif-13"}
+#: the rows of Tables 1-2 that train a segmenter here, Ours first (a rehearsal runs the first `rehearse` of them): ours,
+#: the single modalities, and the fusion methods whose official weights are registered (`peers`). Not run: U2Fusion
+#: (no weights offline) and the dual-stream segmenters GMNet, LASNet, EGFNet, FEANet, ABMDR (no code or weights offline).
+TABLE12_ROWS = ("Ours", "Visible", "Infrared", "DIDFuse", "ReCoNet", "TarDAL")
+TABLE12_SOURCES = {"Ours": None, "Visible": "vis", "Infrared": "ir", "DIDFuse": "peer:didfuse", "ReCoNet": "peer:reconet",
+                   "TarDAL": "peer:tardal"}
+SMOKE_TABLE12_ROWS = ("Ours", "Visible", "Infrared")     # the smoke default (time); `rows=` adds the fusion-method rows
+
+
+def wanted_tables(tables=None) -> list[str]:
+    "The cell labels of `tables` (None: all; short names 'table1', 'fig8' … accepted); an unknown name is refused with the list."
+    if tables is None:
+        return list(TABLES)
+    if isinstance(tables, str):
+        tables = [tables]
+    out = [_ALIASES.get(t, t) for t in tables]
+    bad = [t for t, o in zip(tables, out) if o not in TABLES]
+    if bad:
+        raise ValueError(f"unknown table/figure {bad}; choose from {list(TABLES)} (or {list(_ALIASES)})")
+    return out
+
+
+def required_datasets(tables=None) -> dict[str, list[str]]:
+    "{dataset: [labels needing it]} for the asked tables (the paper profile reads them from `data_root/<dataset>/`)."
+    need = {}
+    for t in wanted_tables(tables):
+        for d in TABLES[t]:
+            need.setdefault(d, []).append(t)
+    return need
+
+
+def check_data_root(data_root, tables=None) -> dict[str, Path]:
+    """`data_root` holds one `<dataset>/` folder per dataset in a registry layout; only the asked tables' datasets are
+    checked, and every missing one is named (path, tables, expected layout) in one `FileNotFoundError`. {dataset: path}."""
+    from fusion_papers import caf, data
+    need = required_datasets(tables)
+    if data_root is None:
+        raise FileNotFoundError("the paper profile needs data_root= (the folder holding " + ", ".join(f"{d}/" for d in need) + ")")
+    base, found, errors = Path(data_root).expanduser(), {}, []
+    for ds, why in need.items():
+        p = base / ds
+        try:
+            if not p.is_dir():
+                raise FileNotFoundError(f"{p}: not a folder")
+            data.find_layout(ds, p)
+            found[ds] = p
+        except FileNotFoundError as e:
+            errors.append(f"  {p}/ (needed by {', '.join(why)}): {e}; expected layout: {caf.layout_text(ds)}")
+    if errors:
+        raise FileNotFoundError(f"data_root {base} lacks the datasets the asked tables need "
+                                "(data_root holds one <dataset>/ folder per dataset):\n" + "\n".join(errors))
+    return found
+
+
+def pick_rows(order, rows=None, rehearse: int = 0, always=()) -> list[str]:
+    "The rows of `order` to run: those in `rows` (None: all), capped at `rehearse` (first ones first); `always` rows are kept uncapped."
+    sel = [r for r in order if rows is None or r in rows]
+    keep = [r for r in sel if r in always]
+    rest = [r for r in sel if r not in always]
+    return keep + rest[:core.cap(len(rest), rehearse)]
+
 
 # %% ../nbs/03_segmif.ipynb #aa96ec35
 TABLE1_CLASSES = {"Unlabel": "unlabeled", "Car": "car", "Person": "person", "Bike": "bike", "Curve": "curve",
                   "Car Stop": "car_stop", "Cone": "color_cone", "Bump": "bump"}
-
 
 def table_row(rep: dict, classes: dict) -> dict:
     "A Table 1/2 row ('Class/Acc', 'Class/IoU', …, 'mAcc', 'mIoU') from a `fmb.segmentation_report`."
@@ -838,23 +1047,46 @@ def table_row(rep: dict, classes: dict) -> dict:
 
 
 def run_table(name: str, train, test, names, out_dir, S: SegMiFSettings, classes: dict, device="cpu", seed: int = 0,
-              rehearse: int = 0) -> dict:
-    "Rows Ours / Visible / Infrared of Table 1 (MFNet) or 2 (FMB): {row: {column: value}} (+ '_reports')."
-    run = lambda sub, src=None: interactive_train(train, test, names, Path(out_dir) / name / sub, S, "full", device, seed, rehearse, src,
-                                                  record_dir=out_dir)["report"]
-    reps = {"Ours": run("ours"), "Visible": run("visible", "vis"), "Infrared": run("infrared", "ir")}
-    return {**{k: table_row(v, classes) for k, v in reps.items()}, "_reports": reps}
+              rehearse: int = 0, label: str | None = None, rows=None) -> dict:
+    """The rows of Table 1 (MFNet) or 2 (FMB) trained here (`TABLE12_ROWS`): {row: {column: value}} (+ '_reports', '_runs').
+    Each row trains into `out_dir/<label>/<row>/` (resumable; a finished row is reused); `rows` picks rows (smoke default:
+    `SMOKE_TABLE12_ROWS`), a rehearsal runs the first `rehearse` (Ours first)."""
+    label = label or {"mfnet": "tbl-segmif-1", "fmb": "tbl-segmif-2"}.get(name, name)
+    if rows is None and S.profile == "smoke":
+        rows = SMOKE_TABLE12_ROWS
+    runs = {r: interactive_train(train, test, names, Path(out_dir) / label / r, S, "full", device, seed, rehearse,
+                                 TABLE12_SOURCES[r], record_dir=out_dir, dataset=name) for r in pick_rows(TABLE12_ROWS, rows, rehearse)}
+    reps = {k: v["report"] for k, v in runs.items()}
+    return {**{k: table_row(v, classes) for k, v in reps.items()}, "_reports": reps, "_runs": runs}
+
 
 # %% ../nbs/03_segmif.ipynb #eb5f1b65
-def variant_counts() -> "pd.DataFrame":
-    "Parameters of the fusion network (in use) for each Table 3 variant."
+def _variant_macs(net: nn.Module, h: int, w: int, convention: str) -> int:
+    x = torch.zeros(1, 1, h, w)
+    return nets.count_macs(net, x, x, torch.zeros(1, 64, h // 4, w // 4), torch.zeros(1, 128, h // 8, w // 8), convention=convention)
+
+
+def variant_counts(macs: bool = True) -> "pd.DataFrame":
+    """Parameters of the fusion network (in use) for each Table 3 variant and, with `macs`, its multiply-accumulates
+    (`nets.count_macs`) at MFNet's 640×480 and FMB's 800×600. The counts are taken at 64×48 and 128×96 and scaled: every
+    counted op is per output pixel, so the count is exactly proportional to H·W (checked: ×4 between the two sizes)."""
     import pandas as pd
     rows = []
     for row, v in TABLE3_ROWS.items():
-        net = SegMiFFusionNet(v, with_ffm2=False)
+        net = SegMiFFusionNet(v, with_ffm2=False).eval()
         inj = sum(p.numel() for n, p in net.named_parameters() if not n.startswith(("conv1_ir.", "conv1_vis.", "DRDB", "conv2.", "relu.", "conv3.", "conv4.", "conv21.", "conv22.")))
-        rows.append({"row": row, "variant": v, "params (in use)": nets.count_params(net), "aggregation params": inj})
+        r = {"row": row, "variant": v, "params (in use)": nets.count_params(net), "aggregation params": inj}
+        if macs:
+            for conv in ("thop", "torch"):
+                small, big = _variant_macs(net, 48, 64, conv), _variant_macs(net, 96, 128, conv)
+                if big != 4 * small:
+                    raise AssertionError(f"{row}: MACs not proportional to H·W ({small} at 64×48, {big} at 128×96)")
+                r[f"GMACs 640×480 ({conv})"] = small * 100 / 1e9
+                if conv == "thop":
+                    r["GMACs 800×600 (thop)"] = small * 156.25 / 1e9
+        rows.append(r)
     return pd.DataFrame(rows)
+
 
 # %% ../nbs/03_segmif.ipynb #174141ae
 FIG13_STRATEGIES = ("manual", "equal", "gradnorm", "dwa", "rlw", "uncertainty", "dynamic", "official")
@@ -874,7 +1106,7 @@ def weighting_trace(strategy: str, train: list, S: SegMiFSettings, steps: int = 
     w = make_weighter(strategy, seed=seed)
     opt = torch.optim.AdamW(list(net.parameters()) + [p for p in w.parameters() if not isinstance(w, hypergrad.GradNorm)], lr=S.fusion_lr)
     rows = []
-    for it in range(steps):
+    for it in core.progress(range(steps), desc=f"fig13 {strategy}"):
         ir, rgb, lab = (t.to(device) for t in _crop_batch(train, rng.integers(0, len(train), S.batch), S.crop, rng))
         u, rgb_f, y, m, T = fuse_tensor(net, seg, ir, rgb, S, grad=True)
         lf = fusion_loss_paper(u, ir, y, m)["total"]
@@ -891,3 +1123,45 @@ def data_classes(samples) -> list:
     from fusion_papers import data
     top = max(int(s["mask"][s["mask"] != 255].max()) for s in samples)
     return list(data.FMB_CLASSES) if top >= len(data.MFNET_CLASSES) else list(data.MFNET_CLASSES)
+
+# %% ../nbs/03_segmif.ipynb #295bb1fe
+def load_run(run_dir, num_classes: int, S: SegMiFSettings, variant: str = "full", seed: int = 0, device="cpu"):
+    "(fusion net, segmenter) of the last finished round in `run_dir` (a row's folder written by `interactive_train`), eval mode."
+    run_dir = Path(run_dir)
+    done = sorted(run_dir.glob("round_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    if not done:
+        raise FileNotFoundError(f"{run_dir}: no finished round (round_<r>.pt); run its table first")
+    st = torch.load(done[-1], map_location="cpu", weights_only=False)
+    net = SegMiFFusionNet(variant, with_ffm2=False)
+    net.load_state_dict(st["net"])
+    seg = fresh_segmenter(num_classes, S.seg_variant, seed)
+    seg.load_state_dict(st["seg"])
+    return net.to(device).eval(), seg.to(device).eval()
+
+
+@torch.no_grad()
+def predict_mask(seg, rgb: np.ndarray, device="cpu") -> np.ndarray:
+    "Class ids (H×W) that `seg` predicts for an RGB image at its own size."
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float().to(device)
+    logits = F.interpolate(seg(x), size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return logits.argmax(1)[0].cpu().numpy()
+
+
+@torch.no_grad()
+def feature_maps(net, seg, sample: dict, S: SegMiFSettings, device="cpu") -> dict[str, np.ndarray]:
+    """Fig. 11's maps (channel mean of |features|) of one sample: the IR and visible branch features before the first
+    semantic injection (`DRDB1`/`DRDB2` outputs) and after it (the inputs of `DRDB3`/`DRDB4`)."""
+    got = {}
+    hooks = [net.DRDB1.register_forward_hook(lambda m, i, o: got.__setitem__("IR features", o)),
+             net.DRDB2.register_forward_hook(lambda m, i, o: got.__setitem__("visible features", o)),
+             net.DRDB3.register_forward_hook(lambda m, i, o: got.__setitem__("IR after injection", i[0])),
+             net.DRDB4.register_forward_hook(lambda m, i, o: got.__setitem__("visible after injection", i[0]))]
+    try:
+        ir = torch.from_numpy(sample["ir"])[None, None].to(device)
+        rgb = torch.from_numpy(sample["vis"]).permute(2, 0, 1)[None].to(device)
+        fuse_tensor(net.eval(), seg.eval(), ir, rgb, S)
+    finally:
+        for h in hooks:
+            h.remove()
+    return {k: v[0].abs().mean(0).cpu().numpy() for k, v in got.items()}
+
