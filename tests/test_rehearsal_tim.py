@@ -22,8 +22,12 @@ TIM_PROMISED = ("tbl-tim-exact/table1.csv", "tbl-tim-exact/table7.csv", "tbl-tim
                 "fig-tim-4/fig4_mi_time.png", "fig-tim-6/fig6_medical.png", "fig-tim-10/fig10_search_curves.png",
                 "tbl-tim-4/TIM/result.json", "tbl-tim-5/TIM/result.json", "fig-tim-5/fig5_misaligned.png",
                 "fig-tim-12/fig12_pmi_curves.png")
-#: measured: 2003 s wall on the shared 2-core machine at load 8–9 (the CPU time is a fraction of it); quiet: expect ~4× less
-TIMEOUT_S = int(os.environ.get("FUSION_PAPERS_REHEARSAL_TIMEOUT", 3000))
+#: measured: the whole rehearsal took 2003 s wall on the shared 2-core machine at load 8–9, far over CI's rehearsal budget,
+#: so CI rehearses a subset that still covers every stage kind but the RetinaNet/ResNet-18 task stages (the IAS search
+#: of Table 6, the operator table 7, the misaligned-input Table 3); `FUSION_PAPERS_REHEARSAL_FULL=1` runs all of it.
+FULL = os.environ.get("FUSION_PAPERS_REHEARSAL_FULL") == "1"
+CI_TABLES = ("table3", "table6", "table7")
+TIMEOUT_S = int(os.environ.get("FUSION_PAPERS_REHEARSAL_TIMEOUT", 3000 if FULL else 1200))
 
 
 def write_tim_mocks(root, n: int = 4) -> Path:
@@ -36,28 +40,44 @@ def write_tim_mocks(root, n: int = 4) -> Path:
 @pytest.mark.slow
 def test_tim_rehearsal_via_cli(tmp_path, bindir, root):
     "The paper profile on mocks: every promised table/figure written, every stage ok with a bar and a checkpoint, rows labelled rehearsal."
-    mock = write_tim_mocks(tmp_path / "mock")
+    mock = tmp_path / "mock"
+    if FULL:
+        write_tim_mocks(mock)
+    else:                                    # only the datasets of the asked tables (the data-root contract)
+        for d in sorted({d for t in CI_TABLES for d in tim.TABLE_DATASETS[t]}):
+            data.write_mock(d, mock / d, n=4, seed=0)
     out = tmp_path / "out"
-    r = subprocess.run([str(bindir / "fusion-papers"), "reproduce", "--paper", "tim", "--profile", "paper", "--rehearse", "1",
-                        "--data-root", str(mock), "--out", str(out), "--device", "cpu", "--no-progress", "--cell-timeout", "900"],
-                       cwd=root, capture_output=True, text=True, timeout=TIMEOUT_S)
+    cmd = [str(bindir / "fusion-papers"), "reproduce", "--paper", "tim", "--profile", "paper", "--rehearse", "1",
+           "--data-root", str(mock), "--out", str(out), "--device", "cpu", "--no-progress", "--cell-timeout", "900"]
+    if not FULL:
+        cmd += ["-p", "tables", json.dumps(list(CI_TABLES))]
+    r = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=TIMEOUT_S)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = out / "tim" / "results"
-    missing = [f for f in TIM_PROMISED if not (res / f).exists()]
+    promised = TIM_PROMISED if FULL else tuple(f for f in TIM_PROMISED
+                                               if f.split("/")[0] in {"tbl-tim-" + t[5:] for t in CI_TABLES})
+    assert len(promised) >= len(CI_TABLES)
+    missing = [f for f in promised if not (res / f).exists()]
     assert not missing, f"promised by the paper profile but not written: {missing}"
     stages = core.load_json(core.record_path(res))["stages"]
-    assert {"tbl-tim-4/TIM/search", "tbl-tim-4/TIM/train", "tbl-tim-5/TIM/search", "tbl-tim-5/TIM/train",
-            "tbl-tim-6/ias/seed0", "tbl-tim-9/K=4", "tbl-tim-7/3-DC", "tbl-tim-8/λ=0.5"} <= set(stages), sorted(stages)
+    want = ({"tbl-tim-4/TIM/search", "tbl-tim-4/TIM/train", "tbl-tim-5/TIM/search", "tbl-tim-5/TIM/train",
+             "tbl-tim-6/ias/seed0", "tbl-tim-9/K=4", "tbl-tim-7/3-DC", "tbl-tim-8/λ=0.5"} if FULL
+            else {"tbl-tim-6/ias/seed0", "tbl-tim-7/3-DC"})
+    assert want <= set(stages), sorted(stages)
     for name, s in stages.items():
         assert s["status"] == "ok", (name, s["status"])
         assert s["progress_bars"] >= 1, f"stage {name} has no progress bar"
         if s["unit"] == "step":
             assert s["checkpoints"] >= 1, f"stage {name} saved no checkpoint"
             assert s["projected_gpu_hours"] is not None and s["projected_gpu_hours"] > 0, name
-    for f in ("tbl-tim-4/table4.csv", "tbl-tim-5/table5.csv", "tbl-tim-10/table10.csv", "tbl-tim-9/table9.csv"):
+    for f in (("tbl-tim-4/table4.csv", "tbl-tim-5/table5.csv", "tbl-tim-10/table10.csv", "tbl-tim-9/table9.csv") if FULL
+              else ("tbl-tim-3/table3.csv", "tbl-tim-6/table6.csv")):
         txt = (res / f).read_text()
         assert "rehearsal" in txt and "reproduced" not in txt, f
-    executed = (out / "tim" / "04_tim.ipynb").read_text()
+    sfile = out / "reproduce_summary.json"              # a unit run (-p tables) writes out/units/summary_<unit>.json
+    summary = json.loads((sfile if sfile.exists() else next((out / "units").glob("summary_*.json"))).read_text())
+    assert summary["rehearse"] == 1
+    executed = Path(summary["papers"]["tim"]["notebook"]).read_text()
     text = sum(len("".join(o.get("text", ""))) for c in json.loads(executed)["cells"] for o in c.get("outputs", [])
                if o.get("output_type") == "stream")
     assert text < 200_000, f"the executed notebook prints {text} characters of text"
