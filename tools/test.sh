@@ -25,5 +25,5 @@ python tools/check_fresh.py || echo "WARNING: some chapters' saved outputs are o
 echo "== 2/3 nbdev-test: the checks inside the shared notebooks (chapters run in step 3: papermill + nbval, at most twice each)"
 nbdev-test --n-workers 2 --timing --skip-file-re '^([_.]|0[1-4]_)'
 echo "== 3/3 pytest: papermill chapter runs + nbval determinism, rehearsals of the paper path, CLI, install check, metrics references, docs in a browser"
-python -m pytest tests -p no:cacheprovider -n 2 --dist loadfile
+python -m pytest tests -p no:cacheprovider -n 2 --dist loadfile --durations=25
 echo "== done in $(( $(date +%s) - t0 )) s"
