@@ -26,15 +26,16 @@ from . import core, hypergrad, losses, nets
 __all__ = ['SEGMENTER_PARAMS', 'FUSION_PARAMS', 'FUSION_PARAMS_IN_USE', 'FFM_PARAMS', 'MMSEG_MEAN', 'MMSEG_STD', 'HIA_VARIANTS',
            'FUSION_VARIANTS', 'TABLE3_ROWS', 'LOSS_FORMS', 'OFFICIAL_ETA', 'OFFICIAL_T', 'OFFICIAL_START', 'ACTING_T',
            'OFFICIAL_FILES', 'WEIGHTS_ENV', 'SETTINGS', 'PAPER_SPLITS', 'TABLES', 'TABLE12_ROWS', 'TABLE12_SOURCES',
-           'SMOKE_TABLE12_ROWS', 'TABLE1_CLASSES', 'FIG13_STRATEGIES', 'build_segmenter', 'segmenter_count_table',
-           'mit_features', 'efficient_context', 'MoAM', 'SoAM', 'CrossPath', 'FeatureFusionModule', 'DRDBOfficial',
-           'GatedFeature', 'SegMiFFusionNet', 'convert_official_segmenter', 'checkpoint_kind', 'load_fusion_net',
-           'load_official_segmenter', 'vsm_target', 'fusion_loss_paper', 'fusion_loss_official', 'official_task_scales',
-           'dynamic_factor', 'make_weighter', 'find_segmif_weights', 'official_save_u8', 'SegMiFFuser', 'segmif_fuser',
-           'register_segmif_methods', 'SegMiFSettings', 'resolve_settings', 'Samples', 'load_samples', 'FusedStore',
-           'fresh_segmenter', 'fuse_tensor', 'evaluate_segmenter', 'interactive_train', 'wanted_tables',
-           'required_datasets', 'check_data_root', 'pick_rows', 'table_row', 'run_table', 'variant_counts',
-           'weighting_trace', 'data_classes', 'load_run', 'predict_mask', 'feature_maps']
+           'SMOKE_TABLE12_ROWS', 'TABLE1_CLASSES', 'FIG13_STRATEGIES', 'FIG8_METRICS', 'build_segmenter',
+           'segmenter_count_table', 'mit_features', 'efficient_context', 'MoAM', 'SoAM', 'CrossPath',
+           'FeatureFusionModule', 'DRDBOfficial', 'GatedFeature', 'SegMiFFusionNet', 'convert_official_segmenter',
+           'checkpoint_kind', 'load_fusion_net', 'load_official_segmenter', 'vsm_target', 'fusion_loss_paper',
+           'fusion_loss_official', 'official_task_scales', 'dynamic_factor', 'make_weighter', 'find_segmif_weights',
+           'official_save_u8', 'SegMiFFuser', 'segmif_fuser', 'register_segmif_methods', 'SegMiFSettings',
+           'resolve_settings', 'Samples', 'load_samples', 'FusedStore', 'fresh_segmenter', 'fuse_tensor',
+           'evaluate_segmenter', 'interactive_train', 'wanted_tables', 'required_datasets', 'check_data_root',
+           'pick_rows', 'table_row', 'run_table', 'variant_counts', 'weighting_trace', 'data_classes', 'load_run',
+           'predict_mask', 'feature_maps', 'ours_fuser', 'fig8_per_image']
 
 # %% ../nbs/03_segmif.ipynb #60df8c13
 SEGMENTER_PARAMS = 44_604_873     # official Network3('mit_b3', 9), all parameters
@@ -1003,25 +1004,10 @@ def required_datasets(tables=None) -> dict[str, list[str]]:
 
 def check_data_root(data_root, tables=None) -> dict[str, Path]:
     """`data_root` holds one `<dataset>/` folder per dataset in a registry layout; only the asked tables' datasets are
-    checked, and every missing one is named (path, tables, expected layout) in one `FileNotFoundError`. {dataset: path}."""
-    from fusion_papers import caf, data
-    need = required_datasets(tables)
-    if data_root is None:
-        raise FileNotFoundError("the paper profile needs data_root= (the folder holding " + ", ".join(f"{d}/" for d in need) + ")")
-    base, found, errors = Path(data_root).expanduser(), {}, []
-    for ds, why in need.items():
-        p = base / ds
-        try:
-            if not p.is_dir():
-                raise FileNotFoundError(f"{p}: not a folder")
-            data.find_layout(ds, p)
-            found[ds] = p
-        except FileNotFoundError as e:
-            errors.append(f"  {p}/ (needed by {', '.join(why)}): {e}; expected layout: {caf.layout_text(ds)}")
-    if errors:
-        raise FileNotFoundError(f"data_root {base} lacks the datasets the asked tables need "
-                                "(data_root holds one <dataset>/ folder per dataset):\n" + "\n".join(errors))
-    return found
+    checked (`data.check_data_root`: every missing one named with its path, the tables needing it and the expected
+    layout, in one `FileNotFoundError`, before any work). {dataset: path}."""
+    from fusion_papers import data
+    return data.check_data_root(data_root, required_datasets(tables), what="the asked SegMiF tables")
 
 
 def pick_rows(order, rows=None, rehearse: int = 0, always=()) -> list[str]:
@@ -1165,3 +1151,45 @@ def feature_maps(net, seg, sample: dict, S: SegMiFSettings, device="cpu") -> dic
             h.remove()
     return {k: v[0].abs().mean(0).cpu().numpy() for k, v in got.items()}
 
+
+def ours_fuser(run_dir, num_classes: int, S: SegMiFSettings, variant: str = "full", seed: int = 0, device="cpu"):
+    """`(label, fuse, tag)` for `fmb.fusion_track`: SegMiF as trained in `run_dir` (its last finished round; the fused Y
+    from the run's fusion net with its segmenter's stage-1/2 features, as in training). The label names the profile it
+    was trained in (a smoke-trained net is not SegMiF's result); the tag (the round file's hash) keys the cache."""
+    import hashlib
+    run_dir = Path(run_dir)
+    last = sorted(run_dir.glob("round_*.pt"), key=lambda p: int(p.stem.split("_")[1]))[-1]
+    tag = hashlib.sha256(last.read_bytes()).hexdigest()[:12]
+    net, seg = load_run(run_dir, num_classes, S, variant, seed, device)
+    return (f"SegMiF (this run, {S.profile})", SegMiFFuser(net=net, seg=seg, device=device, normalise_features=S.feature_normalise), tag)
+
+
+#: Fig. 8's metrics (the paper's EN, SD, SF, SCD)
+FIG8_METRICS = ("EN", "SD", "SF", "SCD")
+
+
+def fig8_per_image(sources: dict, methods, out_dir, S: SegMiFSettings, ours_runs: dict | None = None, seed: int = 0,
+                   device="cpu", max_pairs: int | None = None, max_side: int | None = None, metrics=FIG8_METRICS) -> "pd.DataFrame":
+    """Fig. 8's per-image metrics. `sources`: {label: (root, dataset, split)}; `methods`: registered fusion methods (the
+    peers with official weights); `ours_runs`: {label: (run_dir, num_classes)}: SegMiF as trained in that run joins
+    (`ours_fuser`) when the run has a finished round. Each method is fused and scored by `fmb.fusion_track` (cached under
+    `out_dir/cache/`, fused images under `out_dir/fused/<label>/<method>/`) and its per-image rows are written to
+    `out_dir/per_image/<label>/<method>.csv`; the frame returned is read back from the files written by this call."""
+    import pandas as pd
+    from fusion_papers import fmb
+    out_dir, files = Path(out_dir), []
+    for lab, (root, ds, split) in sources.items():
+        ms = list(methods)
+        run = (ours_runs or {}).get(lab)
+        if run is not None and list(Path(run[0]).glob("round_*.pt")):
+            ms.append(ours_fuser(run[0], run[1], S, seed=seed, device=device))
+        df = fmb.fusion_track(ms, root, name=ds, split=split, metrics=tuple(metrics), cache_dir=out_dir / "cache",
+                              max_pairs=max_pairs, device=device, fused_dir=out_dir / "fused" / lab, max_side=max_side)
+        df.insert(0, "source", lab)
+        for m, g in df.groupby("method", sort=False):
+            f = out_dir / "per_image" / lab / f"{fmb.method_folder(m)}.csv"
+            core.save_csv(f, g)
+            files.append(f)
+    if not files:
+        raise FileNotFoundError("Fig. 8: no test pairs to fuse (no data_root and no MSRS fixtures)")
+    return pd.concat([pd.read_csv(f, dtype={"image": str}) for f in files], ignore_index=True)
