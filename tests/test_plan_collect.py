@@ -237,17 +237,19 @@ def test_collect_restricted_to_tables_checks_only_their_units(fake_chapter, tmp_
 
 
 # ---- the round trip on a real chapter: two TIM Table 7 units (rehearsal) in parallel, then --collect ------------------
-#: measured 2026-11-30 at load 7-9 on the shared 2-core machine: the two units in parallel 228 s, with the collect 319 s,
-#: the test 344 s wall — over the ~4 min CI allows one test here, so it runs when asked
+#: measured 2026-11-30 at load 9-10 on the shared 2-core machine: the two units and the serial run side by side 280 s, with
+#: the collect 366 s, the test 385 s wall (without the serial run: 228 / 319 / 344 s) — over the ~4 min CI allows one test
+#: here, so it runs when asked
 ROUNDTRIP = os.environ.get("FUSION_PAPERS_ROUNDTRIP") == "1" or os.environ.get("FUSION_PAPERS_REHEARSAL_FULL") == "1"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not ROUNDTRIP, reason="set FUSION_PAPERS_ROUNDTRIP=1 (or FUSION_PAPERS_REHEARSAL_FULL=1): ≈ 6 min wall here (344 s measured)")
+@pytest.mark.skipif(not ROUNDTRIP, reason="set FUSION_PAPERS_ROUNDTRIP=1 (or FUSION_PAPERS_REHEARSAL_FULL=1): ≈ 6.5 min wall here (385 s measured)")
 def test_real_chapter_units_then_collect(tmp_path, bindir, root):
     """`plan --run` of two TIM Table 7 rows as two separate processes at once into one out dir (rehearsal 2 on mocks),
     then `reproduce --collect -p tables '["table7"]'`: the collected table holds both rows with the rehearsal status,
-    equal to the units' results, and nothing was recomputed (result files, manifests and checkpoints untouched)."""
+    equal to the units' results and to a serial run of the table, and nothing was recomputed (result files, checkpoints
+    and the units' rehearsal-record rows untouched)."""
     import time
     from fusion_papers import data, tim
     mock = tmp_path / "mock"
@@ -260,8 +262,11 @@ def test_real_chapter_units_then_collect(tmp_path, bindir, root):
     units = [u["unit"] for u in cli.plan_units("tim", "paper", rehearse=2) if u["table"] == "table7"]
     assert units == ["tim:table7:3-DC", "tim:table7:5-DC"]
     t0 = time.perf_counter()
+    serial = [a if a != str(out) else str(tmp_path / "serial") for a in common]   # the serial run of the table, alongside
     procs = [subprocess.Popen([fp, "plan", "--paper", "tim", "--run", u, *common], cwd=root, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for u in units]
+    procs.append(subprocess.Popen([fp, "reproduce", "--paper", "tim", "-p", "tables", '["table7"]', "--no-progress", *serial],
+                                  cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     logs = [p.communicate(timeout=1500)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), "\n".join(l[-3000:] for l in logs)
     t_units = time.perf_counter() - t0
@@ -291,4 +296,6 @@ def test_real_chapter_units_then_collect(tmp_path, bindir, root):
     shown = "".join(str(o.get("data", {}).get("text/html", "")) + str(o.get("data", {}).get("text/plain", ""))
                     for c in nb.cells if "tbl-tim-78" in c.source for o in c.get("outputs", []))
     assert "3-DC" in shown and "5-DC" in shown
+    pd.testing.assert_frame_equal(t7, pd.read_csv(tmp_path / "serial" / "tim" / "results" / "tbl-tim-7" / "table7_metrics.csv"),
+                                  rtol=1e-6)                            # = the serial run's table
     print(f"round trip: two units in parallel {t_units:.0f} s, with collect {t_all:.0f} s wall")
