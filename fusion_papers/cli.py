@@ -19,10 +19,11 @@ from . import __version__
 from .core import project_root, save_json, get_profile, PROFILES
 
 # %% auto #0
-__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'PAPER_MODULES', 'PAPER_ALIASES', 'TIM_TABLE8_ROWS',
-           'CHAPTER_UNITS', 'build_parser', 'notebooks_dir', 'available_chapters', 'chapter_parameters', 'parse_param',
-           'reproduce', 'unit_id', 'unit_done', 'rehearsal_record', 'chapter_tables', 'plan_units', 'slurm_script',
-           'plan', 'run_unit', 'bdl_units', 'segmif_units', 'tim_units', 'chapter_labels', 'main']
+__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'PAPER_MODULES', 'PAPER_ALIASES', 'UNCAPPED_ROWS',
+           'TIM_TABLE8_ROWS', 'CHAPTER_UNITS', 'build_parser', 'notebooks_dir', 'available_chapters',
+           'chapter_parameters', 'parse_param', 'reproduce', 'unit_id', 'unit_done', 'rehearsal_record',
+           'chapter_tables', 'plan_units', 'slurm_script', 'plan', 'run_unit', 'bdl_units', 'segmif_units', 'tim_units',
+           'chapter_labels', 'main']
 
 # %% ../nbs/05_cli.ipynb #730975c8
 CLI_MODULES = ("data", "metrics", "peers", "fmb")   # the modules that own a subcommand (see COMMANDS)
@@ -334,13 +335,19 @@ def _stage_cost(stages: dict, name: str, proxies: dict) -> tuple:
     return None, name
 
 
+#: rows a chapter's rehearsal always runs, for chapters whose own `plan_units` does not mark them `uncapped`
+#: (CAF's Table 3 appends the released ReCoNet to its capped trained rows: `caf.run_table3_tasks`)
+UNCAPPED_ROWS = {"caf": {("tbl-caf-3", "ReCoNet")}}
+
+
 def _cap_units(units: list[dict], rehearse: int) -> list[dict]:
-    """The units a rehearsal with `rehearse` = N runs: per table, the first N rows in the declared order (the chapter's own
-    row first, as the chapters cap their rows) plus rows marked `uncapped`; needs on dropped units are dropped with them."""
+    """The units a rehearsal with `rehearse` = N runs: per table, the first N rows in the declared order with a row named
+    'Ours' first (as the chapters cap their rows: their own row first) plus rows marked `uncapped`; needs on dropped units
+    are dropped with them."""
     if not rehearse:
         return units
     keep, seen = [], {}
-    for u in units:
+    for u in sorted(units, key=lambda u: u["row"] != "Ours"):          # stable: otherwise the declared order
         if u["row"] is None or u.get("uncapped"):
             keep.append(u); continue
         k = tuple(_tables_of(u) or ())
@@ -415,6 +422,9 @@ def plan_units(paper: str, profile: str = "paper", rehearse: int = 0) -> list[di
     ids = [u["unit"] for u in units]
     if len(set(ids)) != len(ids):
         raise ValueError(f"{key}: duplicate units {sorted({i for i in ids if ids.count(i) > 1})}")
+    for u in units:
+        if (u["table"], u["row"]) in UNCAPPED_ROWS.get(key, ()):
+            u["uncapped"] = True
     units = _cap_units(units, rehearse)
     ids = {u["unit"] for u in units}
     wave = {}

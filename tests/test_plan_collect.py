@@ -198,7 +198,10 @@ def test_plan_rehearsal_units_are_the_rows_a_rehearsal_runs():
         assert rows("tim", "table7") == sorted(tim.table_rows(list(tim.TABLE7_OPS), None, n))
         assert rows("tim", "table4") == sorted(tim.table_rows(tim.TASK_ROWS, None, n))
         assert rows("bilevel", "table5") == sorted(list(bdl.TRAINED_TABLES["tbl-bdl-5"][1])[:n])
-        for paper in ("bilevel", "segmif", "tim"):
+        from fusion_papers import caf
+        assert rows("caf", "tbl-caf-1") == sorted(caf.rehearsal_settings(caf.CAF_PROFILES["paper"], n).table_rows)
+        assert rows("caf", "tbl-caf-3") == sorted(list(caf.table3_nets())[:n] + ["ReCoNet"])     # caf.run_table3_tasks' order
+        for paper in ("bilevel", "caf", "segmif", "tim"):
             us = cli.plan_units(paper, "paper", rehearse=n)
             ids = {u["unit"] for u in us}
             assert all(set(u["needs"]) <= ids and f"--rehearse {n}" in u["command"] for u in us)
