@@ -28,10 +28,10 @@ __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'D
            'CAFSettings', 'resolve_settings', 'stage_settings', 'wanted_tables', 'check_rows', 'task_init', 'task_tier',
            'stage_plan', 'required_datasets', 'layout_text', 'check_data_root', 'rehearsal_settings', 'paper_steps',
            'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma',
-           'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods',
-           'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches',
-           'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net',
-           'search', 'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
+           'fuse_official_u8', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods', 'check_official_outputs',
+           'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches', 'StreamBatches',
+           'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net', 'search',
+           'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
            'plot_searched_weights', 'official_pair_outputs', 'showcase_pairs', 'beta_lr_schedule', 'fusion_patches',
            'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
            'run_task_rows', 'run_training', 'plan_units', 'variant_weights', 'LastOutput', 'table3_nets',
@@ -423,15 +423,6 @@ def fuse_official_u8(net: nn.Module, ir_u8: np.ndarray, vis_bgr_u8: np.ndarray) 
     return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR), raw
 
 
-def fuse_official_files(net: nn.Module, ir_path, vis_path) -> np.ndarray:
-    "The official pipeline on two image files (OpenCV reads, as `eval.py`): fused RGB `uint8`."
-    ir = cv2.imread(str(ir_path), cv2.IMREAD_GRAYSCALE)
-    vis = cv2.imread(str(vis_path), cv2.IMREAD_COLOR)
-    for p, a in ((ir_path, ir), (vis_path, vis)):
-        if a is None:
-            raise FileNotFoundError(f"{p}: cannot read image")
-    return cv2.cvtColor(fuse_official_u8(net, ir, vis)[0], cv2.COLOR_BGR2RGB)
-
 # %% ../nbs/02_caf.ipynb #4abf0d4d
 class CAFFuser:
     "`fuse(ir, vis)` with an official CAF checkpoint (`task` 'det' | 'seg'); clean by default, faithful with `official_compat=True`."
@@ -463,8 +454,10 @@ class CAFFuser:
 
 
 def make_caf_fuser(task: str):
-    "A `peers.register_method` factory for `caf-<task>`: `factory(weights=None, device='cpu', official_compat=False)`."
-    def factory(weights=None, device="cpu", official_compat: bool = False, **kw):
+    """A `peers.register_method` factory for `caf-<task>`: `factory(weights=None, device='cpu', official_compat=False)`.
+    Its options are explicit keyword parameters: an unknown option is a `TypeError` naming it (`peers.get` then names it in
+    a `ValueError` with the options it takes), never silently dropped."""
+    def factory(weights=None, device="cpu", *, official_compat: bool = False):
         return CAFFuser(task, weights, device, official_compat)
     factory.__name__ = f"caf_{task}_factory"
     return factory
@@ -704,7 +697,7 @@ class StreamBatches:
         for j in self.order[i * self.bs:(i + 1) * self.bs]:
             stem, irp, visp = self.entries[j]
             pair = data.load_pair_entry(self.dataset, stem, irp, visp)
-            target = data.load_boxes(self.dataset, stem, root=self.root, classes=task_classes("det", self.dataset)) if self.kind == "det" else _load_mask(self.dataset, stem, self.root)
+            target = data.load_boxes(self.dataset, stem, root=self.root, classes=task_classes("det", self.dataset)) if self.kind == "det" else data.load_mask(self.dataset, stem, root=self.root)
             samples.append(_resize_sample(pair, target, self.kind, self.size))
         return make_batches(samples, self.bs, self.kind, device=self.device, shuffle=False)[0]
 
@@ -850,18 +843,6 @@ def search(kind: str, train_batches, val_batches, task_net, settings: CAFSetting
 
 
 # %% ../nbs/02_caf.ipynb #98976148
-def _load_mask(dataset: str, stem: str, root) -> np.ndarray:
-    from fusion_papers import data
-    if hasattr(data, "load_mask"):
-        return np.asarray(data.load_mask(dataset, stem, root=root))
-    spec = data.get_dataset(dataset)
-    lay = data.find_layout(spec, Path(root))
-    hits = sorted((Path(root) / lay.masks).glob(f"{stem}.*"))
-    if not hits:
-        raise FileNotFoundError(f"{Path(root) / lay.masks}: no mask for {stem!r}")
-    return np.asarray(data.read_mask(hits[0]))
-
-
 #: datasets without an official split in CAF: a seeded 80/10/10 partition (CAF: M3FD "randomly partitioned")
 RANDOM_SPLIT_DATASETS = ("m3fd", "multispectral")
 
@@ -889,7 +870,7 @@ def task_samples(kind: str, dataset: str, root=None, split: str | None = None, s
     out = []
     for stem, irp, visp in entries[:limit]:
         pair = data.load_pair_entry(dataset, stem, irp, visp)
-        target = data.load_boxes(dataset, stem, root=root, classes=task_classes("det", dataset)) if kind == "det" else _load_mask(dataset, stem, root)
+        target = data.load_boxes(dataset, stem, root=root, classes=task_classes("det", dataset)) if kind == "det" else data.load_mask(dataset, stem, root=root)
         out.append(_resize_sample(pair, target, kind, size))
     return out
 
@@ -906,9 +887,6 @@ def synthetic_task_root(out_dir, settings: CAFSettings, seed: int = 0) -> Path:
     n = settings.synth_n
     return data.make_synthetic_dataset(root, n=n, size=tuple(settings.synth_size), seed=seed, overwrite=True,
                                        splits={"train": n // 2, "val": n // 4, "test": n - n // 2 - n // 4})
-
-
-
 
 
 def dataset_root(name: str, settings: CAFSettings, data_root=None, out_dir=None, seed: int = 0) -> Path | None:
@@ -1232,7 +1210,7 @@ def finetune_task(kind: str, fuse, dataset: str, root, settings: CAFSettings, ou
                 lab = np.array([l.split() for l in lines], np.float64).reshape(-1, 5)
                 tasks.write_yolo_dataset(ds_dir, [img], [lab], names, split, [stem])
             else:
-                tasks.write_seg_dataset(ds_dir, [img], [_load_mask(dataset, stem, root)], names, split, [stem])
+                tasks.write_seg_dataset(ds_dir, [img], [data.load_mask(dataset, stem, root=root)], names, split, [stem])
             bar.update(1)
         core.save_json(done, {"stems": [e[0] for e in entries]})
     bar.close()
