@@ -70,12 +70,13 @@ class CAFSettings:
     synth_n: int = 12               # smoke: synthetic task pairs (train/val/test)
     synth_size: tuple = (96, 64)    # smoke: synthetic pair size (W, H)
     fig7_max_side: int | None = 160 # Fig. 7 / Table 3 inputs downscaled to this longest side (None: full size)
+    fig7_pairs: int | None = 8      # Fig. 7 pairs per dataset, the first N in file order (None: all — the paper profile)
     perceptual: str = "caf_official"  # perceptual terms as in the official code (detached, zero gradient)
     table_rows: tuple = ("Ours",)   # Tables 1-2 rows fine-tuned here (paper profile: sources, peers and Ours)
     fig7_methods: tuple = ("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "average")  # Fig. 7 methods (peers registry)
     max_images: int | None = None # pairs per split / dataset in fine-tuning, Table 3 and Fig. 7 (None: all; rehearsals cap it)
     table3_rows: int | None = None  # Table 3 rows trained here (None: all 7; rehearsals cap it)
-    table3_task_rows: int | None = 2  # Table 3 rows (in table order, Ours first) that get task columns (None: all; smoke: Ours + Ours_H)
+    table3_task_rows: int | None = 1  # Table 3 rows (in table order, Ours first) that get task columns (None: all; smoke: Ours, reused from Tables 1-2)
     rehearse: int = 0               # >0: a rehearsal (every loop capped at this many steps, mock data)
 
     @property
@@ -90,7 +91,7 @@ CAF_PROFILES = {
                          table_rows=("Infrared", "Visible", "DIDFuse", "ReCoNet", "TarDAL", "CAF-official", "Ours"),
                          fig7_methods=("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "seafusion", "ifcnn",
                                        "average", "laplacian", "dwt", "gff"), batch_size=8, image_size=320,
-                         det_arch="yolov5s", seg_arch="segformer_b0", fig7_max_side=None, table3_task_rows=None),
+                         det_arch="yolov5s", seg_arch="segformer_b0", fig7_max_side=None, fig7_pairs=None, table3_task_rows=None),
 }
 
 
@@ -104,7 +105,7 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 # %% ../nbs/02_caf.ipynb #ca5a9e02
-_LATER_ONLY = ("fig7_max_side", "fig7_methods", "table_rows", "table3_task_rows")
+_LATER_ONLY = ("fig7_max_side", "fig7_pairs", "fig7_methods", "table_rows", "table3_task_rows")
 _SEARCH_ONLY = ("search_epochs", "search_steps", "search_beta_lr", "search_lr_decay", "search_w_lr", "search_w_momentum",
                 "search_w_wd", "fd_r", "search_lr_decay_every")
 _TASK_INIT = ("det_weights", "seg_weights", "det_arch", "seg_arch")
@@ -243,45 +244,18 @@ def required_datasets(tables=None, task: str = "both", profile: str = "paper") -
 
 
 def layout_text(name: str) -> str:
-    "The registry layout(s) of dataset `name` in words (for error messages and docs)."
+    "The registry layout(s) of dataset `name` in words: `data.layout_text` (kept here for callers of `caf.layout_text`)."
     from fusion_papers import data
-    spec = data.get_dataset(name)
-    out = []
-    for lay in spec.layouts:
-        parts = [f"{lay.ir}/" + ("" if lay.single_file else f" + {lay.vis}/")]
-        if lay.boxes: parts.append(f"boxes {lay.boxes}/ ({lay.box_format})")
-        if lay.masks: parts.append(f"masks {lay.masks}/ ({lay.mask_format})")
-        if lay.split_files: parts.append(f"splits {lay.split_files}")
-        if lay.single_file: parts.append("4-channel RGB+thermal PNGs")
-        out.append(", ".join(parts))
-    return " | or | ".join(out)
+    return data.layout_text(name)
 
 
 def check_data_root(data_root, tables=None, task: str = "both", profile: str = "paper") -> dict:
     """The contract of `data_root`: the folder that holds one `<dataset>/` folder per dataset, each in a registry layout.
-    Checks only the datasets of the asked tables; a missing one raises `FileNotFoundError` naming the expected path and
-    layout (all missing ones at once). Returns {dataset: path}."""
+    Checks only the datasets of the asked tables (`required_datasets`) through the shared `data.check_data_root`: one
+    `FileNotFoundError` naming every missing `data_root/<dataset>/`, the tables needing it and its expected layout.
+    Returns {dataset: path}."""
     from fusion_papers import data
-    need = required_datasets(tables, task, profile)
-    if not need:
-        return {}
-    if data_root is None:
-        raise FileNotFoundError("the paper profile needs data_root= (the folder holding " + ", ".join(f"{d}/" for d in need)
-                                + "; see 'Running the paper profile')")
-    base, found, errors = Path(data_root).expanduser(), {}, []
-    for ds, why in need.items():
-        p = base / ds
-        try:
-            if not p.is_dir():
-                raise FileNotFoundError(f"{p}: not a folder")
-            data.find_layout(ds, p)
-            found[ds] = p
-        except FileNotFoundError as e:
-            errors.append(f"  {p}/ (needed by {', '.join(why)}): {e}; expected layout: {layout_text(ds)}")
-    if errors:
-        raise FileNotFoundError(f"data_root {base} lacks the datasets the asked tables need "
-                                f"(data_root holds one <dataset>/ folder per dataset):\n" + "\n".join(errors))
-    return found
+    return data.check_data_root(data_root, required_datasets(tables, task, profile), what="the asked CAF tables")
 
 
 def rehearsal_settings(settings: CAFSettings, rehearse: int = 0) -> CAFSettings:
