@@ -1288,6 +1288,7 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
     def fn():
         patches = fusion_patches(settings.train_patches, settings.image_size, seed, roots=roots,
                                  cache=out_dir / "train" / "patches.npy")
+        core.seed_everything(seed)   # a seeded initialisation (as Table 3's rows): the net depends on the settings, not on what ran before
         net = CAFNet()
         nb = math.ceil(len(patches) / settings.batch_size)
         nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
