@@ -68,7 +68,8 @@ def test_table3_other_rows_fuse_with_their_own_net(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(caf, "finetune_task", _fake_finetune(calls))
     monkeypatch.setattr(caf, "task_step_flops", lambda *a, **k: 0)
-    S = caf.resolve_settings("smoke")
+    S = caf.resolve_settings("smoke", table3_task_rows=2)          # Ours + Ours_H get task columns (smoke default: Ours only)
+    assert caf.table3_task_rows(caf.resolve_settings("smoke")) == ["Ours"]
     with pytest.raises(FileNotFoundError, match="net.pth"):        # run_table3 must have trained it first
         caf.run_table3_tasks(S, {}, {}, tmp_path, rows=["Ours_H"], progress=False)
     state = tmp_path / "tbl-caf-3" / "Ours_H" / "net.pth"
