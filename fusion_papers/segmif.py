@@ -551,7 +551,7 @@ class SegMiFFuser:
 
     def __init__(self, weights=None, device="cpu", official_compat: bool = False, net: nn.Module | None = None,
                  seg: nn.Module | None = None, normalise_features: bool = False, seg_variant: str = "b3"):
-        self.device = core.get_device(device) if hasattr(core, "get_device") else torch.device(device)
+        self.device = core.get_device(str(device))       # "auto", "cpu", "cuda" or a torch.device
         self.official_compat, self.normalise_features = official_compat, normalise_features
         if net is None or seg is None:
             w = find_segmif_weights(weights)
