@@ -517,17 +517,11 @@ def required_datasets(tables=None, profile: str = "paper", rehearse: int = 0) ->
 
 
 def check_data_root(data_root, tables=None, profile: str = "paper", rehearse: int = 0) -> dict:
-    "Check that `data_root/<dataset>/` exists for every dataset the asked tables need, before any work; one error naming all missing."
+    """Check, before any work, that `data_root/<dataset>/` holds a registry layout of every dataset the asked tables need
+    (the shared `data.check_data_root`: one `FileNotFoundError` naming every missing path, the tables needing it and its
+    expected layout). Returns {dataset: [tables needing it]}."""
     need = required_datasets(tables, profile, rehearse)
-    if not need:
-        return {}
-    if data_root is None:
-        raise FileNotFoundError(f"the paper profile / rehearsal needs data_root= (the folder holding {', '.join(f'{d}/' for d in need)} "
-                                "in registry layouts)")
-    missing = [f"{Path(data_root) / d} (for {', '.join(t)}; layout: {data.get_dataset(d).layouts[0] if getattr(data.get_dataset(d), 'layouts', None) else d})"
-               for d, t in need.items() if not (Path(data_root) / d).is_dir()]
-    if missing:
-        raise FileNotFoundError("data_root is missing: " + "; ".join(missing))
+    data.check_data_root(data_root, need, what="BDL's asked tables")
     return need
 
 
