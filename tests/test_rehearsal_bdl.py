@@ -4,11 +4,13 @@
 and writes every trained table with the status "rehearsal"; each training stage has a progress bar and a checkpoint.
 The trained tables honour `rows` and reuse a row already written under `out_dir/<table>/<row>/`.
 
-Measured here (2 cores shared by 7 helpers, load ≈ 9): the trained-tables cell alone ran past 1800 s (the TarDAL run's
-evaluation was cut by the old cell timeout after Tables 2–5 were written); the whole rehearsal is ≈ 40 min wall /
-≈ 8 min CPU, far above the ~4 min target: one paper-size BDL iteration with its upper step is 2.6 TFLOP (the fusion
-net at 384×288 dominates). Lowering the batch to 1 (allowed) roughly halves it; sharing one fused forward across the
-hypergradient closures would cut it further (not done)."""
+Measured here (2 cores shared by 7 helpers, load ≈ 7–12). Before (2026-11-29: per-term hypergradient, batch 2 + 4):
+detection training 494 s/step, 6.5 GB; the full rehearsal ≈ 40 min wall (cut by a cell timeout). After (shared fused
+forward for the lower steps and all hypergradient terms, rehearsal batch 1 + 1): this CI unit — now Table 2's Ours row
+on M3FD AND Multi-Spectral, two trainings with their upper step + two evaluations — 2 passed in 13 min 48 s wall /
+4 min CPU user; detection training 167 s/step (M3FD) and 197 s/step (Multi-Spectral), peak RSS 5.2 / 5.7 GB (2.1–2.8 GB
+of it before the stage). FLOPs of one paper-model iteration with its upper step at 192×160: per-term 2 + 4 = 1.31 TFLOP,
+shared 2 + 4 = 0.79, shared 1 + 1 = 0.28 (`_FlopCount`)."""
 import json
 import os
 import subprocess
