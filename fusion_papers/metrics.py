@@ -173,6 +173,18 @@ def _corr3(x: np.ndarray, k: np.ndarray, border: str = "constant") -> np.ndarray
                         borderType=_BORDER[border])
 
 
+def _kernels():
+    """The compiled per-pixel loops (module `fmi_kernel`, 00ba), or None when numba is missing or the environment
+    sets FUSION_PAPERS_NUMBA=0: then every metric takes its numpy path (same values; checked to 1e-12 below)."""
+    if os.environ.get("FUSION_PAPERS_NUMBA", "1") == "0":
+        return None
+    try:
+        from fusion_papers import fmi_kernel
+    except ImportError:
+        return None
+    return fmi_kernel
+
+
 def matlab_gradient(x: np.ndarray, axis: int) -> np.ndarray:
     "MATLAB `gradient` along `axis` (unit spacing): central differences inside, one-sided at the ends."
     return np.gradient(x, axis=axis)
@@ -354,11 +366,16 @@ def ssim(x: np.ndarray, y: np.ndarray, style: str = "vifb") -> float:
     if style == "cddfuse":
         # CDDFuse's images are float32 and scikit-image keeps float32, so this SSIM is computed in float32
         # (its variance terms E[x²] − E[x]² lose ~3 digits there; float64 would differ by up to 2.5e-4)
-        from scipy.ndimage import uniform_filter
         x32, y32 = (_memo(("f32",), (z,), lambda: z.astype(np.float32)) for z in (x, y))
-        box = lambda z: uniform_filter(z, size=7)
-        s, _ = _ssim_map(x32, y32, box, np.float32((0.01 * 2) ** 2), np.float32((0.03 * 2) ** 2),
-                         cov_norm=np.float32(49 / 48), fkey="box7")
+        C1, C2, cov_norm = np.float32((0.01 * 2) ** 2), np.float32((0.03 * 2) ** 2), np.float32(49 / 48)
+        k = _kernels()
+        if k is not None:     # scipy's box filter bit for bit and the map in one compiled pass (00ba)
+            box = lambda z, sq: _memo(("box7k", sq), (z,), lambda: k.uniform_filter_f32(z * z if sq else z, 7))
+            s = k.ssim_f32_sum(box(x32, False), box(y32, False), box(x32, True), box(y32, True),
+                               k.uniform_filter_f32(x32 * y32, 7), C1, C2, cov_norm, 3)
+            return float(s / ((x.shape[0] - 6) * (x.shape[1] - 6)))
+        from scipy.ndimage import uniform_filter
+        s, _ = _ssim_map(x32, y32, lambda z: uniform_filter(z, size=7), C1, C2, cov_norm=cov_norm, fkey="box7")
         return float(s[3:-3, 3:-3].mean(dtype=np.float64))
     raise ValueError(f"unknown SSIM style {style!r}")
 
@@ -401,7 +418,7 @@ def _gauss_dut(n: int) -> np.ndarray:
 
 
 def _vif_pyramid(x: np.ndarray, style: str):
-    "Per scale: (image, μ, σ²) of one image, computed once per evaluation and shared by every pair using it."
+    "Per scale: (image, μ, E[x²] filtered, window, mode) of one image, computed once per evaluation and shared."
     def build():
         mode = "same:constant" if style == "dut" else "valid"
         z, out = np.asarray(x, np.float64), []
@@ -414,19 +431,28 @@ def _vif_pyramid(x: np.ndarray, style: str):
                 raise ValueError(f"image too small for VIF at scale {s} (needs ≥ {n} px after downsampling)")
             zz = np.minimum(z * z, 255.0) if (style == "uint8" and s == 1) else z * z
             mu = _sep(z, g1, mode)
-            out.append((z, mu, np.maximum(_sep(zz, g1, mode) - mu * mu, 0), g1, mode))
+            out.append((z, mu, _sep(zz, g1, mode), g1, mode))
         return out
     return _memo(("vifpyr", style), (x,), build)
 
 
-def _vif_stats(ref: np.ndarray, dist: np.ndarray, style: str):
-    "Per scale: (σ₁², σ₂², σ₁₂) of a (reference, distorted) pair."
+def _vif_cross(ref: np.ndarray, dist: np.ndarray, style: str):
+    "Per scale: the filtered product E[r·d] of a (reference, distorted) pair (shared by VIF and VIFF)."
     def build():
         out = []
-        for s, ((r, mu1, s1, g1, mode), (d, mu2, s2, _, _)) in enumerate(zip(_vif_pyramid(ref, style), _vif_pyramid(dist, style))):
+        for s, ((r, _, _, g1, mode), (d, _, _, _, _)) in enumerate(zip(_vif_pyramid(ref, style), _vif_pyramid(dist, style))):
             rd = np.minimum(r * d, 255.0) if (style == "uint8" and s == 0) else r * d
-            out.append((s1, s2, _sep(rd, g1, mode) - mu1 * mu2))
+            out.append(_sep(rd, g1, mode))
         return out
+    return _memo(("vifcross", style), (ref, dist), build)
+
+
+def _vif_stats(ref: np.ndarray, dist: np.ndarray, style: str):
+    "Per scale: (σ₁², σ₂², σ₁₂) of a (reference, distorted) pair: σ² = max(E[x²] − μ², 0), σ₁₂ = E[r·d] − μ₁μ₂."
+    var = lambda x: _memo(("vifvar", style), (x,), lambda: [np.maximum(e - mu * mu, 0) for _, mu, e, _, _ in _vif_pyramid(x, style)])
+    def build():
+        return [(s1, s2, e12 - p1[1] * p2[1]) for s1, s2, e12, p1, p2 in
+                zip(var(ref), var(dist), _vif_cross(ref, dist, style), _vif_pyramid(ref, style), _vif_pyramid(dist, style))]
     return _memo(("vifstats", style), (ref, dist), build)
 
 
@@ -439,7 +465,16 @@ def _vif_scales(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float, style: str 
     `style`: 'valid' (Sheikh's `vifp_mscale`: symmetric window, 'valid' filtering); 'dut' (IVIF_ZOO
     `Metric_torch.py`: asymmetric window grid, zero-padded 'same' filtering); 'uint8' ('valid', but the
     scale-1 products ref·ref, dist·dist, ref·dist saturate at 255 as uint8 products do in MATLAB)."""
-    out = []
+    out, k = [], _kernels()
+    if k is not None:          # σ², σ₁₂ and the fix-ups below in one compiled pass per scale (00ba `vif_terms`)
+        for (_, mu1, e11, _, _), (_, mu2, e22, _, _), e12 in zip(_vif_pyramid(ref, style), _vif_pyramid(dist, style),
+                                                                 _vif_cross(ref, dist, style)):
+            tn, td, g = (np.empty(mu1.shape) for _ in range(3))
+            k.vif_terms(mu1, e11, mu2, e22, e12, float(sigma_nsq), tn, td, g)
+            num = cv2.log(tn); num *= 1 / _LN10
+            den = cv2.log(td); den *= 1 / _LN10
+            out.append((num, den, g))
+        return out
     for s1, s2, s12 in _vif_stats(ref, dist, style):
         # the fix-ups of vifp_mscale, in order: σ₁² < 1e-10 → g = 0, sv² = σ₂²; σ₂² < 1e-10 → g = 0, sv² = 0;
         # g < 0 → sv² = σ₂², g = 0; sv² ≤ 1e-10 → 1e-10 (written as masked copies, no fancy indexing)
@@ -497,9 +532,14 @@ def _qabf_grad(x):
     def build():
         # conv2(x, h, 'same') = correlation with the 180°-rotated kernel, zero padding
         sx = _corr3(x, _SOBEL_X_Q[::-1, ::-1], "constant"); sy = _corr3(x, _SOBEL_Y_Q[::-1, ::-1], "constant")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.arctan(sy / sx)
-        a[sx == 0] = np.pi / 2
+        k = _kernels()
+        if k is not None:      # vectorised atan (00ba `qabf_angle`, ≤ 1 ulp from numpy's)
+            a = np.empty(sx.shape)
+            k.qabf_angle(sx.ravel(), sy.ravel(), a.ravel())
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a = np.arctan(sy / sx)
+            a[sx == 0] = np.pi / 2
         return cv2.magnitude(sx, sy), a
     return _memo(("qabfgrad",), (x,), build)
 
@@ -514,6 +554,15 @@ def _qabf_q(gx, ax, gf, af):
 def qabf(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     "Xydeas–Petrović Q^AB/F (L = 1)."
     ga, aa = _qabf_grad(a); gb, ab = _qabf_grad(b); gf, af = _qabf_grad(f)
+    k = _kernels()
+    if k is not None:          # logistic arguments and weighted sums compiled (00ba), exp by OpenCV as below
+        e = [np.empty(gf.size) for _ in range(4)]
+        k.qabf_args(ga.ravel(), aa.ravel(), gf.ravel(), af.ravel(), e[0], e[1])
+        k.qabf_args(gb.ravel(), ab.ravel(), gf.ravel(), af.ravel(), e[2], e[3])
+        for z in e:
+            cv2.exp(z, z)
+        num, den = k.qabf_sums(e[0], e[1], ga.ravel(), e[2], e[3], gb.ravel())
+        return float(num / den) if den > 0 else float("nan")
     qa, qb = _qabf_q(ga, aa, gf, af), _qabf_q(gb, ab, gf, af)
     den = (ga + gb).sum()
     return float((qa * ga + qb * gb).sum() / den) if den > 0 else float("nan")
