@@ -322,9 +322,13 @@ def mutual_information(x: np.ndarray, f: np.ndarray, base: float = math.e, tang_
     xi, fi = _levels(x), _levels(f)
     n = xi.size
     hx, hf = _hist_levels(x) / n, _hist_levels(f) / n
-    if tang_quirk:
-        xi, fi = np.minimum(xi, 254), np.minimum(fi, 254)
-    hxf = np.bincount(xi * 256 + fi, minlength=256 * 256) / n
+    k = _kernels()
+    if k is not None:          # the same counts in one compiled pass (00ba `joint_hist`)
+        hxf = k.joint_hist(xi, fi, 254 if tang_quirk else 255) / n
+    else:
+        if tang_quirk:
+            xi, fi = np.minimum(xi, 254), np.minimum(fi, 254)
+        hxf = np.bincount(xi * 256 + fi, minlength=256 * 256) / n
     return _ent(hx, base) + _ent(hf, base) - _ent(hxf, base)
 
 
@@ -538,8 +542,11 @@ def _qabf_grad(x):
     "Sobel magnitude and angle of one image (computed once per evaluation)."
     def build():
         # conv2(x, h, 'same') = correlation with the 180°-rotated kernel, zero padding
-        sx = _corr3(x, _SOBEL_X_Q[::-1, ::-1], "constant"); sy = _corr3(x, _SOBEL_Y_Q[::-1, ::-1], "constant")
         k = _kernels()
+        xc = np.ascontiguousarray(x, np.float64)
+        sx, sy = np.empty(xc.shape), np.empty(xc.shape)
+        if k is None or not k.sobel_int(xc, sx, sy):     # compiled only on integer images (exact sums, any order)
+            sx = _corr3(x, _SOBEL_X_Q[::-1, ::-1], "constant"); sy = _corr3(x, _SOBEL_Y_Q[::-1, ::-1], "constant")
         if k is not None:      # vectorised atan (00ba `qabf_angle`, ≤ 1 ulp from numpy's)
             a = np.empty(sx.shape)
             k.qabf_angle(sx.ravel(), sy.ravel(), a.ravel())
