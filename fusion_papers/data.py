@@ -35,8 +35,8 @@ __all__ = ['IMAGE_EXTS', 'SYNTH_SCENES', 'SYNTH_DET_CLASSES', 'SYNTH_SEG_CLASSES
            'get_dataset', 'read_split_file', 'dataset_split', 'tim_tno_crops', 'load_checksums', 'file_sha256',
            'build_checksum_registry', 'find_layout', 'images_by_stem', 'match_by_stem', 'scan_pairs', 'list_pairs',
            'load_pair_entry', 'iter_pairs', 'load_boxes', 'load_mask', 'crop_boxes', 'hflip_boxes', 'FusionPairDataset',
-           'collate', 'make_loader', 'is_mock', 'write_mock', 'adapt', 'CheckReport', 'check_dataset',
-           'format_registry', 'cli_register', 'public_copy', 'fetch_public_copy', 'make_yolo_view']
+           'collate', 'make_loader', 'is_mock', 'write_mock', 'adapt', 'CheckReport', 'check_dataset', 'layout_text',
+           'check_data_root', 'format_registry', 'cli_register', 'public_copy', 'fetch_public_copy', 'make_yolo_view']
 
 # %% ../nbs/00a_data.ipynb #639596a8
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -2318,6 +2318,45 @@ def check_dataset(name: str, root: str | os.PathLike, checksums: bool = True, fu
             rep.notes.append(f"checksums: {len(differ)} file(s) differ from the recorded copies, which are not known to be "
                              f"byte-identical with the official release (a re-encoded copy, not necessarily a fault): {differ[:5]}")
     return rep
+
+# %% ../nbs/00a_data.ipynb #4f08c2da
+def layout_text(name: str) -> str:
+    "The registry layout(s) of dataset `name` in words (for error messages and docs)."
+    spec = get_dataset(name)
+    out = []
+    for lay in spec.layouts:
+        parts = [f"{lay.ir}/" + ("" if lay.single_file else f" + {lay.vis}/")]
+        if lay.boxes: parts.append(f"boxes {lay.boxes}/ ({lay.box_format})")
+        if lay.masks: parts.append(f"masks {lay.masks}/ ({lay.mask_format})")
+        if lay.split_files: parts.append(f"splits {lay.split_files}")
+        if lay.single_file: parts.append("4-channel RGB+thermal PNGs")
+        out.append(", ".join(parts))
+    return " | or | ".join(out)
+
+
+def check_data_root(data_root, need: dict, *, what: str = "the asked tables") -> dict[str, Path]:
+    """Check, before any work, that `data_root/<dataset>/` holds a registry layout of each dataset of `need`
+    ({dataset: [labels needing it]}). One `FileNotFoundError` names every missing or unrecognised folder, the labels
+    needing it and the expected layout(s). Returns {dataset: path} (empty when `need` is empty)."""
+    if not need:
+        return {}
+    if data_root is None:
+        raise FileNotFoundError(f"{what} need data_root= (the folder holding "
+                                + ", ".join(f"{d}/" for d in need) + " in registry layouts; see 'Running the paper profile')")
+    base, found, errors = Path(data_root).expanduser(), {}, []
+    for ds, why in need.items():
+        p = base / ds
+        try:
+            if not p.is_dir():
+                raise FileNotFoundError(f"{p}: not a folder")
+            find_layout(ds, p)
+            found[ds] = p
+        except FileNotFoundError as e:
+            errors.append(f"  {p}/ (needed by {', '.join(why)}): {e}; expected layout: {layout_text(ds)}")
+    if errors:
+        raise FileNotFoundError(f"data_root {base} lacks the datasets {what} need "
+                                f"(data_root holds one <dataset>/ folder per dataset):\n" + "\n".join(errors))
+    return found
 
 # %% ../nbs/00a_data.ipynb #2c25ce59
 def format_registry(name: str | None = None) -> str:

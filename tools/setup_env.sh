@@ -13,9 +13,17 @@ fi
 stamp=.venv/.fusion_papers_installed
 want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  # The locked torch is PyPI's CUDA build: the venv takes ~7 GB (torch 1.2, nvidia-* 3.2, triton 0.9). Say so plainly
+  # instead of failing half-way through pip with "No space left on device".
+  free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+  if [ "${free_kb:-0}" -lt $((8 * 1024 * 1024)) ]; then
+    echo "[setup] ERROR: $(pwd) has $((free_kb / 1024)) MB free; installing requirements.lock into .venv needs about 8 GB" \
+         "(PyPI's torch is a CUDA build: ~7 GB installed). Free some space, or point PYTHON at an existing environment." >&2
+    exit 1
+  fi
   echo "[setup] installing requirements.lock (torch, ultralytics, transformers, nbdev, papermill, ... at exact versions) + fusion_papers"
   python -m pip install -q --upgrade pip || echo "[setup] (pip not upgraded: offline)"
-  python -m pip install -q -r requirements.lock
+  python -m pip install -q --no-cache-dir -r requirements.lock
   python -m pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
