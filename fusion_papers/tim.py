@@ -141,20 +141,9 @@ def required_datasets(tables=None) -> dict[str, list[str]]:
 
 
 def check_data_root(data_root, tables=None) -> dict[str, Path]:
-    "Before any work: every dataset the asked tables need is under `data_root/<dataset>/` in a registry layout; one error names all missing ones."
-    root = Path(data_root)
-    missing, found = [], {}
-    for d, ts in required_datasets(tables).items():
-        p = root / d
-        try:
-            data.find_layout(data.get_dataset(d), p)
-            found[d] = p
-        except Exception:
-            lays = "; ".join(l.describe() for l in data.get_dataset(d).layouts)
-            missing.append(f"{p} (for {', '.join(ts)}; expected layout: {lays})")
-    if missing:
-        raise FileNotFoundError("data_root is the folder holding one <dataset>/ folder per dataset; missing:\n  " + "\n  ".join(missing))
-    return found
+    """Before any work: every dataset the asked tables need is under `data_root/<dataset>/` in a registry layout; one
+    error names every missing one, the tables needing it and the expected layout (`data.check_data_root`)."""
+    return data.check_data_root(data_root, required_datasets(tables), what="the asked TIM tables")
 
 
 
