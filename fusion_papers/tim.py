@@ -210,10 +210,11 @@ def row_dir(row: str) -> str:
 def table9_rows(S: "TIMSettings", rows=None) -> list:
     """Table 9's rows to run: `rows` when given; else every K the paper lists in the paper profile, and only
     K = `S.pmi_K` and "w/o Initialization" in smoke/reduced (the other K are one `rows` parameter away)."""
+    extra = ()
     if rows is None and S.profile != "paper":
         rows = (f"K={S.pmi_K}", "w/o Initialization")
-    allr = tuple(TABLE9_K) + tuple(r for r in (rows or ()) if r not in TABLE9_K)
-    return table_rows(allr, rows, S.rehearse)
+        extra = tuple(r for r in rows if r not in TABLE9_K)        # a pmi_K the paper does not list
+    return table_rows(tuple(TABLE9_K) + extra, rows, S.rehearse)
 
 
 def table9_k(row: str) -> int | None:

@@ -84,3 +84,9 @@ def test_task_examples_round_trip_and_figures(tmp_path):
     assert len(fig.axes[0].patches) == 2 and "ours (smoke)" in fig.axes[0].get_title()
     fig = tim.plot_task_examples("seg", ex, ["unlabelled", "car", "person"], tier="rehearsal")
     assert len(fig.axes) == 6 and all("TIM" not in a.get_title() or "ours" in a.get_title() for a in fig.axes)
+
+
+def test_table9_rows_ignore_other_tables_rows():
+    S = tim.resolve_settings("smoke")
+    assert tim.table9_rows(S, ["IAS", "K=6"]) == ["K=6"]
+    assert tim.table9_rows(tim.resolve_settings("smoke", pmi_K=3)) == ["w/o Initialization", "K=3"]
