@@ -33,11 +33,11 @@ __all__ = ['PROFILE_SETTINGS', 'TABLE_DATASETS', 'TABLE6_METHODS', 'TABLE9_K', '
            'exact_compares', 'visual_weights', 'fusion_loss', 'SearchEdge', 'SearchCell', 'TIMSupernet',
            'derive_genotype', 'derive_network', 'one_hot_arch', 'measure_latency', 'search', 'task_pairs',
            'split_pairs', 'patch_stream', 'pmi', 'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'table9_row',
-           'table9_net', 'run_table6_reduced', 'load_table6_reduced', 'load_reduced', 'task_split', 'task_classes_of',
-           'task_sample', 'task_batches', 'fused_rgb', 'build_task_net', 'task_net_loss', 'task_alpha',
-           'derive_task_genotypes', 'search_task', 'train_task_guided', 'evaluate_task', 'task_row', 'task_steps',
-           'pretrain_fusion', 'run_task_table', 'task_example', 'load_task_examples', 'plot_task_examples',
-           'plot_cumulative', 'random_deformation', 'run_table3', 'peers_on_fixtures']
+           'table9_net', 'run_table6_reduced', 'load_table6_reduced', 'plot_cumulative', 'load_reduced', 'task_split',
+           'task_classes_of', 'task_sample', 'task_batches', 'fused_rgb', 'build_task_net', 'task_net_loss',
+           'task_alpha', 'derive_task_genotypes', 'search_task', 'train_task_guided', 'evaluate_task', 'task_row',
+           'task_steps', 'pretrain_fusion', 'run_task_table', 'task_example', 'load_task_examples',
+           'plot_task_examples', 'random_deformation', 'run_table3', 'peers_on_fixtures']
 
 # %% ../nbs/04_tim.ipynb #6f48396d
 @dataclass(frozen=True)
@@ -767,6 +767,22 @@ def load_table6_reduced(folder=REDUCED_TABLE6_DIR) -> dict[str, dict]:
             if (folder / row_dir(r) / "result_seed0.json").exists()}
 
 
+def plot_cumulative(per_image: dict[str, list[dict]], metrics=("MI", "VIF"), *, title: str = ""):
+    """Fig. 11: per metric, the sorted per-image values of each method against the percentage of images (x % of the
+    images score no more than y), from the runs' `per_image` lists."""
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6), squeeze=False)
+    for ax, m in zip(axs[0], metrics):
+        for name, rows_ in per_image.items():
+            v = np.sort([r[m] for r in rows_])
+            ax.plot(100 * np.arange(1, len(v) + 1) / len(v), v, marker="o", ms=3, label=f"{name} (n={len(v)})")
+        ax.set(xlabel="% of images with value ≤ y", ylabel=m)
+        ax.legend(fontsize=10)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def load_reduced(folder="reduced/tim") -> dict:
     "The committed `reduced`-profile results (JSON name → dict) in `folder` (relative to nbs/), manifests excluded."
     folder = Path(folder)
@@ -1210,7 +1226,7 @@ def plot_task_examples(kind: str, ex: dict, classes, *, tier: str, score_thr: fl
     import matplotlib.pyplot as plt
     rows = list(ex)
     if kind == "det":
-        fig, axs = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3), squeeze=False)
+        fig, axs = plt.subplots(1, len(rows), figsize=(3.4 * len(rows), 3.2), squeeze=False)
         cols = _palette(len(classes) + 1) / 255
         for ax, r in zip(axs[0], rows):
             e = ex[r]
@@ -1219,40 +1235,27 @@ def plot_task_examples(kind: str, ex: dict, classes, *, tier: str, score_thr: fl
                 ax.add_patch(mpatches.Rectangle(b[:2], b[2] - b[0], b[3] - b[1], fill=False, ls="--", lw=1, ec="white"))
             keep = np.argsort(-e["scores"])
             keep = [i for j, i in enumerate(keep) if e["scores"][i] >= score_thr or j < top]
+            if not keep:
+                ax.text(0.5, 0.04, "no detection", transform=ax.transAxes, ha="center", color="yellow", fontsize=10)
             for i in keep:
                 b, l, s = e["boxes"][i], int(e["labels"][i]), float(e["scores"][i])
                 c = cols[(l % len(cols)) or 1]
                 ax.add_patch(mpatches.Rectangle(b[:2], b[2] - b[0], b[3] - b[1], fill=False, lw=1.5, ec=c))
-                ax.text(b[0], b[1], f"{classes[l] if l < len(classes) else l} {s:.2f}", color=c, fontsize=6, va="bottom")
-            ax.set_title(f"{r}: ours ({tier})", fontsize=9)
-        fig.suptitle("Fig. 8 (our networks): RetinaNet + C_FD neck detections on each row's fused image; "
-                     "dashed white = ground truth", fontsize=9)
+                ax.text(b[0], b[1], f"{classes[l] if l < len(classes) else l} {s:.2f}", color=c, fontsize=9, va="bottom",
+                        clip_on=True)
+            ax.set_title(f"{r}: ours ({tier})", fontsize=10)
+        fig.suptitle("Fig. 8 (our networks): RetinaNet + C_FD detections\non each row's fused image; dashed = ground truth",
+                     fontsize=10)
     else:
-        fig, axs = plt.subplots(3, len(rows), figsize=(2.8 * len(rows), 6.3), squeeze=False)
+        fig, axs = plt.subplots(3, len(rows), figsize=(3.2 * len(rows), 7), squeeze=False)
         pal = _palette(len(classes))
         for j, r in enumerate(rows):
             e = ex[r]
             for i, (img, name) in enumerate(((e["fused"], "fused"), (pal[e["pred"] % len(pal)], "prediction"),
                                             (pal[e["gt"] % len(pal)], "ground truth"))):
                 axs[i, j].imshow(img); axs[i, j].set_axis_off()
-                axs[i, j].set_title(f"{r}: ours ({tier})" if i == 0 else name, fontsize=8)
-        fig.suptitle("Fig. 9 (our networks): ResNet-18 + C_FD decoder label maps per row", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def plot_cumulative(per_image: dict[str, list[dict]], metrics=("MI", "VIF"), *, title: str = ""):
-    """Fig. 11: per metric, the sorted per-image values of each method against the percentage of images (x % of the
-    images score no more than y), from the runs' `per_image` lists."""
-    import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)
-    for ax, m in zip(axs[0], metrics):
-        for name, rows_ in per_image.items():
-            v = np.sort([r[m] for r in rows_])
-            ax.plot(100 * np.arange(1, len(v) + 1) / len(v), v, marker="o", ms=3, label=f"{name} (n={len(v)})")
-        ax.set(xlabel="% of images with value ≤ y", ylabel=m)
-        ax.legend(fontsize=7)
-    fig.suptitle(title, fontsize=9)
+                axs[i, j].set_title(f"{r}: ours ({tier})" if i == 0 else name, fontsize=10)
+        fig.suptitle("Fig. 9 (our networks):\nResNet-18 + C_FD label maps per row", fontsize=10)
     fig.tight_layout()
     return fig
 
