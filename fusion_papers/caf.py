@@ -28,10 +28,10 @@ __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'D
            'CAFSettings', 'resolve_settings', 'stage_settings', 'wanted_tables', 'check_rows', 'task_init', 'task_tier',
            'stage_plan', 'required_datasets', 'layout_text', 'check_data_root', 'rehearsal_settings', 'paper_steps',
            'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma',
-           'fuse_official_u8', 'fuse_official_files', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods',
-           'check_official_outputs', 'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches',
-           'StreamBatches', 'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net',
-           'search', 'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
+           'fuse_official_u8', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods', 'check_official_outputs',
+           'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches', 'StreamBatches',
+           'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net', 'search',
+           'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
            'plot_searched_weights', 'official_pair_outputs', 'showcase_pairs', 'beta_lr_schedule', 'fusion_patches',
            'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
            'run_task_rows', 'run_training', 'plan_units', 'variant_weights', 'LastOutput', 'table3_nets',
@@ -70,12 +70,13 @@ class CAFSettings:
     synth_n: int = 12               # smoke: synthetic task pairs (train/val/test)
     synth_size: tuple = (96, 64)    # smoke: synthetic pair size (W, H)
     fig7_max_side: int | None = 160 # Fig. 7 / Table 3 inputs downscaled to this longest side (None: full size)
+    fig7_pairs: int | None = 8      # Fig. 7 pairs per dataset, the first N in file order (None: all — the paper profile)
     perceptual: str = "caf_official"  # perceptual terms as in the official code (detached, zero gradient)
     table_rows: tuple = ("Ours",)   # Tables 1-2 rows fine-tuned here (paper profile: sources, peers and Ours)
     fig7_methods: tuple = ("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "average")  # Fig. 7 methods (peers registry)
     max_images: int | None = None # pairs per split / dataset in fine-tuning, Table 3 and Fig. 7 (None: all; rehearsals cap it)
     table3_rows: int | None = None  # Table 3 rows trained here (None: all 7; rehearsals cap it)
-    table3_task_rows: int | None = 2  # Table 3 rows (in table order, Ours first) that get task columns (None: all; smoke: Ours + Ours_H)
+    table3_task_rows: int | None = 1  # Table 3 rows (in table order, Ours first) that get task columns (None: all; smoke: Ours, reused from Tables 1-2)
     rehearse: int = 0               # >0: a rehearsal (every loop capped at this many steps, mock data)
 
     @property
@@ -90,7 +91,7 @@ CAF_PROFILES = {
                          table_rows=("Infrared", "Visible", "DIDFuse", "ReCoNet", "TarDAL", "CAF-official", "Ours"),
                          fig7_methods=("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "seafusion", "ifcnn",
                                        "average", "laplacian", "dwt", "gff"), batch_size=8, image_size=320,
-                         det_arch="yolov5s", seg_arch="segformer_b0", fig7_max_side=None, table3_task_rows=None),
+                         det_arch="yolov5s", seg_arch="segformer_b0", fig7_max_side=None, fig7_pairs=None, table3_task_rows=None),
 }
 
 
@@ -104,7 +105,7 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
     return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 # %% ../nbs/02_caf.ipynb #ca5a9e02
-_LATER_ONLY = ("fig7_max_side", "fig7_methods", "table_rows", "table3_task_rows")
+_LATER_ONLY = ("fig7_max_side", "fig7_pairs", "fig7_methods", "table_rows", "table3_task_rows")
 _SEARCH_ONLY = ("search_epochs", "search_steps", "search_beta_lr", "search_lr_decay", "search_w_lr", "search_w_momentum",
                 "search_w_wd", "fd_r", "search_lr_decay_every")
 _TASK_INIT = ("det_weights", "seg_weights", "det_arch", "seg_arch")
@@ -243,45 +244,18 @@ def required_datasets(tables=None, task: str = "both", profile: str = "paper") -
 
 
 def layout_text(name: str) -> str:
-    "The registry layout(s) of dataset `name` in words (for error messages and docs)."
+    "The registry layout(s) of dataset `name` in words: `data.layout_text` (kept here for callers of `caf.layout_text`)."
     from fusion_papers import data
-    spec = data.get_dataset(name)
-    out = []
-    for lay in spec.layouts:
-        parts = [f"{lay.ir}/" + ("" if lay.single_file else f" + {lay.vis}/")]
-        if lay.boxes: parts.append(f"boxes {lay.boxes}/ ({lay.box_format})")
-        if lay.masks: parts.append(f"masks {lay.masks}/ ({lay.mask_format})")
-        if lay.split_files: parts.append(f"splits {lay.split_files}")
-        if lay.single_file: parts.append("4-channel RGB+thermal PNGs")
-        out.append(", ".join(parts))
-    return " | or | ".join(out)
+    return data.layout_text(name)
 
 
 def check_data_root(data_root, tables=None, task: str = "both", profile: str = "paper") -> dict:
     """The contract of `data_root`: the folder that holds one `<dataset>/` folder per dataset, each in a registry layout.
-    Checks only the datasets of the asked tables; a missing one raises `FileNotFoundError` naming the expected path and
-    layout (all missing ones at once). Returns {dataset: path}."""
+    Checks only the datasets of the asked tables (`required_datasets`) through the shared `data.check_data_root`: one
+    `FileNotFoundError` naming every missing `data_root/<dataset>/`, the tables needing it and its expected layout.
+    Returns {dataset: path}."""
     from fusion_papers import data
-    need = required_datasets(tables, task, profile)
-    if not need:
-        return {}
-    if data_root is None:
-        raise FileNotFoundError("the paper profile needs data_root= (the folder holding " + ", ".join(f"{d}/" for d in need)
-                                + "; see 'Running the paper profile')")
-    base, found, errors = Path(data_root).expanduser(), {}, []
-    for ds, why in need.items():
-        p = base / ds
-        try:
-            if not p.is_dir():
-                raise FileNotFoundError(f"{p}: not a folder")
-            data.find_layout(ds, p)
-            found[ds] = p
-        except FileNotFoundError as e:
-            errors.append(f"  {p}/ (needed by {', '.join(why)}): {e}; expected layout: {layout_text(ds)}")
-    if errors:
-        raise FileNotFoundError(f"data_root {base} lacks the datasets the asked tables need "
-                                f"(data_root holds one <dataset>/ folder per dataset):\n" + "\n".join(errors))
-    return found
+    return data.check_data_root(data_root, required_datasets(tables, task, profile), what="the asked CAF tables")
 
 
 def rehearsal_settings(settings: CAFSettings, rehearse: int = 0) -> CAFSettings:
@@ -423,15 +397,6 @@ def fuse_official_u8(net: nn.Module, ir_u8: np.ndarray, vis_bgr_u8: np.ndarray) 
     return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2BGR), raw
 
 
-def fuse_official_files(net: nn.Module, ir_path, vis_path) -> np.ndarray:
-    "The official pipeline on two image files (OpenCV reads, as `eval.py`): fused RGB `uint8`."
-    ir = cv2.imread(str(ir_path), cv2.IMREAD_GRAYSCALE)
-    vis = cv2.imread(str(vis_path), cv2.IMREAD_COLOR)
-    for p, a in ((ir_path, ir), (vis_path, vis)):
-        if a is None:
-            raise FileNotFoundError(f"{p}: cannot read image")
-    return cv2.cvtColor(fuse_official_u8(net, ir, vis)[0], cv2.COLOR_BGR2RGB)
-
 # %% ../nbs/02_caf.ipynb #4abf0d4d
 class CAFFuser:
     "`fuse(ir, vis)` with an official CAF checkpoint (`task` 'det' | 'seg'); clean by default, faithful with `official_compat=True`."
@@ -463,8 +428,10 @@ class CAFFuser:
 
 
 def make_caf_fuser(task: str):
-    "A `peers.register_method` factory for `caf-<task>`: `factory(weights=None, device='cpu', official_compat=False)`."
-    def factory(weights=None, device="cpu", official_compat: bool = False, **kw):
+    """A `peers.register_method` factory for `caf-<task>`: `factory(weights=None, device='cpu', official_compat=False)`.
+    Its options are explicit keyword parameters: an unknown option is a `TypeError` naming it (`peers.get` then names it in
+    a `ValueError` with the options it takes), never silently dropped."""
+    def factory(weights=None, device="cpu", *, official_compat: bool = False):
         return CAFFuser(task, weights, device, official_compat)
     factory.__name__ = f"caf_{task}_factory"
     return factory
@@ -704,7 +671,7 @@ class StreamBatches:
         for j in self.order[i * self.bs:(i + 1) * self.bs]:
             stem, irp, visp = self.entries[j]
             pair = data.load_pair_entry(self.dataset, stem, irp, visp)
-            target = data.load_boxes(self.dataset, stem, root=self.root, classes=task_classes("det", self.dataset)) if self.kind == "det" else _load_mask(self.dataset, stem, self.root)
+            target = data.load_boxes(self.dataset, stem, root=self.root, classes=task_classes("det", self.dataset)) if self.kind == "det" else data.load_mask(self.dataset, stem, root=self.root)
             samples.append(_resize_sample(pair, target, self.kind, self.size))
         return make_batches(samples, self.bs, self.kind, device=self.device, shuffle=False)[0]
 
@@ -850,18 +817,6 @@ def search(kind: str, train_batches, val_batches, task_net, settings: CAFSetting
 
 
 # %% ../nbs/02_caf.ipynb #98976148
-def _load_mask(dataset: str, stem: str, root) -> np.ndarray:
-    from fusion_papers import data
-    if hasattr(data, "load_mask"):
-        return np.asarray(data.load_mask(dataset, stem, root=root))
-    spec = data.get_dataset(dataset)
-    lay = data.find_layout(spec, Path(root))
-    hits = sorted((Path(root) / lay.masks).glob(f"{stem}.*"))
-    if not hits:
-        raise FileNotFoundError(f"{Path(root) / lay.masks}: no mask for {stem!r}")
-    return np.asarray(data.read_mask(hits[0]))
-
-
 #: datasets without an official split in CAF: a seeded 80/10/10 partition (CAF: M3FD "randomly partitioned")
 RANDOM_SPLIT_DATASETS = ("m3fd", "multispectral")
 
@@ -889,7 +844,7 @@ def task_samples(kind: str, dataset: str, root=None, split: str | None = None, s
     out = []
     for stem, irp, visp in entries[:limit]:
         pair = data.load_pair_entry(dataset, stem, irp, visp)
-        target = data.load_boxes(dataset, stem, root=root, classes=task_classes("det", dataset)) if kind == "det" else _load_mask(dataset, stem, root)
+        target = data.load_boxes(dataset, stem, root=root, classes=task_classes("det", dataset)) if kind == "det" else data.load_mask(dataset, stem, root=root)
         out.append(_resize_sample(pair, target, kind, size))
     return out
 
@@ -906,9 +861,6 @@ def synthetic_task_root(out_dir, settings: CAFSettings, seed: int = 0) -> Path:
     n = settings.synth_n
     return data.make_synthetic_dataset(root, n=n, size=tuple(settings.synth_size), seed=seed, overwrite=True,
                                        splits={"train": n // 2, "val": n // 4, "test": n - n // 2 - n // 4})
-
-
-
 
 
 def dataset_root(name: str, settings: CAFSettings, data_root=None, out_dir=None, seed: int = 0) -> Path | None:
@@ -1232,7 +1184,7 @@ def finetune_task(kind: str, fuse, dataset: str, root, settings: CAFSettings, ou
                 lab = np.array([l.split() for l in lines], np.float64).reshape(-1, 5)
                 tasks.write_yolo_dataset(ds_dir, [img], [lab], names, split, [stem])
             else:
-                tasks.write_seg_dataset(ds_dir, [img], [_load_mask(dataset, stem, root)], names, split, [stem])
+                tasks.write_seg_dataset(ds_dir, [img], [data.load_mask(dataset, stem, root=root)], names, split, [stem])
             bar.update(1)
         core.save_json(done, {"stems": [e[0] for e in entries]})
     bar.close()
@@ -1336,6 +1288,7 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
     def fn():
         patches = fusion_patches(settings.train_patches, settings.image_size, seed, roots=roots,
                                  cache=out_dir / "train" / "patches.npy")
+        core.seed_everything(seed)   # a seeded initialisation (as Table 3's rows): the net depends on the settings, not on what ran before
         net = CAFNet()
         nb = math.ceil(len(patches) / settings.batch_size)
         nb = nb if settings.train_steps is None else min(nb, settings.train_steps)

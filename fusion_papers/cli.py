@@ -19,9 +19,11 @@ from . import __version__
 from .core import project_root, save_json, get_profile, PROFILES
 
 # %% auto #0
-__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'PAPER_MODULES', 'PAPER_ALIASES', 'build_parser',
-           'notebooks_dir', 'available_chapters', 'chapter_parameters', 'parse_param', 'reproduce', 'unit_id',
-           'unit_done', 'rehearsal_record', 'chapter_tables', 'plan_units', 'slurm_script', 'plan', 'run_unit', 'main']
+__all__ = ['CLI_MODULES', 'CHAPTER_MODULES', 'COMMANDS', 'CHAPTERS', 'PAPER_MODULES', 'PAPER_ALIASES', 'UNCAPPED_ROWS',
+           'TIM_TABLE8_ROWS', 'CHAPTER_UNITS', 'build_parser', 'notebooks_dir', 'available_chapters',
+           'chapter_parameters', 'parse_param', 'reproduce', 'unit_id', 'unit_done', 'rehearsal_record',
+           'chapter_tables', 'plan_units', 'slurm_script', 'plan', 'run_unit', 'bdl_units', 'segmif_units', 'tim_units',
+           'chapter_labels', 'main']
 
 # %% ../nbs/05_cli.ipynb #730975c8
 CLI_MODULES = ("data", "metrics", "peers", "fmb")   # the modules that own a subcommand (see COMMANDS)
@@ -151,8 +153,9 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
     `nproc` > 1: every DDP-capable stage (task fine-tuning, fusion training) runs on that many processes under torchrun
     (`$FUSION_PAPERS_NPROC`, see `distributed`). A run restricted by `-p tables`/`-p rows` is one *unit* of `plan`: it
     executes into `OUT/<paper>/units/<unit>/` and leaves a marker there. `collect`: check that every unit of the plan has
-    its marker (else an error listing the missing units and their commands), then run the whole chapter, which reuses
-    the units' result files, to assemble its tables and figures."""
+    its marker (else an error listing the missing units and their commands), then run the whole chapter (or the tables of
+    `-p tables`, checking only their units), which reuses the units' result files, to assemble its tables and figures.
+    With `rehearse` the units are those a rehearsal runs (`plan_units(..., rehearse)`)."""
     from fusion_papers import core
     get_profile(profile)
     if int(nproc) < 1:
@@ -193,9 +196,12 @@ def reproduce(papers, profile: str = "smoke", out: str | os.PathLike = "results"
         if bad:
             raise ValueError(f"{have[paper].name} has no parameter(s) {bad}; its parameters are: {', '.join(sorted(valid))}")
         if collect:
-            if params.get("tables") is not None or params.get("rows") is not None:
-                raise ValueError("--collect assembles every table: do not pass -p tables / -p rows with it")
-            missing = [u for u in plan_units(paper, profile) if not unit_done(out, u)]
+            if params.get("rows") is not None:
+                raise ValueError("--collect assembles whole tables: do not pass -p rows with it (-p tables restricts it to those tables)")
+            want = params.get("tables")
+            want = None if want is None else ([want] if isinstance(want, str) else list(want))
+            missing = [u for u in plan_units(paper, profile, int(rehearse or 0)) if not unit_done(out, u)
+                       and (want is None or set(_tables_of(u) or ()) & set(want))]
             if missing:
                 raise FileNotFoundError(f"--collect: {len(missing)} unit(s) of {paper} have no result in {out} yet:\n"
                                         + "\n".join(f"  {u['unit']}: {u['command']}" for u in missing))
@@ -285,13 +291,19 @@ def unit_id(paper: str, tables=None, rows=None) -> str:
     return ":".join(x for x in (paper, j(tables), j(rows)) if x)
 
 
+def _tables_of(unit: dict) -> list | None:
+    "A unit's tables as a list (a unit may run several tables/figures that share one notebook cell), or None (the whole chapter)."
+    t = unit.get("table")
+    return None if t is None else ([t] if isinstance(t, str) else list(t))
+
+
 def unit_done(out, unit: dict) -> bool:
     "True when `unit` (or a run covering it: its whole table, its whole chapter) left its marker under `out`."
     pdir = Path(out) / unit["paper"] / "units"
-    for tables, rows in ((unit["table"], unit["row"]), (unit["table"], None), (None, None)):
+    for tables, rows in ((_tables_of(unit), unit["row"]), (_tables_of(unit), None), (None, None)):
         if tables is None and rows is not None:
             continue
-        u = unit_id(unit["paper"], None if tables is None else [tables], None if rows is None else [rows])
+        u = unit_id(unit["paper"], tables, None if rows is None else [rows])
         if (pdir / _safe(u) / "unit.json").exists() or (u == unit["paper"] and (Path(out) / unit["paper"] / "unit.json").exists()):
             return True
     return False
@@ -315,13 +327,52 @@ def chapter_tables(mod) -> tuple | None:
     return None
 
 
-def plan_units(paper: str, profile: str = "paper") -> list[dict]:
-    """The units of chapter `paper` under `profile`: unit id, table, row, needs (unit ids), wave, projected GPU-hours (None
-    with the reason where there is no record) and the command running it."""
+def _stage_cost(stages: dict, name: str, proxies: dict) -> tuple:
+    "(GPU-hours of one run of stage `name`, its basis text) from the record's `stages`; a proxy stage where the unit names one."
+    for s, via in ((name, ""), (proxies.get(name), f" ≈ {proxies.get(name)}")):
+        if s and s in stages and stages[s].get("projected_gpu_hours") is not None:
+            return stages[s]["projected_gpu_hours"], name + via
+    return None, name
+
+
+#: rows a chapter's rehearsal always runs, for chapters whose own `plan_units` does not mark them `uncapped`
+#: (CAF's Table 3 appends the released ReCoNet to its capped trained rows: `caf.run_table3_tasks`)
+UNCAPPED_ROWS = {"caf": {("tbl-caf-3", "ReCoNet")}}
+
+
+def _cap_units(units: list[dict], rehearse: int) -> list[dict]:
+    """The units a rehearsal with `rehearse` = N runs: per table, the first N rows in the declared order with a row named
+    'Ours' first (as the chapters cap their rows: their own row first) plus rows marked `uncapped`; needs on dropped units
+    are dropped with them."""
+    if not rehearse:
+        return units
+    keep, seen = [], {}
+    for u in sorted(units, key=lambda u: u["row"] != "Ours"):          # stable: otherwise the declared order
+        if u["row"] is None or u.get("uncapped"):
+            keep.append(u); continue
+        k = tuple(_tables_of(u) or ())
+        seen[k] = seen.get(k, 0) + 1
+        if seen[k] <= int(rehearse):
+            keep.append(u)
+    ids = {u["unit"] for u in keep}
+    dropped = {u["unit"] for u in units} - ids
+    for u in keep:
+        u["needs"] = [n for n in u["needs"] if n not in dropped]
+    return keep
+
+
+def plan_units(paper: str, profile: str = "paper", rehearse: int = 0) -> list[dict]:
+    """The units of chapter `paper` under `profile`: unit id, table(s), row, needs (unit ids), wave, projected GPU-hours (None
+    with the reason where there is no record) and the command running it. `rehearse` = N: the units a rehearsal with N runs
+    (per table the first N rows, see `_cap_units`). Declared by the chapter (`plan_units`) or here (`CHAPTER_UNITS`, read
+    from the chapter's own registries); else one unit per table of `<MODULE>_TABLES`, or one for the chapter."""
     key = _paper_key(paper)
     mod = importlib.import_module(f"fusion_papers.{PAPER_MODULES[key]}")
     if hasattr(mod, "plan_units"):
         units = [dict(u) for u in mod.plan_units(profile)]
+        declared = True
+    elif key in CHAPTER_UNITS:
+        units = [dict(u) for u in CHAPTER_UNITS[key](profile)]
         declared = True
     else:
         tables = chapter_tables(mod)
@@ -332,29 +383,49 @@ def plan_units(paper: str, profile: str = "paper") -> list[dict]:
     stages = (record or {}).get("stages", {})
     for u in units:
         u.setdefault("row", None); u.setdefault("needs", []); u.setdefault("stages", None)
+        if isinstance(u["table"], (list, tuple)):
+            u["table"] = list(u["table"]) if len(u["table"]) > 1 else u["table"][0]
         u["paper"] = key
-        u["unit"] = unit_id(key, u["table"] and [u["table"]], u["row"] and [u["row"]])
+        u["unit"] = unit_id(key, _tables_of(u), u["row"] and [u["row"]])
         u["needs"] = [n if n.startswith(key + ":") else f"{key}:{n}" for n in u["needs"]]
         if record is None:
             u["gpu_hours"], u["basis"] = None, f"no record (fusion_papers/rehearsal_records/{PAPER_MODULES[key]}.json)"
         else:
-            if u["stages"] is not None:
-                names, runs = list(u["stages"]), {}
+            if isinstance(u["stages"], dict):
+                runs = dict(u["stages"])
+            elif u["stages"] is not None:
+                runs = {s: 1 for s in u["stages"]}
             else:
-                names = [s for s in stages if u["table"] is None or s == u["table"] or s.startswith(u["table"] + "/")]
-                runs = {s: int(stages[s].get("paper_runs") or 1) for s in names}
-            have = [s for s in names if s in stages and stages[s].get("projected_gpu_hours") is not None]
-            lack = [s for s in names if s not in have]
-            u["gpu_hours"] = round(sum(stages[s]["projected_gpu_hours"] * runs.get(s, 1) for s in have), 4) if have else None
-            u["basis"] = ("record: " + " + ".join(f"{s}" + (f" ×{runs[s]}" if runs.get(s, 1) > 1 else "") for s in have)
-                          if have else "record has no projection for this unit") + (f"; not projected: {', '.join(lack)}" if lack else "")
+                tabs = _tables_of(u)
+                runs = {s: int(stages[s].get("paper_runs") or 1) for s in stages
+                        if tabs is None or any(s == t or s.startswith(t + "/") for t in tabs)}
+            have, lack = [], []
+            for s, n in runs.items():
+                h, b = _stage_cost(stages, s, u.get("proxies") or {})
+                (have if h is not None else lack).append((h, b, n))
+            u["gpu_hours"] = round(sum(h * n for h, _, n in have), 4) if have else None
+            u["basis"] = ("record: " + " + ".join(b + (f" ×{n:g}" if n != 1 else "") for _, b, n in have) if have else
+                          ("no training stage: evaluates or draws from files (not projected)" if not runs
+                           else "record has no projection for this unit")) \
+                         + (f"; not projected: {', '.join(b for _, b, _ in lack)}" if lack else "")
+        if u.get("note"):
+            u["basis"] += f" ({u['note']})"
         cmd = f'fusion-papers reproduce --paper {key} --profile {profile} --data-root "$DATA_ROOT" --out "$OUT"'
+        if rehearse:
+            cmd += f" --rehearse {int(rehearse)}"
         if u["table"]:
-            cmd += f" -p tables '{json.dumps([u['table']])}'"
+            cmd += f" -p tables '{json.dumps(_tables_of(u), ensure_ascii=False)}'"
         if u["row"]:
-            cmd += f" -p rows '{json.dumps([u['row']])}'"
+            cmd += f" -p rows '{json.dumps([u['row']], ensure_ascii=False)}'"
         u["command"] = cmd
         u["declared"] = declared
+    ids = [u["unit"] for u in units]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{key}: duplicate units {sorted({i for i in ids if ids.count(i) > 1})}")
+    for u in units:
+        if (u["table"], u["row"]) in UNCAPPED_ROWS.get(key, ()):
+            u["uncapped"] = True
+    units = _cap_units(units, rehearse)
     ids = {u["unit"] for u in units}
     wave = {}
     def depth(u, seen=()):
@@ -400,12 +471,12 @@ def slurm_script(units: list[dict], profile: str = "paper", gpus_per_unit: int =
 
 
 def plan(papers=("all",), profile: str = "paper", as_json: bool = False, slurm: bool = False, gpus_per_unit: int = 1,
-         file=None) -> list[dict]:
-    "Print the units of `papers` (table, `--json` or `--slurm`) and return them."
+         file=None, rehearse: int = 0) -> list[dict]:
+    "Print the units of `papers` (table, `--json` or `--slurm`) and return them (`rehearse`: those a rehearsal with N runs)."
     file = file or sys.stdout
     papers = [papers] if isinstance(papers, str) else list(papers)
     keys = list(CHAPTERS) if "all" in papers else [_paper_key(p) for p in papers]
-    units = [u for k in keys for u in plan_units(k, profile)]
+    units = [u for k in keys for u in plan_units(k, profile, rehearse)]
     if as_json:
         print(json.dumps(units, indent=1), file=file)
     elif slurm:
@@ -434,7 +505,7 @@ def run_unit(unit: str | int, papers=("all",), profile: str = "paper", wave: int
     "Run one unit of the plan: by id (`caf:tbl-caf-1:DIDFuse`) or by index within `wave` (what a Slurm array task passes)."
     papers = [papers] if isinstance(papers, str) else list(papers)
     keys = list(CHAPTERS) if "all" in papers else [_paper_key(p) for p in papers]
-    units = [u for k in keys for u in plan_units(k, profile)]
+    units = [u for k in keys for u in plan_units(k, profile, reproduce_kw.get("rehearse") or 0)]
     if wave is not None:
         units = [u for u in units if u["wave"] == int(wave)]
         try:
@@ -448,7 +519,7 @@ def run_unit(unit: str | int, papers=("all",), profile: str = "paper", wave: int
         u = found[0]
     extra = dict(reproduce_kw.pop("extra_params", None) or {})
     if u["table"]:
-        extra["tables"] = [u["table"]]
+        extra["tables"] = _tables_of(u)
     if u["row"]:
         extra["rows"] = [u["row"]]
     return reproduce([u["paper"]], profile, extra_params=extra, **reproduce_kw)
@@ -473,9 +544,141 @@ def _register_plan(sub):
             run_unit(a.run, a.paper, a.profile, a.wave, out=a.out, data_root=a.data_root, device=a.device, nproc=a.nproc,
                      rehearse=a.rehearse, nbs=a.nbs, seed=a.seed)
         else:
-            plan(a.paper, a.profile, a.json, a.slurm, a.gpus_per_unit)
+            plan(a.paper, a.profile, a.json, a.slurm, a.gpus_per_unit, rehearse=a.rehearse)
         return 0
     q.set_defaults(func=go)
+
+# %% ../nbs/05_cli.ipynb #e8b2d6a5
+def bdl_units(profile: str = "paper") -> list[dict]:
+    """BDL's units, read from `bdl.TRAINED_TABLES` and `bdl.BDL_TABLES`: one per trained row; a row whose settings equal
+    an earlier row's (e.g. Table 4 'Proposed' = Table 2 'Ours') reuses that run (`bdl.trained_run` caches by settings), so
+    it needs that unit and costs nothing; Figs. 4–6 read the detection/segmentation runs; Fig. 3 is drawn in Table 1's
+    cell. Cost: the record's `train/<tag>` stage × the row's paper steps ÷ the record's (Table 5: 10 epochs); a strategy or
+    weighting the record lacks is costed as the bi-level run of the same networks (a proxy, said so)."""
+    from dataclasses import asdict, replace
+    from fusion_papers import bdl
+    base = bdl.bdl_settings("paper" if profile == "smoke" else profile)
+    first, units = {}, []
+    for label, (_, rows, _, _, _) in bdl.TRAINED_TABLES.items():
+        t = bdl.table_key(label)
+        for r, over in rows.items():
+            s = replace(base, **over)
+            if label == "tbl-bdl-5":
+                s = replace(s, steps=min(s.steps, bdl._TABLE5_EPOCHS * 1800))
+            k = json.dumps(asdict(s), sort_keys=True, default=str)
+            tag = f"{s.task}_{s.strategy}_{s.weighting}_{s.fusion_net}"
+            if k in first:
+                units.append(dict(table=t, row=r, needs=[first[k]], stages={}, note=f"the same run as {first[k]} (reused)"))
+                continue
+            first[k] = f"{t}:{r}"
+            scale = bdl._paper_steps(s, label) / bdl._PAPER["steps"]
+            proxy = f"train/{s.task}_bilevel_rlw_{s.fusion_net}"
+            units.append(dict(table=t, row=r, needs=[], stages={f"train/{tag}": scale, f"eval/{tag}": 1},
+                              proxies={f"train/{tag}": proxy} if proxy != f"train/{tag}" else {}))
+    det, seg = first.get(json.dumps(asdict(base), sort_keys=True, default=str)), \
+        first.get(json.dumps(asdict(replace(base, task="seg")), sort_keys=True, default=str))
+    trained = {bdl.table_key(l) for l in bdl.TRAINED_TABLES}
+    figs = {"fig4": [det], "fig5": [seg], "fig6": [det, seg]}
+    for t in bdl.BDL_TABLES:
+        if t in trained or t == "fig3":
+            continue
+        units.append(dict(table=["table1", "fig3"] if t == "table1" else t, needs=[n for n in figs.get(t, []) if n], stages={}))
+    return units
+
+
+def segmif_units(profile: str = "paper") -> list[dict]:
+    """SegMiF's units, read from `segmif.TABLES`, `TABLE12_ROWS`, `TABLE12_SOURCES`, `TABLE3_ROWS`: one per row of Tables
+    1–2 (each trains its own segmenter: Ours with the fusion rounds, Visible/Infrared on one modality, the fusion-method
+    rows on that method's images) and of Table 3 (each variant on MFNet and FMB; M4 is Tables 1–2's Ours, reused, so it
+    needs those two units); Figs. 7 and 8 share a cell (one unit, needing the two Ours rows for SegMiF's panel); Figs.
+    9–10 read every Table 1–2 row, Figs. 11–12 every Table 3 row; Fig. 13 is one unit (its traces are one file).
+    Cost: the record's per-round stages × the paper's rounds; rows the rehearsal did not run are costed with the stage
+    they share with a recorded row (same networks, crops, steps: a proxy, said so); a fusion method's own images are not
+    projected."""
+    from fusion_papers import segmif
+    R = segmif.SETTINGS["paper"].rounds
+    units, labels = [], {"tbl-segmif-1": "mfnet", "tbl-segmif-2": "fmb"}
+    for t in labels:
+        for r in segmif.TABLE12_ROWS:
+            src = segmif.TABLE12_SOURCES[r]
+            parts = (("fusion", "regenerate") if src is None else (("regenerate",) if src.startswith("peer:") else ())) + ("segmenter", "test")
+            st = {f"{t}/{r}/r1 {p}": (1 if (p == "regenerate" and src) else R) for p in parts}
+            units.append(dict(table=t, row=r, stages=st, proxies={f"{t}/{r}/r1 {p}": f"{t}/Ours/r1 {p}" for p in ("segmenter", "test")}))
+    ours = [f"{t}:Ours" for t in labels]
+    t3 = ["M4"] + [r for r in segmif.TABLE3_ROWS if r != "M4"]          # the chapter's order (M4 always kept)
+    for r in t3:
+        if r == "M4":
+            units.append(dict(table="tbl-segmif-3", row=r, needs=ours, stages={}, uncapped=True,
+                              note="Tables 1-2's Ours rows, reused"))
+            continue
+        st = {f"{ds}/{r}/r1 {p}": R for ds in ("mfnet", "fmb") for p in ("fusion", "regenerate", "segmenter", "test")}
+        units.append(dict(table="tbl-segmif-3", row=r, stages=st,
+                          proxies={s: s.replace(f"/{r}/", "/Concatenate/") for s in st}))
+    units.append(dict(table=["fig-segmif-8", "fig-segmif-7"], needs=ours, stages={}))
+    units.append(dict(table="fig-segmif-9-10", needs=[f"{t}:{r}" for t in labels for r in segmif.TABLE12_ROWS], stages={}))
+    for f in ("fig-segmif-11", "fig-segmif-12"):
+        units.append(dict(table=f, needs=[f"tbl-segmif-3:{r}" for r in t3], stages={}))
+    units.append(dict(table="fig-segmif-13", stages={f"fig-segmif-13/{k}": 1 for k in segmif.FIG13_STRATEGIES}))
+    covered = {x for u in units for x in ([u["table"]] if isinstance(u["table"], str) else u["table"])}
+    if covered != set(segmif.TABLES):
+        raise ValueError(f"segmif_units out of date with segmif.TABLES: {sorted(covered ^ set(segmif.TABLES))}")
+    return units
+
+
+TIM_TABLE8_ROWS = ("λ=0.5", "λ=0", "λ=2")    # Table 8's rows as the chapter names them (ours first; its cell `tbl-tim-78`)
+
+
+def tim_units(profile: str = "paper") -> list[dict]:
+    """TIM's units, read from `tim.TABLE_DATASETS`, `TABLE3_ROWS`, `TASK_ROWS`, `TABLE7_OPS`: one per row of Tables 3, 4,
+    5, 7, 8; Tables 6 (IAS/DARTS × seeds) and 9 (PMI, K and without) are one unit each with the figure drawn in their cell
+    (Figs. 10, 12); Tables 1–2 and Fig. 4 share the peers/efficiency cells. Dependencies: Table 3's TIM row (and Fig. 5)
+    uses the PMI-initialised net of Table 9; Table 10 reuses Table 9's PMI runs and the TIM rows of Tables 4–5 (fusion
+    pre-training, C_FD search, task-guided training); the other rows of Tables 4/5 share one task network trained on
+    average-fused images (trained by the Visible unit). Cost: the record's stages; rows it did not run are costed with
+    the recorded row of the same table (same schedule: a proxy, said so)."""
+    from fusion_papers import tim
+    P = tim.PROFILE_SETTINGS["paper"]
+    t9 = ["table9", "fig12"]
+    units = [dict(table=["table1", "table2", "fig4"], stages={})]
+    for r in tim.TABLE3_ROWS:
+        units.append(dict(table=["table3", "fig5"] if r == "TIM" else "table3", row=r, stages={"tbl-tim-3": 1},
+                          needs=[f"{'+'.join(t9)}"] if r == "TIM" else []))
+    for t, lab in (("table4", "tbl-tim-4"), ("table5", "tbl-tim-5")):
+        for r in tim.TASK_ROWS:
+            if r == "TIM":
+                units.append(dict(table=t, row=r, stages={f"{lab}/TIM/{p}": 1 for p in ("pretrain-fusion", "search", "train")}))
+            else:
+                units.append(dict(table=t, row=r, stages={f"{lab}/baseline-on-average": 1} if r == "Visible" else {},
+                                  needs=[] if r == "Visible" else [f"{t}:Visible"],
+                                  note=None if r == "Visible" else "tested with the shared task net the Visible unit trains"))
+    units.append(dict(table=["table6", "fig10"], stages={f"tbl-tim-6/{m}/seed0": len(P.seeds) for m in ("ias", "darts")}))
+    units += [dict(table="table7", row=k, stages={f"tbl-tim-7/{k}": 1}, proxies={f"tbl-tim-7/{k}": f"tbl-tim-7/{next(iter(tim.TABLE7_OPS))}"})
+              for k in tim.TABLE7_OPS]
+    units += [dict(table="table8", row=r, stages={f"tbl-tim-8/{r}": 1}, proxies={f"tbl-tim-8/{r}": f"tbl-tim-8/{TIM_TABLE8_ROWS[0]}"})
+              for r in TIM_TABLE8_ROWS]
+    units.append(dict(table=t9, stages={f"tbl-tim-9/K={P.pmi_K}": 1, "tbl-tim-9/K=None": 1}))
+    units.append(dict(table="table10", needs=["+".join(t9), "table4:TIM", "table5:TIM"],
+                      stages={"tbl-tim-10/Direct Fusion/det": 1, "tbl-tim-10/Direct Fusion/seg": 1}))
+    units.append(dict(table="fig6", stages={}))
+    covered = {x for u in units for x in ([u["table"]] if isinstance(u["table"], str) else u["table"])}
+    if covered != set(tim.TABLE_DATASETS):
+        raise ValueError(f"tim_units out of date with tim.TABLE_DATASETS: {sorted(covered ^ set(tim.TABLE_DATASETS))}")
+    return units
+
+
+#: units declared here for chapters without their own `plan_units` (read from the chapter's registries)
+CHAPTER_UNITS = {"bilevel": bdl_units, "segmif": segmif_units, "tim": tim_units}
+
+
+def chapter_labels(paper: str) -> list[str]:
+    "Every table/figure of chapter `paper` by the name its `tables` parameter takes (what the plan's units cover)."
+    key = _paper_key(paper)
+    mod = importlib.import_module(f"fusion_papers.{PAPER_MODULES[key]}")
+    for attr in ("BDL_TABLES", "CAF_TABLES", "TABLE_DATASETS", "TABLES"):
+        if hasattr(mod, attr) and (attr != "TABLES" or key == "segmif"):
+            return list(getattr(mod, attr))
+    return []
+
 
 # %% ../nbs/05_cli.ipynb #4c6c4f77
 def main(argv=None) -> int:

@@ -614,6 +614,22 @@ def record_path(out_dir) -> Path:
 
 
 @contextlib.contextmanager
+def _record_lock(path: Path):
+    "An exclusive lock (`fcntl.flock` on `<record>.lock`) around a read-modify-write of a rehearsal record; no-op without fcntl."
+    try:
+        import fcntl
+    except ImportError:                   # not POSIX: no lock (parallel units into one out_dir need a POSIX file system)
+        yield
+        return
+    with open(str(path) + ".lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def stage(name: str, out_dir, steps: int | None = None, paper_steps: int | None = None, flops_per_step: int | None = None,
           *, unit: str = "step", note: str = "", flops_scale: float = 1.0, **meta):
     """One long stage of a chapter: yields a `StageRecord` and, on exit (also on error), writes its row into
@@ -636,14 +652,22 @@ def stage(name: str, out_dir, steps: int | None = None, paper_steps: int | None 
         row = rec.as_dict(wall, (rss0, _rss_mb()[1]), reset_ok, status)
         row.update(json_safe(meta))
         path = record_path(out_dir)
-        try:
-            doc = load_json(path) if path.exists() else {}
-        except ValueError:
-            doc = {}
-        doc.setdefault("gpu_throughput", GPU_THROUGHPUT)
-        doc.setdefault("host", {"cpu": platform.processor() or platform.machine(), "threads": os.environ.get("OMP_NUM_THREADS")})
-        doc.setdefault("stages", {})[name] = row
-        save_json(path, doc)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _record_lock(path):          # units run in parallel into one out_dir (`fusion-papers plan`) share this file
+            try:
+                doc = load_json(path) if path.exists() else {}
+            except ValueError:
+                doc = {}
+            doc.setdefault("gpu_throughput", GPU_THROUGHPUT)
+            doc.setdefault("host", {"cpu": platform.processor() or platform.machine(), "threads": os.environ.get("OMP_NUM_THREADS")})
+            old = doc.setdefault("stages", {}).get(name)
+            if (status == "ok" and rec.progress_bars == 0 and not rec.ticks and old and old.get("status") == "ok"
+                    and (old.get("progress_bars") or 0) >= 1):
+                # no bar, nothing counted: the stage found its work done (a cached result) — keep the row of the run that did it
+                doc["stages"][name] = {**old, "reused_utc": row["finished_utc"]}
+            else:
+                doc["stages"][name] = row
+            save_json(path, doc)
 
 
 def rehearsal_table(record) -> "pd.DataFrame":
