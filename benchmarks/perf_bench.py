@@ -104,8 +104,8 @@ def load_previous(rev: str):
                              capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    mod = types.ModuleType("fusion_papers_metrics_" + rev)
-    mod.__file__ = f"{rev}:fusion_papers/metrics.py"
+    mod = types.ModuleType(f"fusion_papers._metrics_{rev}")
+    mod.__file__, mod.__package__ = f"{rev}:fusion_papers/metrics.py", "fusion_papers"   # its relative imports
     exec(compile(src, mod.__file__, "exec"), mod.__dict__)
     return mod
 
