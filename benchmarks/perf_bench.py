@@ -14,6 +14,11 @@ all cores (wall and summed CPU; identical tables asserted); (3) command-line sta
 eval forward under `no_grad` vs BatchNorm folded under `inference_mode` vs folded + tiled (256 px tiles, 8 px halo)
 vs folded + channels-last (oneDNN),
 CPU time, GMAC/s beside a same-run fp32 matmul, peak RSS above the post-import baseline, max |Δ| vs plain.
+
+`--against REV` (default: the commit before the compiled SSIM/VIF/Qabf loops) also loads `fusion_papers/metrics.py`
+as it was at REV (`git show`, needs the git history) and times it in the same run on the same arrays, per metric
+and per suite, with the largest relative difference of the values (all five conventions). `--metrics-only` runs
+just the metric sections.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ for _k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 HERE = Path(__file__).resolve().parent
 SUITE12 = ["EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "CC", "PSNR", "MSE"]
+PREV_REV = "da6defb"       # main before the compiled SSIM/VIF/Qabf loops (2026-11-30)
 
 
 def _pair():
@@ -88,6 +94,76 @@ def bench_metrics(repeats: int, skip_fmi: bool) -> dict:
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         res["fmi"]["kernel_first_call_fresh_process_cpu_s"] = float(r.stdout.strip() or "nan")
     return res
+
+
+def load_previous(rev: str):
+    "`fusion_papers/metrics.py` as it was at git revision `rev`, as a module (None when git or the revision is missing)."
+    import types
+    try:
+        src = subprocess.run(["git", "-C", str(HERE.parent), "show", f"{rev}:fusion_papers/metrics.py"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    mod = types.ModuleType(f"fusion_papers._metrics_{rev}")
+    mod.__file__, mod.__package__ = f"{rev}:fusion_papers/metrics.py", "fusion_papers"   # its relative imports
+    exec(compile(src, mod.__file__, "exec"), mod.__dict__)
+    return mod
+
+
+def bench_against(rev: str, repeats: int, skip_fmi: bool) -> dict:
+    """Per metric and per suite, CPU ms of the code at `rev` and of this code, measured alternately in this run on
+    the same prepared arrays, and the largest relative difference of their values."""
+    import math
+    import numpy as np
+    from fusion_papers import metrics as M
+    old = load_previous(rev)
+    if old is None:
+        return {"skipped": f"git revision {rev} not available"}
+    a, v, f, desc = _pair()
+    rng = np.random.default_rng(3)
+    ir = rng.integers(0, 256, (180, 170)).astype(np.uint8)
+    vi = np.clip(ir * 0.6 + rng.normal(40, 25, ir.shape), 0, 255).astype(np.uint8)
+    fu = ((ir.astype(np.float64) + vi) / 2).round().astype(np.uint8)
+    worst, n = {}, 0
+    for conv in M.CONVENTIONS:                     # values: every fast metric, every convention, 3 pairs
+        for trip in ((a, v, f), (ir, vi, fu), (vi, ir, fu)):
+            new_v, old_v = M.evaluate(*trip, "fast", conv), old.evaluate(*trip, "fast", conv)
+            for m in new_v:
+                x, y = new_v[m], old_v[m]
+                same = x == y or (math.isnan(x) and math.isnan(y))
+                r = 0.0 if same else abs(x - y) / max(abs(y), 1e-300)
+                worst[m] = max(worst.get(m, 0.0), r); n += 1
+    A, B, F = M.prepare(a, v, f)
+    names = list(M.METRICS if not skip_fmi else M.FAST_METRICS)
+    out = {"rev": rev, "pair": desc, "values_compared": n, "max_rel_diff": worst, "load_avg_before": os.getloadavg()[0],
+           "per_metric_cpu_ms": {}}
+    for m in names:
+        k = 1 if m in M.FMI_METRICS else repeats
+        out["per_metric_cpu_ms"][m] = {"prev": 1000 * _cpu(lambda: old.evaluate_prepared(A, B, F, [m]), k),
+                                       "now": 1000 * _cpu(lambda: M.evaluate_prepared(A, B, F, [m]), k)}
+    for label, suite, k in (("suite12", SUITE12, repeats), ("full", names, 1 if not skip_fmi else repeats)):
+        out[label] = {"prev": 1000 * _cpu(lambda: old.evaluate(a, v, f, suite), k),
+                      "now": 1000 * _cpu(lambda: M.evaluate(a, v, f, suite), k), "metrics": len(suite)}
+    out["load_avg_after"] = os.getloadavg()[0]
+    return out
+
+
+def print_against(r: dict) -> None:
+    print(f"\n## this code vs `metrics.py` at {r.get('rev')} (same run, same arrays; CPU ms)")
+    if "skipped" in r:
+        print(r["skipped"]); return
+    print(f"{r['pair']}; load average {r['load_avg_before']:.1f} before, {r['load_avg_after']:.1f} after; "
+          f"values: {r['values_compared']} (metric, convention, pair) triples compared")
+    print("| workload | previous | now | speed-up | target |\n|---|---|---|---|---|")
+    for label, tgt in (("suite12", "≤ 65"), ("full", "≤ 1000")):
+        x = r[label]
+        name = "12-metric cddfuse suite" if label == "suite12" else f"all {x['metrics']} metrics"
+        print(f"| {name} | {x['prev']:.1f} | {x['now']:.1f} | {x['prev'] / x['now']:.2f}× | {tgt} |")
+    print("\n| metric | previous | now | speed-up | max rel. diff of values |\n|---|---|---|---|---|")
+    for m, x in r["per_metric_cpu_ms"].items():
+        d = r["max_rel_diff"].get(m)
+        print(f"| {m} | {x['prev']:.1f} | {x['now']:.1f} | {x['prev'] / x['now']:.2f}× | "
+              f"{'(FMI: not compared here)' if d is None else f'{d:.1e}'} |")
 
 
 def bench_folder(n_pairs: int) -> dict:
@@ -212,6 +288,8 @@ def main():
     p.add_argument("--caf-size", default="768x1024", help="CAF input H×W (default 768x1024)")
     p.add_argument("--skip-caf", action="store_true")
     p.add_argument("--caf-worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--against", default=PREV_REV, help="git revision whose metrics.py is timed in the same run ('' to skip)")
+    p.add_argument("--metrics-only", action="store_true", help="only the metric sections")
     args = p.parse_args()
     h, w = (int(v) for v in args.caf_size.split("x"))
     if args.caf_worker:
@@ -219,8 +297,10 @@ def main():
         return
     base = json.loads((HERE / "perf_baseline.json").read_text())
     res = {"machine": {"cpus": os.cpu_count(), "load_avg_1min": os.getloadavg()[0]},
-           "metrics": bench_metrics(args.repeats, args.skip_fmi), "cli": bench_cli(), "folder": bench_folder(args.pairs),
-           "caf": None if args.skip_caf else bench_caf(h, w)}
+           "metrics": bench_metrics(args.repeats, args.skip_fmi)}
+    res["against"] = bench_against(args.against, args.repeats, args.skip_fmi) if args.against else None
+    if not args.metrics_only:
+        res.update(cli=bench_cli(), folder=bench_folder(args.pairs), caf=None if args.skip_caf else bench_caf(h, w))
     m = res["metrics"]
     print(f"# fusion_papers performance (issue #15) — {m['pair']}; {os.cpu_count()} CPUs, load average "
           f"{res['machine']['load_avg_1min']:.1f}; process CPU time, best of {args.repeats}\n")
@@ -246,6 +326,12 @@ def main():
             if isinstance(v, dict):
                 print(f"| {k} | {v['numpy_cpu_ms']:.0f} | {v['kernel_cpu_ms']:.0f} | {v['speedup']:.1f}× | {v['abs_diff']:.1e} |")
         print(f"kernel import + first call in a fresh process (cache on disk): {m['fmi']['kernel_first_call_fresh_process_cpu_s']:.2f} s CPU")
+    if res["against"]:
+        print_against(res["against"])
+    if args.metrics_only:
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1))
+        return
     print("\n## command line start-up (fresh interpreter)")
     print("| command | CPU s | wall s | torch imported | target |\n|---|---|---|---|---|")
     for k, v in res["cli"].items():

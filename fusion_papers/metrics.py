@@ -155,22 +155,41 @@ def gauss1d(n: int, sigma: float) -> np.ndarray:
     return g / g.sum()
 
 
-def _sep(x: np.ndarray, g: np.ndarray, mode: str = "valid") -> np.ndarray:
-    "Correlate `x` with the separable kernel outer(g, g): 'valid', or 'same' with a border ('same:replicate')."
+def _sep(x: np.ndarray, g: np.ndarray, mode: str = "valid", step: int = 1) -> np.ndarray:
+    """Correlate `x` with the separable kernel outer(g, g): 'valid', or 'same' with a border ('same:replicate');
+    `step` 2 keeps every other row and column of the result. 'valid' with a symmetric kernel runs in the compiled
+    `fmi_kernel.sep_valid` (computes only the kept outputs; equal to OpenCV's `sepFilter2D` to ~1e-16 relative)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
+    g = np.asarray(g, np.float64)
     k = len(g)
     if mode == "valid":
+        kern = _kernels()
+        if kern is not None and k % 2 == 1 and min(x.shape) >= k and np.array_equal(g, g[::-1]):
+            return kern.sep_valid(x, g, step)
         out = cv2.sepFilter2D(x, cv2.CV_64F, g, g, borderType=cv2.BORDER_REFLECT_101)
         h = k // 2
-        return out[h:x.shape[0] - h, h:x.shape[1] - h]
+        return out[h:x.shape[0] - h:step, h:x.shape[1] - h:step]
     border = mode.split(":")[1]
-    return cv2.sepFilter2D(x, cv2.CV_64F, g, g, borderType=_BORDER[border])
+    out = cv2.sepFilter2D(x, cv2.CV_64F, g, g, borderType=_BORDER[border])
+    return out if step == 1 else out[::step, ::step]
 
 
 def _corr3(x: np.ndarray, k: np.ndarray, border: str = "constant") -> np.ndarray:
     "3×3 correlation, same size, with the given border."
     return cv2.filter2D(np.ascontiguousarray(x, dtype=np.float64), cv2.CV_64F, np.asarray(k, np.float64),
                         borderType=_BORDER[border])
+
+
+def _kernels():
+    """The compiled per-pixel loops (module `fmi_kernel`, 00ba), or None when numba is missing or the environment
+    sets FUSION_PAPERS_NUMBA=0: then every metric takes its numpy path (same values; checked to 1e-12 below)."""
+    if os.environ.get("FUSION_PAPERS_NUMBA", "1") == "0":
+        return None
+    try:
+        from fusion_papers import fmi_kernel
+    except ImportError:
+        return None
+    return fmi_kernel
 
 
 def matlab_gradient(x: np.ndarray, axis: int) -> np.ndarray:
@@ -303,9 +322,13 @@ def mutual_information(x: np.ndarray, f: np.ndarray, base: float = math.e, tang_
     xi, fi = _levels(x), _levels(f)
     n = xi.size
     hx, hf = _hist_levels(x) / n, _hist_levels(f) / n
-    if tang_quirk:
-        xi, fi = np.minimum(xi, 254), np.minimum(fi, 254)
-    hxf = np.bincount(xi * 256 + fi, minlength=256 * 256) / n
+    k = _kernels()
+    if k is not None:          # the same counts in one compiled pass (00ba `joint_hist`)
+        hxf = k.joint_hist(xi, fi, 254 if tang_quirk else 255) / n
+    else:
+        if tang_quirk:
+            xi, fi = np.minimum(xi, 254), np.minimum(fi, 254)
+        hxf = np.bincount(xi * 256 + fi, minlength=256 * 256) / n
     return _ent(hx, base) + _ent(hf, base) - _ent(hxf, base)
 
 
@@ -354,11 +377,16 @@ def ssim(x: np.ndarray, y: np.ndarray, style: str = "vifb") -> float:
     if style == "cddfuse":
         # CDDFuse's images are float32 and scikit-image keeps float32, so this SSIM is computed in float32
         # (its variance terms E[x²] − E[x]² lose ~3 digits there; float64 would differ by up to 2.5e-4)
-        from scipy.ndimage import uniform_filter
         x32, y32 = (_memo(("f32",), (z,), lambda: z.astype(np.float32)) for z in (x, y))
-        box = lambda z: uniform_filter(z, size=7)
-        s, _ = _ssim_map(x32, y32, box, np.float32((0.01 * 2) ** 2), np.float32((0.03 * 2) ** 2),
-                         cov_norm=np.float32(49 / 48), fkey="box7")
+        C1, C2, cov_norm = np.float32((0.01 * 2) ** 2), np.float32((0.03 * 2) ** 2), np.float32(49 / 48)
+        k = _kernels()
+        if k is not None:     # scipy's box filter bit for bit and the map in one compiled pass (00ba)
+            box = lambda z, sq: _memo(("box7k", sq), (z,), lambda: k.uniform_filter_f32(z * z if sq else z, 7))
+            s = k.ssim_f32_sum(box(x32, False), box(y32, False), box(x32, True), box(y32, True),
+                               k.uniform_filter_f32(x32 * y32, 7), C1, C2, cov_norm, 3)
+            return float(s / ((x.shape[0] - 6) * (x.shape[1] - 6)))
+        from scipy.ndimage import uniform_filter
+        s, _ = _ssim_map(x32, y32, lambda z: uniform_filter(z, size=7), C1, C2, cov_norm=cov_norm, fkey="box7")
         return float(s[3:-3, 3:-3].mean(dtype=np.float64))
     raise ValueError(f"unknown SSIM style {style!r}")
 
@@ -401,7 +429,7 @@ def _gauss_dut(n: int) -> np.ndarray:
 
 
 def _vif_pyramid(x: np.ndarray, style: str):
-    "Per scale: (image, μ, σ²) of one image, computed once per evaluation and shared by every pair using it."
+    "Per scale: (image, μ, E[x²] filtered, window, mode) of one image, computed once per evaluation and shared."
     def build():
         mode = "same:constant" if style == "dut" else "valid"
         z, out = np.asarray(x, np.float64), []
@@ -409,24 +437,33 @@ def _vif_pyramid(x: np.ndarray, style: str):
             n = 2 ** (4 - s + 1) + 1
             g1 = _gauss_dut(n) if style == "dut" else gauss1d(n, n / 5.0)
             if s > 1:
-                z = _sep(z, g1, mode)[::2, ::2]
+                z = _sep(z, g1, mode, step=2)
             if min(z.shape) < n:
                 raise ValueError(f"image too small for VIF at scale {s} (needs ≥ {n} px after downsampling)")
             zz = np.minimum(z * z, 255.0) if (style == "uint8" and s == 1) else z * z
             mu = _sep(z, g1, mode)
-            out.append((z, mu, np.maximum(_sep(zz, g1, mode) - mu * mu, 0), g1, mode))
+            out.append((z, mu, _sep(zz, g1, mode), g1, mode))
         return out
     return _memo(("vifpyr", style), (x,), build)
 
 
-def _vif_stats(ref: np.ndarray, dist: np.ndarray, style: str):
-    "Per scale: (σ₁², σ₂², σ₁₂) of a (reference, distorted) pair."
+def _vif_cross(ref: np.ndarray, dist: np.ndarray, style: str):
+    "Per scale: the filtered product E[r·d] of a (reference, distorted) pair (shared by VIF and VIFF)."
     def build():
         out = []
-        for s, ((r, mu1, s1, g1, mode), (d, mu2, s2, _, _)) in enumerate(zip(_vif_pyramid(ref, style), _vif_pyramid(dist, style))):
+        for s, ((r, _, _, g1, mode), (d, _, _, _, _)) in enumerate(zip(_vif_pyramid(ref, style), _vif_pyramid(dist, style))):
             rd = np.minimum(r * d, 255.0) if (style == "uint8" and s == 0) else r * d
-            out.append((s1, s2, _sep(rd, g1, mode) - mu1 * mu2))
+            out.append(_sep(rd, g1, mode))
         return out
+    return _memo(("vifcross", style), (ref, dist), build)
+
+
+def _vif_stats(ref: np.ndarray, dist: np.ndarray, style: str):
+    "Per scale: (σ₁², σ₂², σ₁₂) of a (reference, distorted) pair: σ² = max(E[x²] − μ², 0), σ₁₂ = E[r·d] − μ₁μ₂."
+    var = lambda x: _memo(("vifvar", style), (x,), lambda: [np.maximum(e - mu * mu, 0) for _, mu, e, _, _ in _vif_pyramid(x, style)])
+    def build():
+        return [(s1, s2, e12 - p1[1] * p2[1]) for s1, s2, e12, p1, p2 in
+                zip(var(ref), var(dist), _vif_cross(ref, dist, style), _vif_pyramid(ref, style), _vif_pyramid(dist, style))]
     return _memo(("vifstats", style), (ref, dist), build)
 
 
@@ -439,7 +476,16 @@ def _vif_scales(ref: np.ndarray, dist: np.ndarray, sigma_nsq: float, style: str 
     `style`: 'valid' (Sheikh's `vifp_mscale`: symmetric window, 'valid' filtering); 'dut' (IVIF_ZOO
     `Metric_torch.py`: asymmetric window grid, zero-padded 'same' filtering); 'uint8' ('valid', but the
     scale-1 products ref·ref, dist·dist, ref·dist saturate at 255 as uint8 products do in MATLAB)."""
-    out = []
+    out, k = [], _kernels()
+    if k is not None:          # σ², σ₁₂ and the fix-ups below in one compiled pass per scale (00ba `vif_terms`)
+        for (_, mu1, e11, _, _), (_, mu2, e22, _, _), e12 in zip(_vif_pyramid(ref, style), _vif_pyramid(dist, style),
+                                                                 _vif_cross(ref, dist, style)):
+            tn, td, g = (np.empty(mu1.shape) for _ in range(3))
+            k.vif_terms(mu1, e11, mu2, e22, e12, float(sigma_nsq), tn, td, g)
+            num = cv2.log(tn); num *= 1 / _LN10
+            den = cv2.log(td); den *= 1 / _LN10
+            out.append((num, den, g))
+        return out
     for s1, s2, s12 in _vif_stats(ref, dist, style):
         # the fix-ups of vifp_mscale, in order: σ₁² < 1e-10 → g = 0, sv² = σ₂²; σ₂² < 1e-10 → g = 0, sv² = 0;
         # g < 0 → sv² = σ₂², g = 0; sv² ≤ 1e-10 → 1e-10 (written as masked copies, no fancy indexing)
@@ -496,10 +542,18 @@ def _qabf_grad(x):
     "Sobel magnitude and angle of one image (computed once per evaluation)."
     def build():
         # conv2(x, h, 'same') = correlation with the 180°-rotated kernel, zero padding
-        sx = _corr3(x, _SOBEL_X_Q[::-1, ::-1], "constant"); sy = _corr3(x, _SOBEL_Y_Q[::-1, ::-1], "constant")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a = np.arctan(sy / sx)
-        a[sx == 0] = np.pi / 2
+        k = _kernels()
+        xc = np.ascontiguousarray(x, np.float64)
+        sx, sy = np.empty(xc.shape), np.empty(xc.shape)
+        if k is None or not k.sobel_int(xc, sx, sy):     # compiled only on integer images (exact sums, any order)
+            sx = _corr3(x, _SOBEL_X_Q[::-1, ::-1], "constant"); sy = _corr3(x, _SOBEL_Y_Q[::-1, ::-1], "constant")
+        if k is not None:      # vectorised atan (00ba `qabf_angle`, ≤ 1 ulp from numpy's)
+            a = np.empty(sx.shape)
+            k.qabf_angle(sx.ravel(), sy.ravel(), a.ravel())
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                a = np.arctan(sy / sx)
+            a[sx == 0] = np.pi / 2
         return cv2.magnitude(sx, sy), a
     return _memo(("qabfgrad",), (x,), build)
 
@@ -514,6 +568,15 @@ def _qabf_q(gx, ax, gf, af):
 def qabf(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     "Xydeas–Petrović Q^AB/F (L = 1)."
     ga, aa = _qabf_grad(a); gb, ab = _qabf_grad(b); gf, af = _qabf_grad(f)
+    k = _kernels()
+    if k is not None:          # logistic arguments and weighted sums compiled (00ba), exp by OpenCV as below
+        e = [np.empty(gf.size) for _ in range(4)]
+        k.qabf_args(ga.ravel(), aa.ravel(), gf.ravel(), af.ravel(), e[0], e[1])
+        k.qabf_args(gb.ravel(), ab.ravel(), gf.ravel(), af.ravel(), e[2], e[3])
+        for z in e:
+            cv2.exp(z, z)
+        num, den = k.qabf_sums(e[0], e[1], ga.ravel(), e[2], e[3], gb.ravel())
+        return float(num / den) if den > 0 else float("nan")
     qa, qb = _qabf_q(ga, aa, gf, af), _qabf_q(gb, ab, gf, af)
     den = (ga + gb).sum()
     return float((qa * ga + qb * gb).sum() / den) if den > 0 else float("nan")
@@ -525,9 +588,14 @@ def _nabf_grad(x):
         # reflect-101 border = the 1-px reflect extension (the corner pixels are never read by a 3x3 kernel)
         gh = cv2.filter2D(np.ascontiguousarray(x, np.float64), cv2.CV_64F, _SOBEL_X_Q / 8, borderType=cv2.BORDER_REFLECT_101)
         gv = cv2.filter2D(np.ascontiguousarray(x, np.float64), cv2.CV_64F, _SOBEL_Y_Q / 8, borderType=cv2.BORDER_REFLECT_101)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            al = np.arctan(gv / gh)
-        al[(gh == 0) & (gv == 0)] = 0.0
+        k = _kernels()
+        if k is not None:      # vectorised atan (00ba `nabf_angle`)
+            al = np.empty(gh.shape)
+            k.nabf_angle(gh.ravel(), gv.ravel(), al.ravel())
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                al = np.arctan(gv / gh)
+            al[(gh == 0) & (gv == 0)] = 0.0
         return cv2.magnitude(gh, gv), al
     return _memo(("nabfgrad",), (x,), build)
 
@@ -536,7 +604,7 @@ def _nabf_q(gx, ax, gf, af):
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.where((gx == 0) | (gf == 0), 0.0, np.minimum(gx, gf) / np.maximum(gx, gf))
     al = np.abs(np.abs(ax - af) - np.pi / 2) * 2 / np.pi
-    qg = 0.9999 / (1 + np.exp(-19 * (g - 0.5))); qa = 0.9995 / (1 + np.exp(-22 * (al - 0.5)))
+    qg = 0.9999 / (1 + cv2.exp(-19 * (g - 0.5))); qa = 0.9995 / (1 + cv2.exp(-22 * (al - 0.5)))   # vectorised exp
     return np.sqrt(qg * qa)
 
 
@@ -865,8 +933,11 @@ def _radius(m: int, n: int, div: float) -> np.ndarray:
     return np.sqrt(u * u + v * v)
 
 
-def _freq_filter(x: np.ndarray, H: np.ndarray) -> np.ndarray:
-    return np.fft.ifft2(np.fft.ifftshift(np.fft.fftshift(np.fft.fft2(x)) * H))
+def _freq_filter(x: np.ndarray, H: np.ndarray, shifted: bool = False) -> np.ndarray:
+    """ifft2(ifftshift(fftshift(fft2(x)) · H)) (VIFB's centred-spectrum filtering). With `shifted=True`, `H` is
+    already `ifftshift(H)`: ifftshift(fftshift(X)·H) = X·ifftshift(H) multiplies the same pairs of numbers, so
+    the result is the same array without the two shifts per image."""
+    return np.fft.ifft2(np.fft.fft2(x) * (H if shifted else np.fft.ifftshift(H)))
 
 
 def _gauss31_1d(sigma: float) -> np.ndarray:
@@ -877,7 +948,13 @@ def _gauss31_1d(sigma: float) -> np.ndarray:
 
 def _filter_same0(z: np.ndarray, g: np.ndarray) -> np.ndarray:
     "filter2(outer(g, g), z, 'same') with zero padding, for real or complex z."
-    f = lambda r: cv2.sepFilter2D(np.ascontiguousarray(r), cv2.CV_64F, g, g, borderType=cv2.BORDER_CONSTANT)
+    k, h = _kernels(), len(g) // 2
+    if k is not None and len(g) % 2 == 1 and np.array_equal(g, g[::-1]):
+        def f(r):              # 'valid' of the zero-padded image = 'same' with zero padding (compiled filter)
+            zp = np.zeros((r.shape[0] + 2 * h, r.shape[1] + 2 * h)); zp[h:-h, h:-h] = r
+            return k.sep_valid(zp, np.asarray(g, np.float64), 1)
+    else:
+        f = lambda r: cv2.sepFilter2D(np.ascontiguousarray(r), cv2.CV_64F, g, g, borderType=cv2.BORDER_CONSTANT)
     return f(z.real) + 1j * f(z.imag) if np.iscomplexobj(z) else f(z)
 
 
@@ -885,11 +962,11 @@ def qcb(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
     "Chen–Blum Q_CB (VIFB definition)."
     a, b, f = (_normalize1(z) for z in (a, b, f))
     r = _radius(*f.shape, 30)
-    H = np.exp(-(r / 15.3870) ** 2) - 0.7622 * np.exp(-(r / 1.3456) ** 2)
+    H = np.fft.ifftshift(np.exp(-(r / 15.3870) ** 2) - 0.7622 * np.exp(-(r / 1.3456) ** 2))
     g2, g4 = _gauss31_1d(2), _gauss31_1d(4)
 
     def cp(x):
-        xf = _freq_filter(x, H)
+        xf = _freq_filter(x, H, shifted=True)
         c = np.abs(_filter_same0(xf, g2) / _filter_same0(xf, g4) - 1)
         return c ** 3 / (c ** 2 + 1e-4)
 
@@ -918,10 +995,10 @@ def qcv(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
         return _block(g ** 5).sum((2, 3))
 
     r = _radius(*f.shape, 8)
-    H = 2.6 * (0.0192 + 0.144 * r) * np.exp(-(0.144 * r) ** 1.1)
+    H = np.fft.ifftshift(2.6 * (0.0192 + 0.144 * r) * np.exp(-(0.144 * r) ** 1.1))
 
     def dist(x):
-        d = _freq_filter(x - f, H)
+        d = _freq_filter(x - f, H, shifted=True)
         return _block(d * d).mean((2, 3))
 
     la, lb = lam(a), lam(b)
