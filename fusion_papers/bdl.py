@@ -7,6 +7,7 @@ Docs: https://fusion-papers.github.io/fusion_papers/bilevel.html.md"""
 # %% ../nbs/01_bilevel.ipynb #6e708f37
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -21,17 +22,18 @@ import torch.nn.functional as F
 from . import core, data, hypergrad, losses, nets
 
 # %% auto #0
-__all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL_TABLES', 'TRAINED_TABLES', 'TABLE1_PEERS',
-           'STRATEGIES', 'SYNTH_TO_BDL', 'MFNET_TABLE3', 'DRDBOfficial', 'FusionNetworkIJ', 'PixelDiscriminator',
-           'BDLFCOS', 'NetworkIJCAI', 'toolkit_to_official', 'receptive_field', 'BDLCheckpointError',
-           'find_bdl_weights', 'load_bdl_checkpoint', 'official_save_rgb', 'detector_input', 'BDLFuser', 'bdl_fuser',
-           'register_bdl_method', 'reference_output_check', 'bdl_target', 'fusion_loss_official', 'gradient_penalty',
-           'visual_losses', 'official_aliased_step', 'chapter_tier', 'compare_tier', 'show_compare', 'table_key',
+__all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL_TABLES', 'TRAINED_TABLES', 'TABLE2_DATASETS',
+           'DET_CLASSES', 'DET_COLUMNS', 'TABLE2_PEERS', 'NOT_RUN_NO_WEIGHTS', 'TABLE1_PEERS', 'STRATEGIES',
+           'SYNTH_TO_BDL', 'MFNET_TABLE3', 'DRDBOfficial', 'FusionNetworkIJ', 'PixelDiscriminator', 'BDLFCOS',
+           'NetworkIJCAI', 'toolkit_to_official', 'receptive_field', 'BDLCheckpointError', 'find_bdl_weights',
+           'load_bdl_checkpoint', 'official_save_rgb', 'detector_input', 'BDLFuser', 'bdl_fuser', 'register_bdl_method',
+           'reference_output_check', 'bdl_target', 'fusion_loss_official', 'gradient_penalty', 'visual_losses',
+           'official_aliased_step', 'chapter_tier', 'compare_tier', 'show_compare', 'peer_available', 'table_key',
            'required_datasets', 'check_data_root', 'count_macs', 'efficiency_models', 'efficiency_table',
            'table1_fixtures', 'paper_claims', 'fig1_rank_table', 'BDLSettings', 'bdl_settings', 'lr_at', 'Batch',
            'synthetic_samples', 'make_batch', 'official_augment', 'official_pad32', 'detector_forward_native',
-           'set_detector_mode', 'BDLTrainer', 'train_bilevel', 'DatasetSamples', 'run_trained', 'trained_run',
-           'run_trained_table', 'trained_figures', 'evaluate_trained']
+           'set_detector_mode', 'PeerFusion', 'BDLTrainer', 'train_bilevel', 'DatasetSamples', 'run_trained',
+           'trained_run', 'run_trained_table', 'trained_figures', 'evaluate_trained']
 
 # %% ../nbs/01_bilevel.ipynb #ec0cf2c2
 class DRDBOfficial(nn.Module):
@@ -447,7 +449,8 @@ def show_compare(df):
 #: the trained tables: cell label → (paper table id, {row: settings overrides}, datasets, test set, stand-ins); rows in the
 #: paper's order with the chapter's own row first (what a rehearsal keeps when it caps the rows)
 TRAINED_TABLES = {
-    "tbl-bdl-2": ("table2_detection", {"Ours": {}}, ("m3fd",), "M3FD bdl_test (1024×768, VOC AP50)", None),
+    "tbl-bdl-2": ("table2_detection", {"Ours": {}, "TarDAL": {"peer": "tardal"}, "DIDFuse": {"peer": "didfuse"}, "ReCoNet": {"peer": "reconet"}},
+                  ("m3fd", "multispectral"), "M3FD bdl_test (1024×768) + Multi-Spectral test split (640×480); VOC AP50", None),
     "tbl-bdl-3": ("table3_segmentation", {"Ours": {"task": "seg"}}, ("mfnet",), "MFNet test (per-class Acc / IoU %)", None),
     "tbl-bdl-4": ("table4_training_strategy", {"Proposed": {}, "unrolled [Liu et al., 2022a]": {"strategy": "joint"},
                                                "adaptive loop [Tang et al., 2022]": {"strategy": "adaptive"}},
@@ -463,6 +466,32 @@ TRAINED_TABLES = {
                   "TNO + M3FD bdl_test (fusion metrics)", None),
 }
 _TABLE5_EPOCHS = 10            # Table 5: "finite epochs" (10 in the text)
+#: Table 2 runs every row on each detection dataset (its M3FD and Multi-Spectral columns)
+TABLE2_DATASETS = {"m3fd": "M3FD", "multispectral": "Multi-Spectral"}
+#: the detector's class ids (0 = background) per detection dataset: M3FD in BDL's order; Multi-Spectral in Table 2's
+#: column order (our choice: the authors' Multi-Spectral code is not released; color_cone, hole and animal, absent from
+#: the table, are dropped)
+DET_CLASSES = {"m3fd": ("__background__", "Lamp", "Car", "Bus", "Motorcycle", "Truck", "People"),
+               "multispectral": ("__background__", "car_stop", "car", "person", "bump", "bike")}
+#: the paper's column names of those ids
+DET_COLUMNS = {"m3fd": {1: "Lamp", 2: "Car", 3: "Bus", 4: "Motor", 5: "Truck", 6: "People"},
+               "multispectral": {1: "CStop", 2: "Car", 3: "Person", 4: "Bump", 5: "Bike"}}
+#: Table 2's peer rows, by their `peers.get` name (a row whose method is not registered or whose official weights are
+#: not offline is listed as "not run (no weights offline)", never replaced by a stand-in)
+TABLE2_PEERS = {"DDcGAN": "ddcgan", "DenseFuse": "densefuse", "AUIF": "auif", "DIDFuse": "didfuse", "MFEIF": "mfeif",
+                "ReCoNet": "reconet", "UMFusion": "umfusion", "SDNet": "sdnet", "U2Fusion": "u2fusion", "TarDAL": "tardal"}
+NOT_RUN_NO_WEIGHTS = "not run (no weights offline)"
+
+
+@functools.lru_cache(maxsize=None)
+def peer_available(name: str) -> bool:
+    "Whether `peers.get(name)` builds the peer offline (method registered and its official weights found)."
+    from fusion_papers import peers
+    try:
+        peers.get(name, fast=False)
+        return True
+    except (ValueError, FileNotFoundError, KeyError, OSError):
+        return False
 
 
 def table_key(name: str) -> str:
@@ -488,17 +517,11 @@ def required_datasets(tables=None, profile: str = "paper", rehearse: int = 0) ->
 
 
 def check_data_root(data_root, tables=None, profile: str = "paper", rehearse: int = 0) -> dict:
-    "Check that `data_root/<dataset>/` exists for every dataset the asked tables need, before any work; one error naming all missing."
+    """Check, before any work, that `data_root/<dataset>/` holds a registry layout of every dataset the asked tables need
+    (the shared `data.check_data_root`: one `FileNotFoundError` naming every missing path, the tables needing it and its
+    expected layout). Returns {dataset: [tables needing it]}."""
     need = required_datasets(tables, profile, rehearse)
-    if not need:
-        return {}
-    if data_root is None:
-        raise FileNotFoundError(f"the paper profile / rehearsal needs data_root= (the folder holding {', '.join(f'{d}/' for d in need)} "
-                                "in registry layouts)")
-    missing = [f"{Path(data_root) / d} (for {', '.join(t)}; layout: {data.get_dataset(d).layouts[0] if getattr(data.get_dataset(d), 'layouts', None) else d})"
-               for d, t in need.items() if not (Path(data_root) / d).is_dir()]
-    if missing:
-        raise FileNotFoundError("data_root is missing: " + "; ".join(missing))
+    data.check_data_root(data_root, need, what="BDL's asked tables")
     return need
 
 
@@ -640,6 +663,11 @@ class BDLSettings:
     augment: str = "none"                  # "official" (flip / ±10° rotation / crop-resize; paper profile) | "none" (smoke)
     official_pad: bool = True              # the official collate's 32 − n mod 32 pad (a full 32 px when already a multiple)
     det_train_mode: bool = False           # D8: True = the official FCOS that never leaves train mode (BN batch stats at test)
+    det_dataset: str = "m3fd"              # detection data: "m3fd" (BDL's split) | "multispectral" (Table 2's other columns)
+    peer: str | None = None                # Table 2 peer rows: the released peer (`peers.get`, official weights) fuses, frozen;
+                                           # only the detector trains on its fused images (same detector, schedule, input recipe)
+    hypergrad_impl: str = "shared"         # "shared": one fused forward of [train; val] for every term, one VJP of the aggregate
+                                           # (exact by the chain rule and linearity) | "separate": a fusion forward per term (as the official code)
     score_thresh: float = 0.05             # config.py evaluation: score 0.05, NMS IoU 0.6, at most 1000 boxes
     nms_thresh: float = 0.6
     max_det: int = 1000
@@ -659,6 +687,8 @@ def bdl_settings(profile: str = "smoke", rehearse: int = 0, **overrides) -> BDLS
     "Settings of `profile` ('smoke' | 'paper'); `rehearse` > 0 caps the paper profile's loops at that many steps; `None` overrides are ignored."
     s = BDLSettings(profile=profile, **(_PAPER if profile == "paper" else {}))
     s = replace(s, **{k: v for k, v in overrides.items() if v is not None})
+    if s.hypergrad_impl not in ("shared", "separate"):
+        raise ValueError(f"hypergrad_impl must be 'shared' or 'separate', got {s.hypergrad_impl!r}")
     if s.strategy not in STRATEGIES or s.augment not in ("none", "official"):
         raise ValueError(f"strategy must be one of {STRATEGIES} and augment 'none'|'official', got {s.strategy!r}, {s.augment!r}")
     if rehearse:
@@ -843,6 +873,21 @@ def _build_fusion(name: str, weights=None) -> nn.Module:
     return nets.make_fusion_net(name)
 
 
+class PeerFusion(nn.Module):
+    """A released peer method (`peers.get(name)`, its official weights) as a frozen fusion "net" of the trainer: each image
+    of a batch (IR, visible Y; N×1×H×W in [0, 1]) is fused by the peer's own inference. No parameters; no gradient."""
+
+    def __init__(self, name: str, device="cpu"):
+        super().__init__()
+        from fusion_papers import peers
+        self.name, self.fuser = name, peers.get(name, device=str(device))
+
+    def forward(self, ir: torch.Tensor, vis_y: torch.Tensor) -> torch.Tensor:
+        outs = [torch.from_numpy(np.ascontiguousarray(self.fuser(a.detach().float().cpu().numpy(), b.detach().float().cpu().numpy()), np.float32))
+                for a, b in zip(ir[:, 0], vis_y[:, 0])]
+        return torch.stack(outs)[:, None].to(ir.device)
+
+
 class BDLTrainer:
     "The three networks of BDL (fusion ω, discriminator θ_V, task θ_P) with their optimisers and the lower / upper steps of Alg. 1."
 
@@ -850,7 +895,7 @@ class BDLTrainer:
         from fusion_papers import tasks
         core.seed_everything(seed)
         self.s, self.device, self.step = s, torch.device(device), 0
-        self.F = _build_fusion(s.fusion_net).to(self.device)
+        self.F = (PeerFusion(s.peer, device) if s.peer else _build_fusion(s.fusion_net)).to(self.device)
         self.D = PixelDiscriminator(1).to(self.device)
         if s.task == "det":
             self.T = tasks.build_torchvision_detector(s.detector, num_classes=s.num_classes, imgsz=max(s.size),
@@ -863,7 +908,7 @@ class BDLTrainer:
         lower = dict(lr=s.lr, momentum=s.lower_momentum, weight_decay=s.lower_wd)
         self.opt_D = torch.optim.SGD(self.D.parameters(), **lower)
         self.opt_T = torch.optim.SGD(self.T.parameters(), **lower)
-        self.opt_F = torch.optim.SGD(self.F.parameters(), lr=s.lr, weight_decay=s.fusion_wd)
+        self.opt_F = torch.optim.SGD(list(self.F.parameters()) or [nn.Parameter(torch.zeros(1))], lr=s.lr, weight_decay=s.fusion_wd)
         self.weighter = {"rlw": lambda: hypergrad.RLW(2, seed=seed), "equal": lambda: hypergrad.Equal(2),
                          "manual": lambda: hypergrad.Manual(list(s.manual_weights)), "dwa": lambda: hypergrad.DWA(2),
                          "gradnorm": lambda: hypergrad.GradNorm(2)}[s.weighting]()
@@ -891,10 +936,23 @@ class BDLTrainer:
                 g["lr"] = lr
 
     # ---- steps --------------------------------------------------------------------------------------
-    def lower_steps(self, tb: Batch, task: bool = True) -> dict:
-        "One SGD step on the discriminator (φ_V) and (`task`) one on the task network (φ_P), the fused image held fixed."
+    def task_step(self, tb: Batch) -> dict:
+        "Table 2 peer rows: one SGD step of the task network on the (frozen) peer's fused training batch; nothing else moves."
         with torch.no_grad():
             u = self.fuse(tb)
+        self.opt_T.zero_grad(set_to_none=True)
+        lt = self.perception(tb, u)
+        lt.backward()
+        self.opt_T.step()
+        return {"phi_P": float(lt.detach())}
+
+    def lower_steps(self, tb: Batch, task: bool = True, u: torch.Tensor | None = None) -> dict:
+        """One SGD step on the discriminator (φ_V) and (`task`) one on the task network (φ_P), the fused image held fixed
+        (`u`: the fused training batch when already computed; it is detached here)."""
+        if u is None:
+            with torch.no_grad():
+                u = self.fuse(tb)
+        u = u.detach()
         self.opt_D.zero_grad(set_to_none=True)
         ld = self.visual(tb, u)["lower"]
         ld.backward()
@@ -907,9 +965,61 @@ class BDLTrainer:
         self.opt_T.step()
         return {"phi_V": float(ld.detach()), "phi_P": float(lt.detach())}
 
-    def hypergradients(self, tb: Batch, vb: Batch, eta: float) -> tuple[list, list, dict]:
+    def fuse_pair(self, tb: Batch, vb: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """u_t = F(train batch), u_v = F(validation batch) with their graph, from one forward over [tb; vb] when the shapes
+        agree and the fusion net has no batch statistics (each image is then fused on its own), else two forwards."""
+        bn = any(isinstance(m, nn.modules.batchnorm._NormBase) for m in self.F.modules())
+        if not bn and tb.ir.shape[1:] == vb.ir.shape[1:] and tb.y.shape[1:] == vb.y.shape[1:]:
+            u = self.F(torch.cat([tb.ir, vb.ir]), torch.cat([tb.y, vb.y]))
+            return u[:len(tb.ir)], u[len(tb.ir):]
+        return self.fuse(tb), self.fuse(vb)
+
+    def _terms(self, tb: Batch, vb: Batch, eta: float, fused=None) -> tuple[tuple, list, list, dict]:
+        """The hypergradient terms on the fused images: G = J_ω(u_v)ᵀ a + J_ω(u_t)ᵀ b, with a = ∂Φ/∂u_v and
+        b = −c·∂φ/∂u_t (paper) or +η·c·∂φ/∂u_t (official), c = ⟨∂Φ/∂θ, ∂φ/∂θ⟩ / ‖∂φ/∂θ‖² — every loss evaluated on detached
+        copies of ONE fused forward. Returns ((u_t, u_v), [a_V, b_V], [a_P, b_P], upper losses)."""
+        s = self.s
+        u_t, u_v = self.fuse_pair(tb, vb) if fused is None else fused
+        ut, uv = u_t.detach().requires_grad_(True), u_v.detach().requires_grad_(True)
+        up = {}
+
+        def grads(loss, inputs):
+            gs = torch.autograd.grad(loss, inputs, allow_unused=True)
+            return [torch.zeros_like(p) if g is None else g for g, p in zip(gs, inputs)]
+
+        def term(net, upper, lower, lower_x):
+            P = [p for p in net.parameters() if p.requires_grad]
+            n = len(P)
+            with hypergrad.preserved(list(net.buffers())):
+                U = upper(uv)
+                gF = grads(U, P + [uv])
+                v, a = gF[:n], gF[n]
+                if lower_x is None:
+                    gf = grads(lower(ut), P + [ut])
+                    d, b = gf[:n], gf[n]
+                else:
+                    d, b = grads(lower(ut), P), grads(lower_x(ut), [ut])[0]
+            dd = float(sum((x * x).sum() for x in d))
+            c = float(sum((x * y).sum() for x, y in zip(v, d))) / dd if dd > 0 else 0.0
+            return float(U.detach()), [a, (eta * c if s.official_hypergrad else -c) * b]
+
+        up["Phi_V"], cv = term(self.D, lambda u: self.visual(vb, u)["upper"], lambda u: self.visual(tb, u)["lower"],
+                               (lambda u: self.visual(tb, u)["upper_x"]) if s.loss_form == "official" else None)
+        up["Phi_P"], cp = term(self.T, lambda u: self.perception(vb, u), lambda u: self.perception(tb, u), None)
+        return (u_t, u_v), cv, cp, up
+
+    def _vjp(self, fused, cot: list, retain: bool = False) -> list:
+        "J_ω(u_v)ᵀ cot[0] + J_ω(u_t)ᵀ cot[1] (one backward through the shared fused forward)."
+        Fp = [p for p in self.F.parameters() if p.requires_grad]
+        gs = torch.autograd.grad([fused[1], fused[0]], Fp, grad_outputs=cot, retain_graph=retain, allow_unused=True)
+        return [torch.zeros_like(p) if g is None else g.detach() for g, p in zip(gs, Fp)]
+
+    def hypergradients(self, tb: Batch, vb: Batch, eta: float, fused=None) -> tuple[list, list, dict]:
         "G_V and G_P (eq. 4–5) in the configured form, and the upper losses on the validation batch."
         s, off = self.s, self.s.official_hypergrad
+        if s.hypergrad_impl == "shared":
+            fz, cv, cp, up = self._terms(tb, vb, eta, fused)
+            return self._vjp(fz, cv, retain=True), self._vjp(fz, cp), up
         Fp = [p for p in self.F.parameters() if p.requires_grad]
         up = {}
         def upper_V():
@@ -923,9 +1033,20 @@ class BDLTrainer:
                                               buffers=self.T)
         return gv, gp, up
 
-    def upper_step(self, tb: Batch, vb: Batch, eta: float) -> dict:
-        "ω ← ω − SGD(aggregate(λ, G_V, G_P)) with λ from the weighting scheme."
-        gv, gp, up = self.hypergradients(tb, vb, eta)
+    def upper_step(self, tb: Batch, vb: Batch, eta: float, fused=None) -> dict:
+        """ω ← ω − SGD(aggregate(λ, G_V, G_P)) with λ from the weighting scheme. With `hypergrad_impl="shared"` and a
+        weighting that needs only the losses (all but GradNorm), the aggregate is one VJP of the aggregated cotangents
+        (the aggregation is linear in G_V, G_P); the history then logs ‖G‖ of the aggregate instead of ‖G_V‖, ‖G_P‖."""
+        if self.s.hypergrad_impl == "shared" and not isinstance(self.weighter, hypergrad.GradNorm):
+            fz, cv, cp, up = self._terms(tb, vb, eta, fused)
+            lam = self.weighter.weights([torch.tensor(up["Phi_V"]), torch.tensor(up["Phi_P"])], self.step)
+            g = self._vjp(fz, hypergrad.bdl_aggregate(cv, cp, lam, official_code=self.s.rlw_aliasing))
+            self.opt_F.zero_grad(set_to_none=True)
+            for p, gi in zip([p for p in self.F.parameters() if p.requires_grad], g):
+                p.grad = gi.to(p.dtype)
+            self.opt_F.step()
+            return {**up, "lam_V": float(lam[0]), "lam_P": float(lam[1]), "|G|": float(torch.sqrt(sum((x ** 2).sum() for x in g)))}
+        gv, gp, up = self.hypergradients(tb, vb, eta, fused)
         if isinstance(self.weighter, hypergrad.GradNorm):
             lam = self.weighter.weights([self.visual(vb)["upper"], self.perception(vb)], self.step,
                                         shared_params=[self.F.conv21.weight] if hasattr(self.F, "conv21") else list(self.F.parameters())[-1:])
@@ -967,6 +1088,8 @@ class BDLTrainer:
 
     def warm_start(self, samples: list, steps: int, rng: np.random.Generator):
         "ℓ_F-only pre-training of the fusion net (Alg. 1 line 3; Adam, `warm_lr`): the official warm-start file is not released."
+        if self.s.peer:                 # a peer row's fusion is the released peer, frozen
+            return
         opt = torch.optim.Adam(self.F.parameters(), lr=self.s.warm_lr)
         for _ in range(steps):
             b = make_batch(samples, rng.choice(len(samples), self.s.batch, replace=False), self.s.task, self.device,
@@ -1033,7 +1156,7 @@ def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="
         tr.load(last[1]["trainer"]); history = last[1]["history"]; rng.bit_generator.state = last[1]["rng"]
     else:
         tr.warm_start(train, s.warm_steps, rng)
-    bar = core.progress(total=s.steps, desc=f"BDL {s.task} {s.strategy} {s.weighting}") if hasattr(core, "progress") else None
+    bar = core.progress(total=s.steps, desc=f"BDL {s.task} " + (f"peer {s.peer} (detector only)" if s.peer else f"{s.strategy} {s.weighting}")) if hasattr(core, "progress") else None
     aug = (lambda smp: official_augment(smp, rng)) if s.augment == "official" else None
     pad = s.official_pad and s.task == "det"
     if bar is not None:
@@ -1045,15 +1168,22 @@ def train_bilevel(s: BDLSettings, train: list, val: list, out_dir=None, device="
         flops = _FlopCount() if (stage_rec is not None and stage_rec.flops_per_step is None) else contextlib.nullcontext()
         with flops:
             tb = make_batch(train, rng.choice(len(train), s.batch, replace=False), s.task, tr.device, augment=aug, pad32=pad)
-            if s.strategy == "joint":
+            if s.peer:
+                rec = {"step": tr.step, "lr": eta, **tr.task_step(tb)}
+            elif s.strategy == "joint":
                 rec = {"step": tr.step, "lr": eta, **tr.joint_step(tb)}
+            elif tr.step % s.upper_every == 0 and s.strategy == "bilevel":
+                # the validation batch is drawn before the lower steps (they draw nothing from `rng`: same stream);
+                # shared: one fused forward of [tb; vb] serves the lower steps and every hypergradient term
+                vb = make_batch(val, rng.choice(len(val), min(s.val_batch, len(val)), replace=False), s.task, tr.device, augment=aug, pad32=pad)
+                fz = tr.fuse_pair(tb, vb) if s.hypergrad_impl == "shared" else None
+                rec = {"step": tr.step, "lr": eta, **tr.lower_steps(tb, u=None if fz is None else fz[0])}
+                rec.update(tr.upper_step(tb, vb, eta, fused=fz))
+                del fz
             else:
                 rec = {"step": tr.step, "lr": eta, **tr.lower_steps(tb)}
                 if tr.step % s.upper_every == 0 and s.strategy == "adaptive":
                     rec.update(tr.adaptive_step(tb))
-                elif tr.step % s.upper_every == 0:
-                    vb = make_batch(val, rng.choice(len(val), min(s.val_batch, len(val)), replace=False), s.task, tr.device, augment=aug, pad32=pad)
-                    rec.update(tr.upper_step(tb, vb, eta))
         if isinstance(flops, _FlopCount):
             stage_rec.flops_per_step = flops.total
         history.append(rec)
@@ -1077,6 +1207,10 @@ class DatasetSamples:
             pairs = data.list_pairs(name, self.root, split=split) if split else data.list_pairs(name, self.root)
         except (KeyError, ValueError, FileNotFoundError):
             pairs = []
+        if not pairs and split and name == "multispectral":   # no split lists in the copy: every 10th pair (sorted) is
+            allp = sorted(data.list_pairs(name, self.root))   # val (…8) / test (…9), the rest train (our split; paper: not stated)
+            sel = {"val": 8, "test": 9}.get(split)
+            pairs = [p for i, p in enumerate(allp) if (i % 10 == sel if sel is not None else i % 10 < 8)]
         if not pairs:                                   # e.g. a mock copy whose ids are not BDL's split ids
             pairs = data.list_pairs(name, self.root)
         self.pairs = pairs[:limit] if limit else pairs
@@ -1100,7 +1234,8 @@ class DatasetSamples:
         out = {"ir": ir, "vis": vis, "m": m, "boxes": np.zeros((0, 4), np.float32), "labels": np.zeros(0, np.int64),
                "mask": np.zeros((H, W), np.int64)}
         if self.task == "det":
-            cls, xyxy = data.load_boxes(self.name, stem, self.root, classes=data.M3FD_CLASSES_BDL)
+            cls, xyxy = data.load_boxes(self.name, stem, self.root, classes=DET_CLASSES.get(self.name, data.M3FD_CLASSES_BDL),
+                                        drop_unknown=True)
             keep = cls > 0
             out["boxes"] = (np.asarray(xyxy, np.float32)[keep] * np.array([W / w0, H / h0, W / w0, H / h0], np.float32))
             out["labels"] = np.asarray(cls, np.int64)[keep]
@@ -1147,22 +1282,27 @@ def trained_run(s: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0,
     shows one bar inside `core.stage('train/<tag>')`; evaluation (`core.stage('eval/<tag>')`) writes the fused test images."""
     import hashlib, json
     key = hashlib.sha1(json.dumps({**asdict(s), "seed": seed, "rehearse": rehearse}, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    tag = f"{s.task}_{s.strategy}_{s.weighting}_{s.fusion_net}"
+    tag = f"{s.task}_peer_{s.peer}" if s.peer else f"{s.task}_{s.strategy}_{s.weighting}_{s.fusion_net}"
+    if s.task == "det" and s.det_dataset != "m3fd":
+        tag += f"_{s.det_dataset}"
     rdir = Path(out_dir) / "runs" / f"{tag}_{key}"
     done = rdir / "result.json"
     if done.exists():
         return core.load_json(done)
-    name = "m3fd" if s.task == "det" else "mfnet"
+    name = s.det_dataset if s.task == "det" else "mfnet"
     root = Path(data_root) / name
     lim = rehearse or None
     train = DatasetSamples(name, root, "bdl_train" if name == "m3fd" else "train", s.size, s.task, limit=lim and max(lim, s.batch))
     val = DatasetSamples(name, root, "bdl_val" if name == "m3fd" else "val", s.size, s.task, limit=lim and max(lim, s.val_batch))
     with core.stage(f"train/{tag}", out_dir, steps=s.steps, paper_steps=paper_steps or _PAPER["steps"], paper_runs=paper_runs,
-                    flops_scale=_PAPER["batch"] / s.batch,
+                    # the counted iteration (with its upper step) fuses batch + val_batch images: scale to the paper's 2 + 4
+                    flops_scale=((_PAPER["batch"] + _PAPER["val_batch"]) / (s.batch + s.val_batch) if s.strategy == "bilevel" and not s.peer
+                                 else _PAPER["batch"] / s.batch),
                     note=f"{s.strategy} training, {s.task} ({s.detector if s.task == 'det' else s.segmenter}), {s.fusion_net} fusion net, "
                          f"{s.size[0]}×{s.size[1]}; FLOPs of an iteration with its upper step (an upper bound: the paper's is every {_PAPER['upper_every']}th)") as st:
         tr, hist = train_bilevel(s, train, val, out_dir=rdir, device=device, seed=seed, stage_rec=st)
-    test = DatasetSamples(name, root, "bdl_test" if name == "m3fd" else "test", (1024, 768) if name == "m3fd" else s.size, s.task, limit=lim)
+    test = DatasetSamples(name, root, "bdl_test" if name == "m3fd" else "test", {"m3fd": (1024, 768), "multispectral": (640, 480)}.get(name, s.size),
+                          s.task, limit=lim)
     tno = Path(data_root) / "tno"
     res = {}
     n_eval = len(test)
@@ -1194,7 +1334,11 @@ def _row_values(table: str, m: dict) -> dict:
     vals = {k: fus.get(k, float("nan")) for k in ("MI", "VIF", "FMI")}
     vals.update({k: det.get(k, float("nan")) for k in ("Car", "Person", "mAP")})
     if table == "tbl-bdl-2":
-        vals = {f"M3FD/{k}": det.get(k, float("nan")) for k in ("Car", "Person", "mAP")}
+        vals = {}
+        for ds, col in TABLE2_DATASETS.items():
+            dm = m.get(ds.upper(), {})
+            if dm:
+                vals.update({f"{col}/{k}": dm.get(k, float("nan")) for k in (*DET_COLUMNS[ds].values(), "mAP")})
     return vals
 
 
@@ -1209,21 +1353,36 @@ def run_trained_table(label: str, base: BDLSettings, data_root, out_dir, device=
         raise ValueError(f"{label}: none of rows {list(rows)} is a row of this table ({list(plan)})")
     names = names[:core.cap(len(names), rehearse)]
     tdir = Path(out_dir) / label
-    ours = {}
+    ours, not_run = {}, []
     for r in names:
         rfile = tdir / _slug(r) / "result.json"
         if rfile.exists():
             ours[r] = core.load_json(rfile)["values"]
             continue
         s = replace(base, **plan[r])
+        if s.peer and not peer_available(s.peer):
+            not_run.append(r)
+            continue
         if label == "tbl-bdl-5":
             s = replace(s, steps=min(s.steps, _TABLE5_EPOCHS * 1800))
-        run = trained_run(s, data_root, out_dir, device, seed, rehearse, paper_steps=_paper_steps(s, label))
-        ours[r] = _row_values(label, run["metrics"])
-        core.save_json(rfile, {"table": label, "row": r, "tier": tier, "values": ours[r], "run_dir": run["run_dir"],
-                               "settings": run["settings"]})
+        dsets = list(TABLE2_DATASETS) if label == "tbl-bdl-2" else [s.det_dataset]
+        runs = [trained_run(replace(s, det_dataset=d), data_root, out_dir, device, seed, rehearse, paper_steps=_paper_steps(s, label))
+                for d in dsets]
+        ours[r] = _row_values(label, {k: v for run in runs for k, v in run["metrics"].items()})
+        core.save_json(rfile, {"table": label, "row": r, "tier": tier, "values": ours[r], "run_dir": [run["run_dir"] for run in runs],
+                               "settings": runs[0]["settings"]})
+    if label == "tbl-bdl-2":       # the paper's rows with no offline weights: listed, never a stand-in
+        not_run += [r for r, p in TABLE2_PEERS.items()
+                    if r not in plan and r not in not_run and (rows is None or r in rows) and not peer_available(p)]
     df = compare_tier(("bdl", tid), ours, tier, test_set=test_set, stand_ins={k: v for k, v in (stand_ins or {}).items() if k in ours} or None,
                       methods=list(ours), label=f"BDL {tid}")
+    if not_run:
+        import pandas as pd
+        from fusion_papers import report
+        pt = report.paper_table("bdl", tid)
+        extra = [{"method": r, "metric": c, "paper": pt.loc[r, c] if r in pt.index else float("nan"), "ours": float("nan"),
+                  "status": NOT_RUN_NO_WEIGHTS, "tier": tier} for r in not_run for c in pt.columns if "/" in c]
+        df = pd.concat([df, pd.DataFrame(extra)], ignore_index=True) if extra else df
     core.save_csv(tdir / f"{label}.csv", df)
     return df
 
@@ -1309,7 +1468,7 @@ def evaluate_trained(trainer: BDLTrainer, fusion_pairs=("tno", ("05", "10")), ma
         out.update(dict(zip(("MI", "VIF", "FMI"), np.mean(vals, 0).tolist())))
     s = trainer.s
     if det_val is not None and s.task == "det":
-        names = class_names or {2: "Car", 6: "Person"}
+        names = class_names or DET_COLUMNS.get(getattr(det_val, "name", "m3fd"), DET_COLUMNS["m3fd"])
         set_detector_mode(trainer.T, s.det_train_mode)
         preds, targets = [], []
         with torch.no_grad():
@@ -1331,6 +1490,8 @@ def evaluate_trained(trainer: BDLTrainer, fusion_pairs=("tno", ("05", "10")), ma
             out[name] = float(ap[c, 0]) if n_gt[c] else float("nan")
         ids = [c for c in range(1, 7) if c < s.num_classes and n_gt[c]]     # BDL: mean over the 6 classes with ground truth
         out["mAP"] = float(np.mean([ap[c, 0] for c in ids])) if ids else float("nan")
+        if "People" in out:                                                  # Tables 4–6 name M3FD's People column "Person"
+            out["Person"] = out["People"]
     if seg_val is not None and s.task == "seg":
         trainer.T.eval()
         conf = np.zeros((s.seg_classes, s.seg_classes), np.int64)

@@ -6,7 +6,7 @@ Docs: https://fusion-papers.github.io/fusion_papers/fmi_kernel.html.md"""
 
 # %% auto #0
 __all__ = ['fmi_map', 'sep_valid', 'uniform_filter_f32', 'ssim_f32_sum', 'vif_terms', 'sobel_int', 'joint_hist', 'qabf_angle',
-           'qabf_args', 'qabf_sums']
+           'nabf_angle', 'qabf_args', 'qabf_sums']
 
 # %% ../nbs/00ba_fmi_kernel.ipynb #9d4f4043
 import math
@@ -329,6 +329,15 @@ def qabf_angle(sx, sy, a):
         u = sx[k]
         t = _atan(sy[k] / u)                  # inf or nan where u = 0 (error_model numpy), then replaced
         a[k] = math.pi / 2 if u == 0 else t
+
+
+@_jit
+def nabf_angle(gh, gv, a):
+    "N^AB/F edge orientation a = atan(gv/gh) (±π/2 where gh = 0), 0 where gh = gv = 0 (1-D arrays)."
+    for k in range(gh.size):
+        u = gh[k]; v = gv[k]
+        t = _atan(v / u)                      # ±inf → ±π/2, 0/0 → nan (replaced)
+        a[k] = 0.0 if (u == 0 and v == 0) else t
 
 
 @_jit

@@ -588,9 +588,14 @@ def _nabf_grad(x):
         # reflect-101 border = the 1-px reflect extension (the corner pixels are never read by a 3x3 kernel)
         gh = cv2.filter2D(np.ascontiguousarray(x, np.float64), cv2.CV_64F, _SOBEL_X_Q / 8, borderType=cv2.BORDER_REFLECT_101)
         gv = cv2.filter2D(np.ascontiguousarray(x, np.float64), cv2.CV_64F, _SOBEL_Y_Q / 8, borderType=cv2.BORDER_REFLECT_101)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            al = np.arctan(gv / gh)
-        al[(gh == 0) & (gv == 0)] = 0.0
+        k = _kernels()
+        if k is not None:      # vectorised atan (00ba `nabf_angle`)
+            al = np.empty(gh.shape)
+            k.nabf_angle(gh.ravel(), gv.ravel(), al.ravel())
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                al = np.arctan(gv / gh)
+            al[(gh == 0) & (gv == 0)] = 0.0
         return cv2.magnitude(gh, gv), al
     return _memo(("nabfgrad",), (x,), build)
 
@@ -599,7 +604,7 @@ def _nabf_q(gx, ax, gf, af):
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.where((gx == 0) | (gf == 0), 0.0, np.minimum(gx, gf) / np.maximum(gx, gf))
     al = np.abs(np.abs(ax - af) - np.pi / 2) * 2 / np.pi
-    qg = 0.9999 / (1 + np.exp(-19 * (g - 0.5))); qa = 0.9995 / (1 + np.exp(-22 * (al - 0.5)))
+    qg = 0.9999 / (1 + cv2.exp(-19 * (g - 0.5))); qa = 0.9995 / (1 + cv2.exp(-22 * (al - 0.5)))   # vectorised exp
     return np.sqrt(qg * qa)
 
 

@@ -25,16 +25,19 @@ from .tim_nets import (BlurPool, CELLS, CellChain, CellFusion, DownSample, Genot
                                     build_fd_retinanet, fd_edges, FD_GENOTYPES)
 
 # %% auto #0
-__all__ = ['PROFILE_SETTINGS', 'TABLE_DATASETS', 'TABLE7_OPS', 'PRIMITIVES', 'CELL_TYPES', 'TASK_DATASETS', 'TASK_SETUPS',
-           'DET_TEST_FRACTION', 'PEER_ROWS', 'TASK_ROWS', 'TABLE3_ROWS', 'TIMSettings', 'resolve_settings',
-           'search_flops_scale', 'wanted_tables', 'required_datasets', 'check_data_root', 'task_data_root',
-           'save_table', 'table_rows', 'single_operator_net', 'conv_macs', 'efficiency_table', 'exact_compares',
-           'visual_weights', 'fusion_loss', 'SearchEdge', 'SearchCell', 'TIMSupernet', 'derive_genotype',
-           'derive_network', 'one_hot_arch', 'measure_latency', 'search', 'task_pairs', 'split_pairs', 'patch_stream',
-           'pmi', 'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'load_reduced', 'task_split',
+__all__ = ['PROFILE_SETTINGS', 'TABLE_DATASETS', 'TABLE6_METHODS', 'TABLE9_K', 'TABLE7_OPS', 'PRIMITIVES', 'CELL_TYPES',
+           'TASK_DATASETS', 'TABLE6_REDUCED', 'REDUCED_TABLE6_DIR', 'TASK_SETUPS', 'DET_TEST_FRACTION', 'PEER_ROWS',
+           'TASK_ROWS', 'TABLE3_ROWS', 'TIMSettings', 'resolve_settings', 'search_flops_scale', 'wanted_tables',
+           'required_datasets', 'check_data_root', 'task_data_root', 'save_table', 'table_rows', 'table_row_names',
+           'check_rows', 'row_dir', 'table9_rows', 'table9_k', 'single_operator_net', 'conv_macs', 'efficiency_table',
+           'exact_compares', 'visual_weights', 'fusion_loss', 'SearchEdge', 'SearchCell', 'TIMSupernet',
+           'derive_genotype', 'derive_network', 'one_hot_arch', 'measure_latency', 'search', 'task_pairs',
+           'split_pairs', 'patch_stream', 'pmi', 'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'table9_row',
+           'table9_net', 'run_table6_reduced', 'load_table6_reduced', 'plot_cumulative', 'load_reduced', 'task_split',
            'task_classes_of', 'task_sample', 'task_batches', 'fused_rgb', 'build_task_net', 'task_net_loss',
            'task_alpha', 'derive_task_genotypes', 'search_task', 'train_task_guided', 'evaluate_task', 'task_row',
-           'task_steps', 'pretrain_fusion', 'run_task_table', 'random_deformation', 'run_table3', 'peers_on_fixtures']
+           'task_steps', 'pretrain_fusion', 'run_task_table', 'task_example', 'load_task_examples',
+           'plot_task_examples', 'random_deformation', 'run_table3', 'peers_on_fixtures']
 
 # %% ../nbs/04_tim.ipynb #6f48396d
 @dataclass(frozen=True)
@@ -113,7 +116,9 @@ TABLE_DATASETS = {"table1": ("tno",), "table2": ("roadscene",), "table3": ("tno"
                   "table5": ("msrs",), "table6": ("tno", "roadscene"), "table7": (), "table8": ("tno", "roadscene"),
                   "table9": ("tno", "roadscene", "medical_ct", "medical_pet", "medical_spect"),
                   "table10": ("tno", "roadscene", "medical_ct", "medical_pet", "medical_spect", "multispectral", "msrs"),
-                  "fig4": (), "fig5": ("tno",), "fig12": ("tno", "roadscene", "medical_ct", "medical_pet", "medical_spect"), "fig6": ("medical_ct", "medical_pet", "medical_spect"), "fig10": ("tno", "roadscene")}
+                  "fig4": (), "fig5": ("tno",), "fig12": ("tno", "roadscene", "medical_ct", "medical_pet", "medical_spect"), "fig6": ("medical_ct", "medical_pet", "medical_spect"), "fig10": ("tno", "roadscene"),
+                  "fig11": ("tno", "roadscene"), "fig8": ("multispectral",), "fig9": ("msrs",),
+                  "table6r": ()}     # table6r: Table 6 at the reduced tier on the fixtures (run only when asked by name)
 
 
 def wanted_tables(tables=None) -> list[str]:
@@ -136,20 +141,9 @@ def required_datasets(tables=None) -> dict[str, list[str]]:
 
 
 def check_data_root(data_root, tables=None) -> dict[str, Path]:
-    "Before any work: every dataset the asked tables need is under `data_root/<dataset>/` in a registry layout; one error names all missing ones."
-    root = Path(data_root)
-    missing, found = [], {}
-    for d, ts in required_datasets(tables).items():
-        p = root / d
-        try:
-            data.find_layout(data.get_dataset(d), p)
-            found[d] = p
-        except Exception:
-            lays = "; ".join(l.describe() for l in data.get_dataset(d).layouts)
-            missing.append(f"{p} (for {', '.join(ts)}; expected layout: {lays})")
-    if missing:
-        raise FileNotFoundError("data_root is the folder holding one <dataset>/ folder per dataset; missing:\n  " + "\n  ".join(missing))
-    return found
+    """Before any work: every dataset the asked tables need is under `data_root/<dataset>/` in a registry layout; one
+    error names every missing one, the tables needing it and the expected layout (`data.check_data_root`)."""
+    return data.check_data_root(data_root, required_datasets(tables), what="the asked TIM tables")
 
 
 
@@ -178,6 +172,58 @@ def table_rows(all_rows, rows=None, rehearse: int = 0) -> list:
     "The rows to run: `all_rows` (ours first) filtered by `rows` (None = all), capped at `rehearse` rows in a rehearsal."
     out = [r for r in all_rows if rows is None or r in rows]
     return out[:core.cap(len(out), rehearse)] if rehearse else out
+
+
+#: Table 6's rows (the paper's names) → the search method; Table 9's rows → K (None: no meta-initialisation)
+TABLE6_METHODS = {"IAS": "ias", "DARTS": "darts"}
+TABLE9_K = {"K=4": 4, "w/o Initialization": None, "K=2": 2, "K=6": 6, "K=8": 8, "K=10": 10}
+
+
+def table_row_names() -> dict[str, tuple]:
+    "{table key: its row names (ours first)} for the tables whose runners honour `rows`."
+    return {"table3": TABLE3_ROWS, "table4": TASK_ROWS, "table5": TASK_ROWS, "table6": tuple(TABLE6_METHODS),
+            "table7": tuple(TABLE7_OPS), "table8": ("λ=0.5", "λ=0", "λ=2"), "table9": tuple(TABLE9_K)}
+
+
+def check_rows(rows=None, tables=None) -> list | None:
+    """Refuse, before any work, row names that are no row of the asked tables (the error lists each table's rows);
+    `rows=None` runs every row. Returns `rows` as a list."""
+    if rows is None:
+        return None
+    if isinstance(rows, str):
+        rows = [rows]
+    names = {t: r for t, r in table_row_names().items() if t in wanted_tables(tables)}
+    known = {r for rs in names.values() for r in rs}
+    bad = [r for r in rows if r not in known]
+    if bad:
+        lst = "; ".join(f"{t}: {', '.join(rs)}" for t, rs in names.items()) or "none (the asked tables have no rows)"
+        raise ValueError(f"unknown row name(s) {bad} for the asked tables; their rows are {lst}")
+    return list(rows)
+
+
+def row_dir(row: str) -> str:
+    "The folder name of a row under `out_dir/<table>/` ('w/o Initialization' → 'w-o_Initialization'; 'K=4' unchanged)."
+    import re
+    return re.sub(r"\s+", "_", row.replace("/", "-"))
+
+
+def table9_rows(S: "TIMSettings", rows=None) -> list:
+    """Table 9's rows to run: `rows` when given; else every K the paper lists in the paper profile, and only
+    K = `S.pmi_K` and "w/o Initialization" in smoke/reduced (the other K are one `rows` parameter away)."""
+    extra = ()
+    if rows is None and S.profile != "paper":
+        rows = (f"K={S.pmi_K}", "w/o Initialization")
+        extra = tuple(r for r in rows if r not in TABLE9_K)        # a pmi_K the paper does not list
+    return table_rows(tuple(TABLE9_K) + extra, rows, S.rehearse)
+
+
+def table9_k(row: str) -> int | None:
+    "K of a Table 9 row name: 'K=<n>' → n, 'w/o Initialization' → None."
+    if row == "w/o Initialization":
+        return None
+    if row.startswith("K=") and row[2:].isdigit():
+        return int(row[2:])
+    raise ValueError(f"not a Table 9 row: {row!r} (rows: {', '.join(TABLE9_K)})")
 
 
 # %% ../nbs/04_tim.ipynb #9b114720
@@ -568,8 +614,9 @@ def pmi(model: nn.Module, task_streams: dict, *, steps: int, K: int, inner_lr: f
     return hist
 
 # %% ../nbs/04_tim.ipynb #bddf10dd
-def _evaluate_net(net, pairs, side: int, device="cpu") -> dict:
-    "Mean MI / VIF / Qabf of `net(a, b)` (clamped) on held-out pairs, longest side ≤ `side` (multiple of 4)."
+def _evaluate_net(net, pairs, side: int, device="cpu", per_image: bool = False) -> dict | tuple[dict, list[dict]]:
+    """Mean MI / VIF / Qabf of `net(a, b)` (clamped) on held-out pairs, longest side ≤ `side` (multiple of 4); with
+    `per_image` also the per-pair values (list of {"pair", metric: value}: what Fig. 11's cumulative curves plot)."""
     import cv2
     vals = []
     net.eval()
@@ -585,7 +632,10 @@ def _evaluate_net(net, pairs, side: int, device="cpu") -> dict:
             t = lambda x: torch.from_numpy(np.ascontiguousarray(x))[None, None].float().to(device)
             f = net(t(a), t(b))[0, 0].clamp(0, 1).cpu().numpy()
         vals.append(metrics.evaluate(a, b, f, metrics=["MI", "VIF", "Qabf"]))
-    return {k: float(np.mean([v[k] for v in vals])) for k in vals[0]}
+    mean = {k: float(np.mean([v[k] for v in vals])) for k in vals[0]}
+    if per_image:
+        return mean, [{"pair": Path(pa).name, **{k: float(v) for k, v in d.items()}} for (pa, _), d in zip(pairs, vals)]
+    return mean
 
 
 def train_fusion(net: nn.Module, stream, steps: int, lr: float, *, ckpt: core.Checkpointer | None = None,
@@ -629,9 +679,10 @@ def run_search(S: TIMSettings, method: str, lam: float, lat: dict, seed: int = 0
     net = derive_network(sn).to(device)
     train_fusion(net, patch_stream(tr, S.patch, S.batch, seed + 2, device), S.train_steps, S.w_lr,
                  ckpt=_ck(out, f"ckpt_train_{tag}"), ckpt_every=S.ckpt_every, desc=f"train derived ({method})")
+    mean, per = _evaluate_net(net, ev, S.eval_side, device, per_image=True)
     return {"method": method, "lam": lam, "seed": seed, "genotype": {"normal": geno.normal, "chain_fusion": geno.chain_fusion},
             "cells": cells, "genotype_short": [short_name(p) for p in geno.chain_fusion + geno.normal],
-            "n_params": nets.count_params(net), "history": hist, "metrics": _evaluate_net(net, ev, S.eval_side, device),
+            "n_params": nets.count_params(net), "history": hist, "metrics": mean, "per_image": per,
             "eval_pairs": [p[0].name for p in ev]}
 
 
@@ -668,7 +719,70 @@ def run_pmi(S: TIMSettings, K: int | None, seed: int = 0, device="cpu", order: s
             "metrics_mif": _evaluate_net(net, mif, S.eval_side, device)}
 
 
+def table9_row(S: TIMSettings, row: str, out, *, seed: int = 0, device="cpu", root=None, run_params: dict | None = None) -> dict:
+    """Table 9's `row` ('K=4', 'w/o Initialization', …): PMI with that K, then IVIF training, cached in
+    `out/tbl-tim-9/<row>/result.json` (the trained net's state in `net.pt` beside it, checkpoints there too); a later run,
+    Table 3 and Table 10 reuse it."""
+    K = table9_k(row)
+    d = Path(out) / "tbl-tim-9" / row_dir(row)
+    return core.cached_run(d / "result.json", {**(run_params or {}), "K": K},
+                           lambda: run_pmi(S, K, seed, device, root=root, out=d, save=d / "net.pt"), seed=seed, profile=S.profile)
+
+
+def table9_net(S: TIMSettings, row: str, out) -> Path:
+    "Where `table9_row` saved the trained fusion net of `row`."
+    return Path(out) / "tbl-tim-9" / row_dir(row) / "net.pt"
+
+
 # %% ../nbs/04_tim.ipynb #fc569f39
+#: the reduced-tier IAS-vs-DARTS comparison (Table 6, Figs. 10/11) sized to finish in a few CPU minutes here: the
+#: `reduced` profile with C = 8, 48-px patches, batch 2, T = 2, 12 α steps, 150 training steps of the derived net, one
+#: seed; α's SGD step raised to 1e-2 (paper 1e-3) so that α moves within 12 steps. Evaluated on the reduced profile's
+#: 6 held-out TNO/RoadScene fixture pairs at ≤ 256 px.
+TABLE6_REDUCED = dict(C=8, patch=48, batch=2, inner_T=2, search_steps=12, train_steps=150, seeds=(0,), arch_lr=1e-2)
+REDUCED_TABLE6_DIR = "reduced/tim/tbl-tim-6r"
+
+
+def run_table6_reduced(folder=REDUCED_TABLE6_DIR, *, rows=None, device="cpu", root=None) -> dict[str, dict]:
+    """Table 6 at the reduced tier: IAS and DARTS (`rows` selects) searched with `TABLE6_REDUCED` on fixture patches, each
+    row cached in `folder/<row>/result_seed0.json` (committed as data; a rerun with the same code and settings reuses it).
+    The latency table is measured here at the search's width (stored beside the rows)."""
+    S = resolve_settings("reduced", **TABLE6_REDUCED)
+    folder = Path(folder)
+    lat = core.cached_run(folder / "latency.json", {"C": S.C, "size": S.patch, "device": str(device)},
+                          lambda: {"latency_s": measure_latency(S.C, S.patch, device=device)}, profile=S.profile)["latency_s"]
+    out = {}
+    for row in table_rows(tuple(TABLE6_METHODS), rows):
+        m = TABLE6_METHODS[row]
+        out[row] = core.cached_run(folder / row_dir(row) / "result_seed0.json", {**asdict(S), "method": m, "search_seed": 0},
+                                   lambda m=m, row=row: run_search(S, m, S.lam, lat, 0, device, root, Path(folder) / row_dir(row)),
+                                   seed=0, profile=S.profile)
+    return out
+
+
+def load_table6_reduced(folder=REDUCED_TABLE6_DIR) -> dict[str, dict]:
+    "The committed reduced-tier Table 6 rows (row → result), whatever code wrote them (their params/code hash are inside)."
+    folder = Path(folder)
+    return {r: core.load_json(folder / row_dir(r) / "result_seed0.json") for r in TABLE6_METHODS
+            if (folder / row_dir(r) / "result_seed0.json").exists()}
+
+
+def plot_cumulative(per_image: dict[str, list[dict]], metrics=("MI", "VIF"), *, title: str = ""):
+    """Fig. 11: per metric, the sorted per-image values of each method against the percentage of images (x % of the
+    images score no more than y), from the runs' `per_image` lists."""
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6), squeeze=False)
+    for ax, m in zip(axs[0], metrics):
+        for name, rows_ in per_image.items():
+            v = np.sort([r[m] for r in rows_])
+            ax.plot(100 * np.arange(1, len(v) + 1) / len(v), v, marker="o", ms=3, label=f"{name} (n={len(v)})")
+        ax.set(xlabel="% of images with value ≤ y", ylabel=m)
+        ax.legend(fontsize=10)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def load_reduced(folder="reduced/tim") -> dict:
     "The committed `reduced`-profile results (JSON name → dict) in `folder` (relative to nbs/), manifests excluded."
     folder = Path(folder)
@@ -1037,7 +1151,8 @@ def run_task_table(kind: str, S: "TIMSettings", root, out, rows=None, *, fnet: n
             with stage(f"{label}/TIM/train", n_t, task_steps(replace(S, profile="paper", rehearse=0), kind, "train")):
                 net, f2, hist = train_task_guided(kind, f, S, root, out / row, genotypes=sr["genotypes"], steps=n_t,
                                                   seed=seed, device=device, desc=f"task-guided training ({kind})")
-            df = evaluate_task(kind, net, _row_fuser("TIM", f2.eval()), S, root, limit=lim, seed=seed, device=device)
+            fuse = _row_fuser("TIM", f2.eval())
+            df = evaluate_task(kind, net, fuse, S, root, limit=lim, seed=seed, device=device)
             r = {"row": task_row(kind, df), "genotypes": sr["genotypes"], "search_history": sr["history"], "train_history": hist}
             torch.save(f2.state_dict(), out / row / "fusion_net.pt")
         else:
@@ -1052,15 +1167,97 @@ def run_task_table(kind: str, S: "TIMSettings", root, out, rows=None, *, fnet: n
                 with stage(f"{label}/baseline-on-average", n_t, task_steps(replace(S, profile="paper", rehearse=0), kind, "train")):
                     net = _train_fixed(kind, net, _row_fuser("Average", device=device), S, root, base, n_t, seed, device)
                 base.mkdir(parents=True, exist_ok=True); torch.save(net.state_dict(), bpath)
-            df = evaluate_task(kind, net.eval(), _row_fuser(row, device=device), S, root, limit=lim, seed=seed, device=device)
+            fuse = _row_fuser(row, device=device)
+            df = evaluate_task(kind, net.eval(), fuse, S, root, limit=lim, seed=seed, device=device)
             r = {"row": task_row(kind, df), "task_net": "RetinaNet-FPN trained on average-fused images" if kind == "det"
                  else "ResNet-18 + C_FD decoder trained on average-fused images (shared; the paper trains one per method)"}
         (out / row).mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out / row / "example.npz", **task_example(kind, net, fuse, S, root, seed=seed, device=device))
         core.save_csv(out / row / "per_class.csv", df) if hasattr(core, "save_csv") else df.to_csv(out / row / "per_class.csv", index=False)
         r["params"] = core.json_safe(params)
         core.save_json(path, r)
         res[row] = r
     return res
+
+
+@torch.no_grad()
+def task_example(kind: str, net: nn.Module, fuse, S: "TIMSettings", root, *, seed: int = 0, device="cpu", index: int = 0) -> dict:
+    """The first test image of a row, as Figs. 8/9 draw it: the fused image (uint8 RGB), the ground truth and the
+    prediction (det: boxes x1y1x2y2, labels, scores; seg: label maps). Saved by `run_task_table` as `<row>/example.npz`."""
+    net.eval()
+    e = task_split(kind, root, "test", seed, index + 1)[index]
+    ir, vis, tg = task_sample(kind, root, e, S.det_size if kind == "det" else S.seg_size)
+    x = fuse(ir[None].to(device), vis[None].to(device))
+    ex = {"fused": (x[0].permute(1, 2, 0).clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8), "stem": np.array(e[0])}
+    if kind == "det":
+        o = net(list(x))[0]
+        ex.update(boxes=o["boxes"].cpu().numpy(), labels=o["labels"].cpu().numpy(), scores=o["scores"].cpu().numpy(),
+                  gt_boxes=tg["boxes"].numpy(), gt_labels=tg["labels"].numpy())
+    else:
+        logits = F.interpolate(net(x), size=tg.shape[-2:], mode="bilinear", align_corners=False)
+        ex.update(pred=logits.argmax(1)[0].cpu().numpy().astype(np.uint8), gt=tg.numpy().astype(np.uint8))
+    return ex
+
+
+def load_task_examples(folder, rows=TASK_ROWS) -> dict[str, dict]:
+    "{row: example} from `folder/<row>/example.npz` for the rows that were run (table order)."
+    out = {}
+    for r in rows:
+        p = Path(folder) / r / "example.npz"
+        if p.exists():
+            with np.load(p) as z:
+                out[r] = {k: (str(z[k]) if k == "stem" else z[k]) for k in z.files}
+    return out
+
+
+def _palette(n: int) -> np.ndarray:
+    "n distinct RGB colours (uint8); class 0 (unlabelled / background) black."
+    import matplotlib
+    cols = (np.array([matplotlib.colormaps["tab10"](i % 10)[:3] for i in range(max(n, 1))]) * 255).astype(np.uint8)
+    cols[0] = 0
+    return cols
+
+
+def plot_task_examples(kind: str, ex: dict, classes, *, tier: str, score_thr: float = 0.3, top: int = 5):
+    """Figs. 8/9 from the rows' `example.npz`: det — the fused image with the predicted boxes (score ≥ `score_thr`, at
+    least the `top` best) and the ground truth dashed; seg — the fused image, the predicted and the ground-truth label maps.
+    Panel titles say 'ours' and the tier: these are our networks, never the paper's rows reproduced."""
+    import matplotlib.patches as mpatches
+    import matplotlib.pyplot as plt
+    rows = list(ex)
+    if kind == "det":
+        fig, axs = plt.subplots(1, len(rows), figsize=(3.4 * len(rows), 3.2), squeeze=False)
+        cols = _palette(len(classes) + 1) / 255
+        for ax, r in zip(axs[0], rows):
+            e = ex[r]
+            ax.imshow(e["fused"]); ax.set_axis_off()
+            for b, l in zip(e["gt_boxes"], e["gt_labels"]):
+                ax.add_patch(mpatches.Rectangle(b[:2], b[2] - b[0], b[3] - b[1], fill=False, ls="--", lw=1, ec="white"))
+            keep = np.argsort(-e["scores"])
+            keep = [i for j, i in enumerate(keep) if e["scores"][i] >= score_thr or j < top]
+            if not keep:
+                ax.text(0.5, 0.04, "no detection", transform=ax.transAxes, ha="center", color="yellow", fontsize=10)
+            for i in keep:
+                b, l, s = e["boxes"][i], int(e["labels"][i]), float(e["scores"][i])
+                c = cols[(l % len(cols)) or 1]
+                ax.add_patch(mpatches.Rectangle(b[:2], b[2] - b[0], b[3] - b[1], fill=False, lw=1.5, ec=c))
+                ax.text(b[0], b[1], f"{classes[l] if l < len(classes) else l} {s:.2f}", color=c, fontsize=9, va="bottom",
+                        clip_on=True)
+            ax.set_title(f"{r}: ours ({tier})", fontsize=10)
+        fig.suptitle("Fig. 8 (our networks): RetinaNet + C_FD detections\non each row's fused image; dashed = ground truth",
+                     fontsize=10)
+    else:
+        fig, axs = plt.subplots(3, len(rows), figsize=(3.2 * len(rows), 7), squeeze=False)
+        pal = _palette(len(classes))
+        for j, r in enumerate(rows):
+            e = ex[r]
+            for i, (img, name) in enumerate(((e["fused"], "fused"), (pal[e["pred"] % len(pal)], "prediction"),
+                                            (pal[e["gt"] % len(pal)], "ground truth"))):
+                axs[i, j].imshow(img); axs[i, j].set_axis_off()
+                axs[i, j].set_title(f"{r}: ours ({tier})" if i == 0 else name, fontsize=10)
+        fig.suptitle("Fig. 9 (our networks):\nResNet-18 + C_FD label maps per row", fontsize=10)
+    fig.tight_layout()
+    return fig
 
 
 def _train_fixed(kind, net, fuse, S, root, out, steps, seed, device):

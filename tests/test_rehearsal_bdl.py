@@ -4,11 +4,13 @@
 and writes every trained table with the status "rehearsal"; each training stage has a progress bar and a checkpoint.
 The trained tables honour `rows` and reuse a row already written under `out_dir/<table>/<row>/`.
 
-Measured here (2 cores shared by 7 helpers, load ≈ 9): the trained-tables cell alone ran past 1800 s (the TarDAL run's
-evaluation was cut by the old cell timeout after Tables 2–5 were written); the whole rehearsal is ≈ 40 min wall /
-≈ 8 min CPU, far above the ~4 min target: one paper-size BDL iteration with its upper step is 2.6 TFLOP (the fusion
-net at 384×288 dominates). Lowering the batch to 1 (allowed) roughly halves it; sharing one fused forward across the
-hypergradient closures would cut it further (not done)."""
+Measured here (2 cores shared by 7 helpers, load ≈ 7–12). Before (2026-11-29: per-term hypergradient, batch 2 + 4):
+detection training 494 s/step, 6.5 GB; the full rehearsal ≈ 40 min wall (cut by a cell timeout). After (shared fused
+forward for the lower steps and all hypergradient terms, rehearsal batch 1 + 1): this CI unit — now Table 2's Ours row
+on M3FD AND Multi-Spectral, two trainings with their upper step + two evaluations — 2 passed in 13 min 48 s wall /
+4 min CPU user; detection training 167 s/step (M3FD) and 197 s/step (Multi-Spectral), peak RSS 5.2 / 5.7 GB (2.1–2.8 GB
+of it before the stage). FLOPs of one paper-model iteration with its upper step at 192×160: per-term 2 + 4 = 1.31 TFLOP,
+shared 2 + 4 = 0.79, shared 1 + 1 = 0.28 (`_FlopCount`)."""
 import json
 import os
 import subprocess
@@ -38,7 +40,7 @@ REHEARSAL_STATUS = "rehearsal (mock data) — not a result"
 @pytest.mark.slow
 def test_bdl_rehearsal_via_cli(tmp_path, bindir, root):
     mock = tmp_path / "mock"
-    for name in (("m3fd", "mfnet", "tno") if FULL else ("m3fd",)):
+    for name in (("m3fd", "multispectral", "mfnet", "tno") if FULL else ("m3fd", "multispectral")):
         mockdata.write_mock(name, mock / name, n=4, seed=0)
     out = tmp_path / "out"
     cmd = [str(bindir / "fusion-papers"), "reproduce", "--paper", "bdl", "--profile", "paper", "--rehearse", "1",
@@ -62,9 +64,11 @@ def test_bdl_rehearsal_via_cli(tmp_path, bindir, root):
     assert (res / ("tbl-bdl-4/Proposed" if FULL else "tbl-bdl-2/Ours") / "result.json").exists()
     rec = core.load_json(core.record_path(res))
     stages = rec["stages"]
-    # the shared runs: detection (Tables 2, 4, 5, 7), segmentation with SegFormer (Table 3), TarDAL's net (Table 6)
-    want = ({"train/det_bilevel_rlw_bdl", "train/seg_bilevel_rlw_bdl", "train/det_bilevel_rlw_tardal"} if FULL
-            else {"train/det_bilevel_rlw_bdl", "eval/det_bilevel_rlw_bdl"})
+    # the shared runs: detection (Tables 2, 4, 5, 7; Table 2 also on Multi-Spectral), segmentation with SegFormer
+    # (Table 3), TarDAL's net (Table 6)
+    det = {"train/det_bilevel_rlw_bdl", "eval/det_bilevel_rlw_bdl", "train/det_bilevel_rlw_bdl_multispectral",
+           "eval/det_bilevel_rlw_bdl_multispectral"}
+    want = det | {"train/seg_bilevel_rlw_bdl", "train/det_bilevel_rlw_tardal"} if FULL else det
     assert want <= set(stages), sorted(stages)
     for name, s in stages.items():
         assert s["status"] == "ok", (name, s["status"])
