@@ -630,8 +630,8 @@ TIM_TABLE8_ROWS = ("λ=0.5", "λ=0", "λ=2")    # Table 8's rows as the chapter 
 
 def tim_units(profile: str = "paper") -> list[dict]:
     """TIM's units, read from `tim.TABLE_DATASETS`, `TABLE3_ROWS`, `TASK_ROWS`, `TABLE7_OPS`: one per row of Tables 3, 4,
-    5, 7, 8; Tables 6 (IAS/DARTS × seeds) and 9 (PMI, K and without) are one unit each with the figure drawn in their cell
-    (Figs. 10, 12); Tables 1–2 and Fig. 4 share the peers/efficiency cells. Dependencies: Table 3's TIM row (and Fig. 5)
+    5, 7, 8; Tables 6 (IAS/DARTS × seeds) and 9 (PMI, K and without) are one unit each with the figures drawn in their cell
+    (Figs. 10–11, 12); Figs. 8–9 wait for every Table 4/5 row; the reduced Table 6 (`table6r`) is a unit of its own; Tables 1–2 and Fig. 4 share the peers/efficiency cells. Dependencies: Table 3's TIM row (and Fig. 5)
     uses the PMI-initialised net of Table 9; Table 10 reuses Table 9's PMI runs and the TIM rows of Tables 4–5 (fusion
     pre-training, C_FD search, task-guided training); the other rows of Tables 4/5 share one task network trained on
     average-fused images (trained by the Visible unit). Cost: the record's stages; rows it did not run are costed with
@@ -651,7 +651,10 @@ def tim_units(profile: str = "paper") -> list[dict]:
                 units.append(dict(table=t, row=r, stages={f"{lab}/baseline-on-average": 1} if r == "Visible" else {},
                                   needs=[] if r == "Visible" else [f"{t}:Visible"],
                                   note=None if r == "Visible" else "tested with the shared task net the Visible unit trains"))
-    units.append(dict(table=["table6", "fig10"], stages={f"tbl-tim-6/{m}/seed0": len(P.seeds) for m in ("ias", "darts")}))
+    units.append(dict(table=["table6", "fig10", "fig11"], stages={f"tbl-tim-6/{m}/seed0": len(P.seeds) for m in ("ias", "darts")}))
+    units.append(dict(table=["fig8", "fig9"], stages={}, needs=[f"{t}:{r}" for t in ("table4", "table5") for r in tim.TASK_ROWS],
+                      note="drawn from the example.npz files of every Table 4/5 row"))
+    units.append(dict(table="table6r", stages={}, note="Table 6 at the reduced tier on the fixtures (CPU minutes); run only when asked"))
     units += [dict(table="table7", row=k, stages={f"tbl-tim-7/{k}": 1}, proxies={f"tbl-tim-7/{k}": f"tbl-tim-7/{next(iter(tim.TABLE7_OPS))}"})
               for k in tim.TABLE7_OPS]
     units += [dict(table="table8", row=r, stages={f"tbl-tim-8/{r}": 1}, proxies={f"tbl-tim-8/{r}": f"tbl-tim-8/{TIM_TABLE8_ROWS[0]}"})

@@ -21,8 +21,8 @@ from . import core, data
 # %% auto #0
 __all__ = ['SYNTH_FMB_QUADRANTS', 'SYNTH_FMB_UNPAIRED', 'FMB_SIZE', 'FUSION_METRICS', 'TABLE2_CLASSES', 'LabelStats',
            'label_statistics', 'mask_files', 'dataset_statistics', 'synthetic_fmb_expected', 'make_synthetic_fmb',
-           'fmb_defects', 'plot_chord', 'comparison_table', 'fusion_track', 'leaderboard', 'segmentation_report',
-           'table2_view', 'segmentation_track', 'cli_register']
+           'fmb_defects', 'plot_chord', 'comparison_table', 'method_folder', 'fusion_track', 'leaderboard',
+           'segmentation_report', 'table2_view', 'segmentation_track', 'cli_register']
 
 # %% ../nbs/03a_fmb.ipynb #33b946c0
 @dataclass
@@ -275,11 +275,37 @@ def _y(img: np.ndarray) -> np.ndarray:
     return img if img.ndim == 2 else data.rgb_to_ycrcb(img)[..., 0]
 
 
-def fusion_track(methods: Sequence[str], root, name: str = "fmb", split: str | None = "test", metrics=FUSION_METRICS,
+def _method_entry(m) -> tuple[str, object, str | None]:
+    "(label, fuse callable or registered name, cache tag) of a `fusion_track` method entry."
+    if isinstance(m, str):
+        return m, m, m
+    label, fuse, *tag = m
+    return label, fuse, (tag[0] if tag else None)
+
+
+def method_folder(label: str) -> str:
+    "The folder/file name of a method label (letters, digits, '-', '_', '.'; anything else becomes '_')."
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+
+
+def _downscale(img: np.ndarray, max_side: int | None) -> np.ndarray:
+    import cv2
+    h, w = img.shape[:2]
+    if not max_side or max(h, w) <= max_side:
+        return img
+    k = max_side / max(h, w)
+    return cv2.resize(img, (max(2, round(w * k)), max(2, round(h * k))), interpolation=cv2.INTER_AREA)
+
+
+def fusion_track(methods: Sequence, root, name: str = "fmb", split: str | None = "test", metrics=FUSION_METRICS,
                  convention: str = "cddfuse", cache_dir=None, max_pairs: int | None = None, weights=None, device="cpu",
-                 fused_dir=None) -> "pd.DataFrame":
+                 fused_dir=None, max_side: int | None = None) -> "pd.DataFrame":
     """Per-image metrics of each method on the pairs of `root` (a registered layout, e.g. FMB `{split}/Infrared|Visible`).
-    Unpaired images are skipped (and named by `fmb_defects`). `fused_dir/<method>/` keeps the fused images when given."""
+    Unpaired images are skipped (and named by `fmb_defects`). `fused_dir/<method>/` keeps the fused images when given.
+    A method is a registered name (`peers.get`) or `(label, fuse)` / `(label, fuse, tag)` with `fuse(ir, vis)` a callable
+    (e.g. a network trained in this run); only entries with a name or a `tag` (what identifies the weights) are cached
+    (`cache_dir/<name>_<method>_<key>.csv`: the per-image metric file of that method). `max_side`: pairs downscaled to
+    this long side before fusing (INTER_AREA), the same for every method."""
     import pandas as pd
     from fusion_papers import metrics as M, peers
     spec = data.get_dataset(name)
@@ -288,21 +314,27 @@ def fusion_track(methods: Sequence[str], root, name: str = "fmb", split: str | N
     if not pairs:
         raise FileNotFoundError(f"{root}: no {name} pairs" + (f" in split {split!r}" if split else ""))
     code = hashlib.sha256(Path(M.__file__).read_bytes()).hexdigest()[:8]
-    key = hashlib.sha256(json.dumps([str(Path(root).resolve()), split, [p[0] for p in pairs], list(metrics), convention, code]).encode()).hexdigest()[:12]
     frames = []
     for m in methods:
-        cache = Path(cache_dir) / f"{name}_{m}_{key}.csv" if cache_dir else None
+        label, fuse, tag = _method_entry(m)
+        key = hashlib.sha256(json.dumps([str(Path(root).resolve()), split, [p[0] for p in pairs], list(metrics), convention, code, 2]
+                                        + ([max_side] if max_side else []) + ([tag] if tag != label else [])).encode()).hexdigest()[:12]
+        safe = method_folder(label)
+        cache = Path(cache_dir) / f"{name}_{safe}_{key}.csv" if (cache_dir and tag is not None) else None
         if cache is not None and cache.exists():
             frames.append(pd.read_csv(cache, dtype={"image": str})); continue
-        fuse = peers.get(m, weights=weights, device=device)
+        if isinstance(fuse, str):
+            fuse = peers.get(fuse, weights=weights, device=device)
         rows = []
         for stem, ip, vp in pairs:
             p = data.load_pair_entry(spec, stem, ip, vp)
-            f = np.clip(fuse(p.ir, p.vis), 0, 1).astype(np.float32)
+            ir, vis = _downscale(p.ir, max_side), _downscale(p.vis, max_side)
+            f = np.clip(fuse(ir, vis), 0, 1).astype(np.float32)
             if fused_dir is not None:
-                data.save_image(Path(fused_dir) / m / f"{stem}.png", f)
-            vals = M.evaluate(p.ir, _y(p.vis), _y(f), metrics=list(metrics), convention=convention)
-            rows.append({"dataset": name, "method": m, "image": stem, **vals})
+                data.save_image(Path(fused_dir) / safe / f"{stem}.png", f)
+            vals = M.evaluate(ir, _y(vis), _y(f), metrics=list(metrics), convention=convention)
+            rows.append({"dataset": name, "method": label, "image": stem, "convention": convention, **vals})
+            del p, f
         df = pd.DataFrame(rows)
         if cache is not None:
             core.save_csv(cache, df)

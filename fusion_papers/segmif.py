@@ -26,15 +26,16 @@ from . import core, hypergrad, losses, nets
 __all__ = ['SEGMENTER_PARAMS', 'FUSION_PARAMS', 'FUSION_PARAMS_IN_USE', 'FFM_PARAMS', 'MMSEG_MEAN', 'MMSEG_STD', 'HIA_VARIANTS',
            'FUSION_VARIANTS', 'TABLE3_ROWS', 'LOSS_FORMS', 'OFFICIAL_ETA', 'OFFICIAL_T', 'OFFICIAL_START', 'ACTING_T',
            'OFFICIAL_FILES', 'WEIGHTS_ENV', 'SETTINGS', 'PAPER_SPLITS', 'TABLES', 'TABLE12_ROWS', 'TABLE12_SOURCES',
-           'SMOKE_TABLE12_ROWS', 'TABLE1_CLASSES', 'FIG13_STRATEGIES', 'build_segmenter', 'segmenter_count_table',
-           'mit_features', 'efficient_context', 'MoAM', 'SoAM', 'CrossPath', 'FeatureFusionModule', 'DRDBOfficial',
-           'GatedFeature', 'SegMiFFusionNet', 'convert_official_segmenter', 'checkpoint_kind', 'load_fusion_net',
-           'load_official_segmenter', 'vsm_target', 'fusion_loss_paper', 'fusion_loss_official', 'official_task_scales',
-           'dynamic_factor', 'make_weighter', 'find_segmif_weights', 'official_save_u8', 'SegMiFFuser', 'segmif_fuser',
-           'register_segmif_methods', 'SegMiFSettings', 'resolve_settings', 'Samples', 'load_samples', 'FusedStore',
-           'fresh_segmenter', 'fuse_tensor', 'evaluate_segmenter', 'interactive_train', 'wanted_tables',
-           'required_datasets', 'check_data_root', 'pick_rows', 'table_row', 'run_table', 'variant_counts',
-           'weighting_trace', 'data_classes', 'load_run', 'predict_mask', 'feature_maps']
+           'SMOKE_TABLE12_ROWS', 'TABLE1_CLASSES', 'FIG13_STRATEGIES', 'FIG8_METRICS', 'build_segmenter',
+           'segmenter_count_table', 'mit_features', 'efficient_context', 'MoAM', 'SoAM', 'CrossPath',
+           'FeatureFusionModule', 'DRDBOfficial', 'GatedFeature', 'SegMiFFusionNet', 'convert_official_segmenter',
+           'checkpoint_kind', 'load_fusion_net', 'load_official_segmenter', 'vsm_target', 'fusion_loss_paper',
+           'fusion_loss_official', 'official_task_scales', 'dynamic_factor', 'make_weighter', 'find_segmif_weights',
+           'official_save_u8', 'SegMiFFuser', 'segmif_fuser', 'register_segmif_methods', 'SegMiFSettings',
+           'resolve_settings', 'Samples', 'load_samples', 'FusedStore', 'fresh_segmenter', 'fuse_tensor',
+           'evaluate_segmenter', 'release_memory', 'interactive_train', 'wanted_tables', 'required_datasets',
+           'check_data_root', 'pick_rows', 'table_row', 'run_table', 'variant_counts', 'weighting_trace',
+           'data_classes', 'load_run', 'predict_mask', 'feature_maps', 'ours_fuser', 'fig8_per_image']
 
 # %% ../nbs/03_segmif.ipynb #60df8c13
 SEGMENTER_PARAMS = 44_604_873     # official Network3('mit_b3', 9), all parameters
@@ -256,13 +257,17 @@ class SegMiFFusionNet(nn.Module):
     """SegMiF's fusion network (official `Fusion_Network3_ac` for `variant='full'`): `forward(ir, vis, s1, s2)`.
 
     `ir`, `vis`: N×C×H×W (channel 0 is used: the IR gray image and the visible **Y**); `s1`, `s2`: MiT stage-1 (64 ch)
-    and stage-2 (128 ch) features at any resolution (resized to H×W here). Output N×1×H×W, unbounded (shared PReLU)."""
+    and stage-2 (128 ch) features at any resolution (resized to H×W here). Output N×1×H×W, unbounded (shared PReLU).
+    `checkpoint_activations = True` (a plain attribute, not in the state dict): in training, the four DRDBs and the two
+    injections keep only their inputs and recompute their activations in the backward pass (the same gradients; about
+    one more forward of the net in compute, a fraction of the activation memory)."""
 
     def __init__(self, variant: str = "full", with_ffm2: bool | None = None, dim: int = 64, num_heads: int = 8):
         super().__init__()
         if variant not in FUSION_VARIANTS:
             raise ValueError(f"unknown fusion variant {variant!r}; choose one of {FUSION_VARIANTS}")
         self.variant = variant
+        self.checkpoint_activations = False
         self.conv1_ir, self.conv1_vis = nn.Conv2d(1, dim, 3, padding=1), nn.Conv2d(1, dim, 3, padding=1)
         self.DRDB1, self.DRDB2, self.DRDB3, self.DRDB4 = (DRDBOfficial(dim) for _ in range(4))
         self.conv2 = nn.Conv2d(2 * dim, dim, 3, padding=1)
@@ -296,14 +301,22 @@ class SegMiFFusionNet(nn.Module):
         g = [getattr(self, f"att{i}") for i in (range(1, 5) if stage == 0 else range(5, 9))]
         return g[0](x1) + g[1](s), g[2](x2) + g[3](s)
 
+    def _ck(self, fn, *args):
+        "`fn(*args)`; with `checkpoint_activations` in training, its activations are recomputed in the backward pass."
+        if self.checkpoint_activations and self.training and torch.is_grad_enabled():
+            from torch.utils.checkpoint import checkpoint
+            return checkpoint(fn, *args, use_reentrant=False)
+        return fn(*args)
+
     def forward(self, ir, vis, s1, s2):
         size = ir.shape[-2:]
         up = lambda f: f if f.shape[-2:] == size else F.interpolate(f, size=size, mode="bilinear", align_corners=False)
-        x1 = self.DRDB1(self.relu(self.conv1_ir(ir[:, :1])))
-        x2 = self.DRDB2(self.relu(self.conv1_vis(vis[:, :1])))
-        x1, x2 = self.inject(x1, x2, self.conv3(up(s1)), 0)
-        x1, x2 = self.DRDB3(x1), self.DRDB4(x2)
-        x1, x2 = self.inject(x1, x2, self.conv4(up(s2)), 1)
+        ck = self._ck
+        x1 = ck(self.DRDB1, self.relu(self.conv1_ir(ir[:, :1])))
+        x2 = ck(self.DRDB2, self.relu(self.conv1_vis(vis[:, :1])))
+        x1, x2 = ck(self.inject, x1, x2, self.conv3(up(s1)), 0)
+        x1, x2 = ck(self.DRDB3, x1), ck(self.DRDB4, x2)
+        x1, x2 = ck(self.inject, x1, x2, self.conv4(up(s2)), 1)
         f = self.relu(self.conv2(torch.cat([x1, x2], 1)))
         f = self.relu(self.conv21(f))
         return self.relu(self.conv22(f))
@@ -538,7 +551,7 @@ class SegMiFFuser:
 
     def __init__(self, weights=None, device="cpu", official_compat: bool = False, net: nn.Module | None = None,
                  seg: nn.Module | None = None, normalise_features: bool = False, seg_variant: str = "b3"):
-        self.device = core.get_device(device) if hasattr(core, "get_device") else torch.device(device)
+        self.device = core.get_device(str(device))       # "auto", "cpu", "cuda" or a torch.device
         self.official_compat, self.normalise_features = official_compat, normalise_features
         if net is None or seg is None:
             w = find_segmif_weights(weights)
@@ -626,6 +639,7 @@ class SegMiFSettings:
     max_images: int | None = 4              # images per split (None: all)
     eval_size: int | None = None            # long side of the test images fed to the segmenter (None: as loaded)
     max_side: int | None = 96               # images are downscaled to this long side when loaded (None: full size)
+    checkpoint_activations: bool = False    # fusion steps: recompute DRDB/HIA activations in backward (same gradients, less memory)
 
 
 SETTINGS = {
@@ -810,6 +824,18 @@ def evaluate_segmenter(seg, samples, num_classes: int, names, key: str = "fused"
 PAPER_SPLITS = {"mfnet": (1176 + 393, 393), "fmb": (1220 + 280, 280)}
 
 
+def release_memory() -> None:
+    """Give freed memory back to the OS between stages: `gc.collect()` and glibc's `malloc_trim(0)` (Linux; a no-op
+    elsewhere). After a fusion step at 360×360 the process kept ~2 GB of freed heap (RSS 3.2 GB → 1.2 GB after the
+    trim), which every later stage of the process carried as resident memory."""
+    import ctypes, gc
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _rng_state(rng) -> dict:
     return {"np": rng.bit_generator.state, "torch": torch.get_rng_state()}
 
@@ -837,6 +863,7 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
     rng = np.random.default_rng(seed)
     seg = fresh_segmenter(C, S.seg_variant, seed, device)
     net = SegMiFFusionNet(variant, with_ffm2=False).to(device)
+    net.checkpoint_activations = S.checkpoint_activations
     weighter = make_weighter(S.weighting, T=S.T, seed=seed)
     done = sorted(int(p.stem.split("_")[1]) for p in out_dir.glob("round_*.pt"))
     history, start = [], 1
@@ -870,6 +897,7 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
                                     lr=lr, betas=(0.9, 0.999), weight_decay=0.01)
             n_run = core.cap(n_f, rehearse)
             ck = core.Checkpointer(out_dir / f"ckpt_r{r}_fusion")
+            release_memory()
             with core.stage(f"{tag}/r{r} fusion", rec_dir, steps=n_run, paper_steps=P.fusion_iters, flops_scale=scale,
                             paper_runs=P.rounds, note=f"fusion step: fusion net + frozen MiT-{S.seg_variant} (CE through it), crop {S.crop}, batch {S.batch}") as stg:
                 it0 = 0
@@ -902,6 +930,7 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
                 p.requires_grad_(True)
             # 2. regenerate the fused images (train and test), written as they are made
             net.eval()
+            release_memory()
             with core.stage(f"{tag}/r{r} regenerate", rec_dir, steps=len(train) + len(test), paper_steps=n_all, unit="image",
                             paper_runs=P.rounds, note="fused image at full size: MiT stage-1/2 features + fusion net") as stg:
                 for s in core.progress((x for ss in (train, test) for x in ss), total=len(train) + len(test), desc=f"{tag} r{r} regenerate"):
@@ -922,6 +951,7 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
         opt_s = torch.optim.AdamW(seg.parameters(), lr=S.seg_lr, weight_decay=0.01)
         n_s = core.cap(S.seg_iters, rehearse)
         ck = core.Checkpointer(out_dir / f"ckpt_r{r}_segmenter")
+        release_memory()
         with core.stage(f"{tag}/r{r} segmenter", rec_dir, steps=n_s, paper_steps=P.seg_iters, flops_scale=scale, paper_runs=P.rounds,
                         note=f"segmenter step: MiT-{S.seg_variant} + 256 head on {seg_key} crops {S.seg_crop or S.crop}, batch {S.batch}") as stg:
             it0 = 0
@@ -942,6 +972,7 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
                 bar.set_postfix(L_s=f"{float(loss.detach()):.3f}")
                 if (it + 1) % ckpt_every == 0 or it + 1 == n_s:
                     ck.save(it + 1, {"seg": seg.state_dict(), "opt": opt_s.state_dict(), "history": history, "rng": _rng_state(rng)})
+        release_memory()
         with core.stage(f"{tag}/r{r} test", rec_dir, steps=len(test), paper_steps=n_test, unit="image", paper_runs=P.rounds,
                         note="test evaluation at full size (confusion matrix)") as stg:
             with stg.count_flops():
@@ -1003,25 +1034,10 @@ def required_datasets(tables=None) -> dict[str, list[str]]:
 
 def check_data_root(data_root, tables=None) -> dict[str, Path]:
     """`data_root` holds one `<dataset>/` folder per dataset in a registry layout; only the asked tables' datasets are
-    checked, and every missing one is named (path, tables, expected layout) in one `FileNotFoundError`. {dataset: path}."""
-    from fusion_papers import caf, data
-    need = required_datasets(tables)
-    if data_root is None:
-        raise FileNotFoundError("the paper profile needs data_root= (the folder holding " + ", ".join(f"{d}/" for d in need) + ")")
-    base, found, errors = Path(data_root).expanduser(), {}, []
-    for ds, why in need.items():
-        p = base / ds
-        try:
-            if not p.is_dir():
-                raise FileNotFoundError(f"{p}: not a folder")
-            data.find_layout(ds, p)
-            found[ds] = p
-        except FileNotFoundError as e:
-            errors.append(f"  {p}/ (needed by {', '.join(why)}): {e}; expected layout: {caf.layout_text(ds)}")
-    if errors:
-        raise FileNotFoundError(f"data_root {base} lacks the datasets the asked tables need "
-                                "(data_root holds one <dataset>/ folder per dataset):\n" + "\n".join(errors))
-    return found
+    checked (`data.check_data_root`: every missing one named with its path, the tables needing it and the expected
+    layout, in one `FileNotFoundError`, before any work). {dataset: path}."""
+    from fusion_papers import data
+    return data.check_data_root(data_root, required_datasets(tables), what="the asked SegMiF tables")
 
 
 def pick_rows(order, rows=None, rehearse: int = 0, always=()) -> list[str]:
@@ -1103,6 +1119,7 @@ def weighting_trace(strategy: str, train: list, S: SegMiFSettings, steps: int = 
     for p in seg.parameters():
         p.requires_grad_(False)
     net = SegMiFFusionNet("full", with_ffm2=False).to(device)
+    net.checkpoint_activations = S.checkpoint_activations
     w = make_weighter(strategy, seed=seed)
     opt = torch.optim.AdamW(list(net.parameters()) + [p for p in w.parameters() if not isinstance(w, hypergrad.GradNorm)], lr=S.fusion_lr)
     rows = []
@@ -1165,3 +1182,45 @@ def feature_maps(net, seg, sample: dict, S: SegMiFSettings, device="cpu") -> dic
             h.remove()
     return {k: v[0].abs().mean(0).cpu().numpy() for k, v in got.items()}
 
+
+def ours_fuser(run_dir, num_classes: int, S: SegMiFSettings, variant: str = "full", seed: int = 0, device="cpu"):
+    """`(label, fuse, tag)` for `fmb.fusion_track`: SegMiF as trained in `run_dir` (its last finished round; the fused Y
+    from the run's fusion net with its segmenter's stage-1/2 features, as in training). The label names the profile it
+    was trained in (a smoke-trained net is not SegMiF's result); the tag (the round file's hash) keys the cache."""
+    import hashlib
+    run_dir = Path(run_dir)
+    last = sorted(run_dir.glob("round_*.pt"), key=lambda p: int(p.stem.split("_")[1]))[-1]
+    tag = hashlib.sha256(last.read_bytes()).hexdigest()[:12]
+    net, seg = load_run(run_dir, num_classes, S, variant, seed, device)
+    return (f"SegMiF (this run, {S.profile})", SegMiFFuser(net=net, seg=seg, device=device, normalise_features=S.feature_normalise), tag)
+
+
+#: Fig. 8's metrics (the paper's EN, SD, SF, SCD)
+FIG8_METRICS = ("EN", "SD", "SF", "SCD")
+
+
+def fig8_per_image(sources: dict, methods, out_dir, S: SegMiFSettings, ours_runs: dict | None = None, seed: int = 0,
+                   device="cpu", max_pairs: int | None = None, max_side: int | None = None, metrics=FIG8_METRICS) -> "pd.DataFrame":
+    """Fig. 8's per-image metrics. `sources`: {label: (root, dataset, split)}; `methods`: registered fusion methods (the
+    peers with official weights); `ours_runs`: {label: (run_dir, num_classes)}: SegMiF as trained in that run joins
+    (`ours_fuser`) when the run has a finished round. Each method is fused and scored by `fmb.fusion_track` (cached under
+    `out_dir/cache/`, fused images under `out_dir/fused/<label>/<method>/`) and its per-image rows are written to
+    `out_dir/per_image/<label>/<method>.csv`; the frame returned is read back from the files written by this call."""
+    import pandas as pd
+    from fusion_papers import fmb
+    out_dir, files = Path(out_dir), []
+    for lab, (root, ds, split) in sources.items():
+        ms = list(methods)
+        run = (ours_runs or {}).get(lab)
+        if run is not None and list(Path(run[0]).glob("round_*.pt")):
+            ms.append(ours_fuser(run[0], run[1], S, seed=seed, device=device))
+        df = fmb.fusion_track(ms, root, name=ds, split=split, metrics=tuple(metrics), cache_dir=out_dir / "cache",
+                              max_pairs=max_pairs, device=device, fused_dir=out_dir / "fused" / lab, max_side=max_side)
+        df.insert(0, "source", lab)
+        for m, g in df.groupby("method", sort=False):
+            f = out_dir / "per_image" / lab / f"{fmb.method_folder(m)}.csv"
+            core.save_csv(f, g)
+            files.append(f)
+    if not files:
+        raise FileNotFoundError("Fig. 8: no test pairs to fuse (no data_root and no MSRS fixtures)")
+    return pd.concat([pd.read_csv(f, dtype={"image": str}) for f in files], ignore_index=True)

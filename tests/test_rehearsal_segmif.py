@@ -96,6 +96,9 @@ def test_data_root_contract(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         segmif.check_data_root(tmp_path, ["tbl-segmif-2"])
     assert str(tmp_path / "fmb") in str(e.value) and "tbl-segmif-2" in str(e.value)
+    assert data.layout_text("fmb") in str(e.value)                         # the shared message: the expected layout
+    with pytest.raises(FileNotFoundError, match="data_root"):
+        segmif.check_data_root(None, ["tbl-segmif-1"])
     with pytest.raises(ValueError, match="tbl-segmif-1"):
         segmif.wanted_tables(["tbl-segmif-9"])
     assert segmif.pick_rows(["M4", "M1", "M2"], None, 1, always=("M4",)) == ["M4", "M1"]
