@@ -39,27 +39,42 @@ __all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL
 class DRDBOfficial(nn.Module):
     "BDL's `DRDB` with its official names: `Dcov1..5` (3×3, dilation 2, growth 32, ReLU, dense) and the 1×1 `conv`; `x + ReLU(conv(·))`."
 
-    def __init__(self, ch: int = 64, growth: int = 32, n: int = 5, dilation: int = 2):
+    def __init__(self, ch: int = 64, growth: int = 32, n: int = 5, dilation: int = 2, memory_efficient: bool = True):
         super().__init__()
         for i in range(n):
             setattr(self, f"Dcov{i + 1}", nn.Conv2d(ch + i * growth, growth, 3, padding=dilation, dilation=dilation))
         self.conv = nn.Conv2d(ch + n * growth, ch, 1)
-        self.n = n
+        self.n, self.memory_efficient = n, memory_efficient
+
+    @staticmethod
+    def _conv_pieces(conv: nn.Conv2d, pieces: list) -> torch.Tensor:
+        "conv(cat(pieces)) as Σ conv(piece, its slice of the weight) + bias: autograd keeps the pieces, not the concatenations."
+        out, a = None, 0
+        for p in pieces:
+            c = p.shape[1]
+            y = F.conv2d(p, conv.weight[:, a:a + c], None, conv.stride, conv.padding, conv.dilation)
+            out, a = (y if out is None else out + y), a + c
+        return out + conv.bias[None, :, None, None]
 
     def forward(self, x):
-        feats = x
+        if not self.memory_efficient:          # the official graph: one conv on each growing concatenation
+            feats = x
+            for i in range(self.n):
+                feats = torch.cat([feats, F.relu(getattr(self, f"Dcov{i + 1}")(feats))], 1)
+            return x + F.relu(self.conv(feats))
+        pieces = [x]                           # same function and parameters; ≈ 3× less memory kept for backward
         for i in range(self.n):
-            feats = torch.cat([feats, F.relu(getattr(self, f"Dcov{i + 1}")(feats))], 1)
-        return x + F.relu(self.conv(feats))
+            pieces.append(F.relu(self._conv_pieces(getattr(self, f"Dcov{i + 1}"), pieces)))
+        return x + F.relu(self._conv_pieces(self.conv, pieces))
 
 
 class FusionNetworkIJ(nn.Module):
     "BDL's fusion net `Fusion_Network_IJ` (attribute `enhance_net`): conv1, DRDB1, DRDB2, conv2, conv21, one shared PReLU `relu`."
 
-    def __init__(self, ch: int = 64, mid: int = 32):
+    def __init__(self, ch: int = 64, mid: int = 32, memory_efficient: bool = True):
         super().__init__()
         self.conv1 = nn.Conv2d(2, ch, 3, padding=1)
-        self.DRDB1, self.DRDB2 = DRDBOfficial(ch), DRDBOfficial(ch)
+        self.DRDB1, self.DRDB2 = DRDBOfficial(ch, memory_efficient=memory_efficient), DRDBOfficial(ch, memory_efficient=memory_efficient)
         self.conv2 = nn.Conv2d(ch, mid, 3, padding=1)
         self.conv21 = nn.Conv2d(mid, 1, 3, padding=1)
         self.relu = nn.PReLU()
@@ -535,7 +550,8 @@ def efficiency_models() -> dict:
     "name → (network, parameter count as the paper counts it) for the rows of Table 2 we can build."
     from fusion_papers import peers
     did = peers.DIDFuse()
-    return {"Ours": (FusionNetworkIJ(), None), "TarDAL": (peers.TarDALGenerator(), None),
+    # the official graph for BDL (thop counts per nn.Conv2d call; the memory-efficient DRDB calls F.conv2d on weight slices)
+    return {"Ours": (FusionNetworkIJ(memory_efficient=False), None), "TarDAL": (peers.TarDALGenerator(), None),
             "DIDFuse": (did, 2 * nets.count_params(did.encoder) + nets.count_params(did.decoder)),
             "ReCoNet": (peers.ReCoNetFuser(), None)}
 
