@@ -260,7 +260,7 @@ def comparison_table(stats: dict, sizes: dict | None = None) -> "pd.DataFrame":
     rows = []
     for k, s in stats.items():
         nu = [n for n in s.names if n != "unlabeled"]
-        per_img = s.presence[nu].sum(1)
+        per_img = s.presence[nu].sum(axis=1)
         rows.append({"dataset": k, "images": len(s.presence), "classes (excl. unlabeled)": len(nu),
                      "classes present": int((s.pixels[[s.names.index(n) for n in nu]] > 0).sum()),
                      "labelled %": 100 * s.labelled_fraction, "classes per image (mean)": float(per_img.mean()),
@@ -348,7 +348,7 @@ def leaderboard(per_image: "pd.DataFrame", metrics=None) -> "pd.DataFrame":
     mean = per_image.groupby("method", sort=False)[m].mean()
     ranks = mean.rank(ascending=False, method="min").add_suffix(" rank")
     out = mean.join(ranks)
-    out["mean rank"] = ranks.mean(1)
+    out["mean rank"] = ranks.mean(axis=1)
     return out.sort_values("mean rank").reset_index()
 
 # %% ../nbs/03a_fmb.ipynb #441cd2a2

@@ -1041,14 +1041,16 @@ def summary_wide(summary, digits: int = 2):
 
 
 def plot_metric_distributions(per_image, metrics=None, dataset: str | None = None, kind: str = "violin"):
-    "Per-image metric distributions, one panel per metric (rows: datasets), methods side by side; violin (or box) + mean as a triangle."
+    """Per-image metric distributions, one panel per metric (rows: datasets); methods one above the other (horizontal
+    violins or boxes, so long method names stay legible), mean as a triangle."""
     import matplotlib.pyplot as plt
     df = per_image if dataset is None else per_image[per_image.dataset == dataset]
     metrics = list(metrics or [c for c in df.columns if c not in ("dataset", "method", "image", "convention")])
     dss = list(dict.fromkeys(df.dataset))
     methods = list(dict.fromkeys(df.method))
-    fig, axes = plt.subplots(len(dss), len(metrics), figsize=(max(2.4 * len(metrics), 6), 2.6 * len(dss)),
-                             squeeze=False)
+    h = max(2.4, 0.42 * len(methods) + 1.0)
+    fig, axes = plt.subplots(len(dss), len(metrics), figsize=(2.7 * len(metrics) + 2.6, h * len(dss)),
+                             squeeze=False, sharey=True)
     colours = plt.cm.tab20(np.linspace(0, 1, max(len(methods), 2)))
     for r, ds in enumerate(dss):
         for c, met in enumerate(metrics):
@@ -1057,16 +1059,18 @@ def plot_metric_distributions(per_image, metrics=None, dataset: str | None = Non
             pos = [i for i, v in enumerate(vals) if len(v)]
             vv = [vals[i] for i in pos]
             if kind == "violin" and vv:
-                parts = ax.violinplot(vv, positions=pos, showextrema=False, widths=0.8)
+                parts = ax.violinplot(vv, positions=pos, showextrema=False, widths=0.8, orientation="horizontal")
                 for i, b in zip(pos, parts["bodies"]):
                     b.set_facecolor(colours[i]); b.set_alpha(0.45)
             if vv:
-                ax.boxplot(vv, positions=pos, widths=0.25, showfliers=False, medianprops={"color": "k"})
-                ax.scatter(pos, [v.mean() for v in vv], marker="^", color="crimson", zorder=3, s=18, label="mean")
-            ax.set_xticks(range(len(methods)), methods, rotation=60, fontsize=7)
-            ax.tick_params(axis="y", labelsize=7)
-            ax.set_title(f"{met}" + (f" ({ds})" if len(dss) > 1 or dataset else ""), fontsize=8)
+                ax.boxplot(vv, positions=pos, widths=0.25, showfliers=False, medianprops={"color": "k"},
+                           orientation="horizontal")
+                ax.scatter([v.mean() for v in vv], pos, marker="^", color="crimson", zorder=3, s=24, label="mean")
+            ax.set_yticks(range(len(methods)), methods, fontsize=11)
+            ax.set_ylim(len(methods) - 0.5, -0.5)                 # first method on top
+            ax.tick_params(axis="x", labelsize=11)
+            ax.set_title(f"{met}" + (f" ({ds})" if len(dss) > 1 or dataset else ""), fontsize=12)
     conv = ", ".join(sorted(set(df.convention))) if "convention" in df else ""
-    fig.suptitle(f"per-image fusion metrics ({conv} convention); ▲ = mean", fontsize=9)
+    fig.suptitle(f"per-image fusion metrics ({conv} convention); ▲ = mean", fontsize=12)
     fig.tight_layout()
     return fig

@@ -395,6 +395,21 @@ def _rank_cells(out: pd.DataFrame, by_rank, stand_ins: dict, higher_is_better, c
     return ranks
 
 
+def _warn_units(seen: dict) -> None:
+    """One warning per method whose values look like the wrong unit: a '%' row whose every value is within [0, 1] and
+    not all zero while the paper prints ≥ 5 (fractions given for percentages), or a 'fraction' value above 1. A row of
+    genuinely small percentages with some above 1, or all zero (an untrained smoke run), is not flagged."""
+    for (m, unit), cells in seen.items():
+        ours = np.array([o for _, o, _ in cells]); paper = np.array([p for _, _, p in cells])
+        if unit == "%":
+            bad = (ours <= 1.0).all() and (ours > 0).any() and (paper >= 5.0).any()
+        else:
+            bad = (ours > 1.0).any()
+        if bad:
+            show = ", ".join(f"{c}: ours={o:g}, paper={p:g}" for c, o, p in cells[:4]) + (" …" if len(cells) > 4 else "")
+            warnings.warn(f"compare: {m}: the values look like the wrong unit (the paper prints {unit}: {show}); convert units first")
+
+
 def compare(paper, ours=None, *, tier=None, test_set=None, stand_ins: dict | None = None, eps=None,
             higher_is_better=None, needs=None, label: str | None = None, profile: str | None = None,
             seed: int | None = None, data=None, manifest=None, rehearse: int = 0, data_root=None,
@@ -460,7 +475,7 @@ def compare(paper, ours=None, *, tier=None, test_set=None, stand_ins: dict | Non
         metrics = list(paper.columns) + [c for c in odf.columns if c not in paper.columns]
     default_needs = meta.get("needs", "the paper's data and settings")
 
-    recs, row_of = [], {}
+    recs, row_of, units_seen = [], {}, {}
     for m in methods:
         t_m = _per_method(tier, m, default_tier)
         ts_m = _per_method(test_set, m, None)
@@ -489,10 +504,10 @@ def compare(paper, ours=None, *, tier=None, test_set=None, stand_ins: dict | Non
                 st = _cell_status(t_m, ts_m, d, e, hib)
             unit = col.get("unit")
             if np.isfinite(ov) and np.isfinite(pv) and unit in ("%", "fraction"):
-                if unit == "%" and ov <= 1.0 and pv >= 5.0 or unit == "fraction" and ov > 1.0:
-                    warnings.warn(f"compare: {m}/{c}: ours={ov} but the paper prints {unit} ({pv}); convert units first")
+                units_seen.setdefault((m, unit), []).append((c, ov, pv))
             recs.append({"method": shown, "metric": c, "paper": pv, "ours": ov, "delta": d, "eps": e, "status": st,
                          "tier": (t_m if np.isfinite(ov) else None)})
+    _warn_units(units_seen)
     out = pd.DataFrame.from_records(recs, columns=["method", "metric", "paper", "ours", "delta", "eps", "status", "tier"])
     ranks = _rank_cells(out, by_rank, stand_ins, higher_is_better, colmeta)
     head = " — ".join(x for x in (meta.get("ref"), meta.get("dataset")) if x)

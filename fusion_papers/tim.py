@@ -777,8 +777,8 @@ def plot_cumulative(per_image: dict[str, list[dict]], metrics=("MI", "VIF"), *, 
             v = np.sort([r[m] for r in rows_])
             ax.plot(100 * np.arange(1, len(v) + 1) / len(v), v, marker="o", ms=3, label=f"{name} (n={len(v)})")
         ax.set(xlabel="% of images with value ≤ y", ylabel=m)
-        ax.legend(fontsize=10)
-    fig.suptitle(title, fontsize=10)
+        ax.legend(fontsize=12)
+    fig.suptitle(title, fontsize=12)
     fig.tight_layout()
     return fig
 
