@@ -89,7 +89,10 @@ def test_tim_data_root_contract(tmp_path):
     "Only the datasets of the asked tables are required; every missing one is named with its expected path and layout."
     assert set(tim.required_datasets(["table4"])) == {"multispectral"}
     assert set(tim.required_datasets(["table9"])) == {"tno", "roadscene", "medical_ct", "medical_pet", "medical_spect"}
-    assert tim.required_datasets(["table7", "fig4"]) == {}
+    # Table 7's single-operator nets train and test on the IVIF pairs (run_single_op reads data_root/tno and roadscene);
+    # Fig. 4 draws from the efficiency table and needs no dataset
+    assert tim.required_datasets(["table7", "fig4"]) == {"tno": ["table7"], "roadscene": ["table7"]}
+    assert tim.required_datasets(["fig4"]) == {}
     data.write_mock("tno", tmp_path / "tno", n=2, seed=0)
     assert set(tim.check_data_root(tmp_path, ["table3"])) == {"tno"}
     with pytest.raises(FileNotFoundError) as e:
