@@ -837,12 +837,13 @@ def release_memory() -> None:
 
 
 def _rng_state(rng) -> dict:
-    return {"np": rng.bit_generator.state, "torch": torch.get_rng_state()}
+    "The run's own NumPy generator plus every global stream (`core.rng_state`: python, numpy, torch CPU and CUDA)."
+    return {"np": rng.bit_generator.state, "core": core.rng_state()}
 
 
 def _set_rng_state(rng, st: dict) -> None:
     rng.bit_generator.state = st["np"]
-    torch.set_rng_state(st["torch"])
+    core.set_rng_state(st["core"] if "core" in st else st["torch"])   # older checkpoints: torch CPU only
 
 
 def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: str = "full", device="cpu",
