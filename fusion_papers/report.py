@@ -891,10 +891,19 @@ def savefig(fig, path, provenance: dict | str | None = None, preview_width: int 
             except Exception:
                 pass
     min_pt = _min_font_pt(fig)
-    txt = fig.text(0.005, 0.003, _footer(prov), fontsize=7, color="0.35", ha="left", va="bottom") if footer else None
+    # below the axes, wrapped to the figure width: a long `data` string must not widen the saved image (which shrank
+    # every other text of the preview below the legible size)
+    txt = fig.text(0.005, 0.0, _footer(prov), fontsize=7, color="0.35", ha="left", va="top", wrap=True) if footer else None
     try:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, metadata=meta, bbox_inches="tight", pad_inches=0.08)
+        for _ in range(3):                 # a sparse figure cropped narrower than min_width: render it at a higher dpi
+            w = Image.open(io.BytesIO(buf.getvalue())).width
+            if w >= min_width:
+                break
+            dpi = math.ceil(dpi * min_width * 1.02 / w)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=dpi, metadata=meta, bbox_inches="tight", pad_inches=0.08)
     finally:
         if txt is not None:
             txt.remove()
