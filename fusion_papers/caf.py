@@ -72,7 +72,7 @@ class CAFSettings:
     synth_n: int = 12               # smoke: synthetic task pairs (train/val/test)
     synth_size: tuple = (96, 64)    # smoke: synthetic pair size (W, H)
     fig7_max_side: int | None = 160 # Fig. 7 / Table 3 inputs downscaled to this longest side (None: full size)
-    fig7_pairs: int | None = 8      # Fig. 7 pairs per dataset, the first N in file order (None: all — the paper profile)
+    fig7_pairs: int | None = 4      # Fig. 7 pairs per dataset, the first N in file order (None: all — the paper profile)
     perceptual: str = "caf_official"  # perceptual terms as in the official code (detached, zero gradient)
     table_rows: tuple = ("Ours",)   # Tables 1-2 rows fine-tuned here (paper profile: sources, peers and Ours)
     fig7_methods: tuple = ("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "average")  # Fig. 7 methods (peers registry)

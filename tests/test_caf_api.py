@@ -115,3 +115,20 @@ def test_paper_profile_detector_is_the_released_yolov5(tmp_path):
     assert np.isfinite([h["upper_val_loss"], h["task_train_loss"]]).all() and h["hypergrad_norm"] > 0
     assert np.isclose(sum(r["weights"].values()), 1)
     assert r["beta"] != [S.beta_init] * len(r["beta"])   # β moved through the YOLOv5 loss's hypergradient
+
+
+def test_paper_profile_finetunes_and_evaluates_yolov5(tmp_path):
+    """Tables 1-3's detection path with the released YOLOv5 (`finetune_task`, paper profile, rehearsal caps): fused M3FD
+    fixture pairs written in YOLO layout, one epoch of `Yolov5Model.fit` (our loop: a resumable checkpoint), evaluated by
+    the same `detection_table` as the ultralytics path, whose class rows map onto Table 1's M3FD columns."""
+    from dataclasses import replace
+    from fusion_papers import caf, core
+    if not core.has_fixtures("m3fd"):
+        pytest.skip("M3FD fixtures absent")
+    S = replace(caf.rehearsal_settings(caf.CAF_PROFILES["paper"], 1), task_imgsz=160)
+    assert S.det_impl == "yolov5"
+    df = caf.finetune_task("det", lambda ir, vis: vis, "m3fd", None, S, tmp_path, limit=1, progress=False)
+    assert list(df.columns) == ["class", "AP50", "AP50_95", "n_gt"] and list(df["class"])[:-1] == caf.task_classes("det", "m3fd")
+    assert df.n_gt.iloc[-1] > 0 and any((tmp_path / "train" / "checkpoints").iterdir())
+    cols = caf.det_columns(df, "M3FD")
+    assert {"M3FD/People", "M3FD/Car", "M3FD/mAP@.5"} <= set(cols)
