@@ -134,12 +134,8 @@ def wanted_tables(tables=None) -> list[str]:
 
 
 def required_datasets(tables=None) -> dict[str, list[str]]:
-    "{dataset: [table keys needing it]} for the asked tables."
-    need = {}
-    for t in wanted_tables(tables):
-        for d in TABLE_DATASETS[t]:
-            need.setdefault(d, []).append(t)
-    return need
+    "{dataset: [table keys needing it]} for the asked tables (unknown keys refused with the list): `data.datasets_needed`."
+    return data.datasets_needed(TABLE_DATASETS, wanted_tables(tables))
 
 
 def check_data_root(data_root, tables=None) -> dict[str, Path]:
