@@ -1,7 +1,9 @@
 """The torch metrics (`metrics_torch`, nbs/00bb) equal the numpy path to 1e-6 relative: on real fixture pairs
 (MSRS, TNO, RoadScene), on adversarial images, batched or pair by pair, and through the routing of
-`metrics.evaluate(device=...)`, `evaluate_batch` and `fusion-papers metrics --device`. CPU only (no GPU here)."""
+`metrics.evaluate(device=...)`, `evaluate_batch` and `fusion-papers metrics --device`. On the CPU by default;
+FUSION_PAPERS_TEST_DEVICE=cuda runs the torch side on a GPU (never executed on the build machine: it has none)."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from fusion_papers import core, metrics as M
 torch = pytest.importorskip("torch")
 from fusion_papers import metrics_torch as T  # noqa: E402
 
+DEVICE = os.environ.get("FUSION_PAPERS_TEST_DEVICE", "cpu")
 SUITE = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "CC", "PSNR", "MSE")
 DATASETS = ("msrs", "tno", "roadscene")
 
@@ -37,7 +40,7 @@ def _assert_equal(d, tol=1e-6):
 @pytest.mark.parametrize("ds", DATASETS)
 def test_cddfuse_suite_on_fixture_pairs(ds):
     for stem, a, b, f in _pairs(ds, 1):
-        _assert_equal(T.check_against_numpy(a[None], b[None], f[None], SUITE, "cddfuse"))
+        _assert_equal(T.check_against_numpy(a[None], b[None], f[None], SUITE, "cddfuse", DEVICE))
 
 
 @pytest.mark.parametrize("conv", ["cddfuse", "tang", "dut", "tang2022"])
@@ -46,7 +49,7 @@ def test_every_torch_metric_on_a_fixture_pair(conv):
     _, a, b, f = _pairs("msrs", 1, conv)[0]
     _, a2, b2, f2 = _pairs("tno", 1, conv)[1]
     for A, B, F in ((a, b, f), (a2[:200, :180], b2[:200, :180], f2[:200, :180])):
-        d = T.check_against_numpy(A[None], B[None], F[None], "fast", conv)
+        d = T.check_against_numpy(A[None], B[None], F[None], "fast", conv, DEVICE)
         assert set(d.metric) == set(T.torch_metrics(conv, "fast"))
         _assert_equal(d)
 
@@ -66,7 +69,7 @@ def _adversarial(h, w):
 @pytest.mark.parametrize("hw", [(40, 36), (8, 8)], ids=["40x36", "8x8"])
 def test_adversarial_images(conv, hw):
     "Constant (0, 128, 255), saturated halves, ramps, F equal to a source; 8x8: VIF refuses in both paths."
-    d = T.check_against_numpy(*_adversarial(*hw), "fast", conv)
+    d = T.check_against_numpy(*_adversarial(*hw), "fast", conv, DEVICE)
     _assert_equal(d)
     if hw == (8, 8):
         assert d[d.metric == "VIF"].error.str.contains("too small").all()
@@ -75,9 +78,9 @@ def test_adversarial_images(conv, hw):
 def test_batched_equals_pair_by_pair():
     ps = _pairs("msrs", 2)
     A, B, F = (np.stack([p[k][:240, :200] for p in ps]) for k in (1, 2, 3))
-    allv = T.evaluate_stack(A, B, F, "fast")
+    allv = T.evaluate_stack(A, B, F, "fast", device=DEVICE)
     for i in (0, len(ps) - 1):
-        one = T.evaluate_stack(A[i], B[i], F[i], "fast")
+        one = T.evaluate_stack(A[i], B[i], F[i], "fast", device=DEVICE)
         for m, v in one.items():
             assert T.rel_diff(float(v[0]), float(allv[m][i])) <= 1e-12, (m, i)
 
@@ -91,7 +94,7 @@ def test_fallbacks_are_listed_and_run_on_the_numpy_path():
     names = ["EN", "FMI_pixel", "Qabf", "VIF"]
     for conv in ("cddfuse", "tang2022", "vifb"):
         n = M.evaluate(a.astype(np.uint8), b.astype(np.uint8), f.astype(np.uint8), names, conv)
-        t = M.evaluate(a.astype(np.uint8), b.astype(np.uint8), f.astype(np.uint8), names, conv, device="cpu")
+        t = M.evaluate(a.astype(np.uint8), b.astype(np.uint8), f.astype(np.uint8), names, conv, device=DEVICE)
         assert all(T.rel_diff(t[m], n[m]) <= 1e-6 for m in names), (conv, t, n)
 
 
@@ -101,7 +104,7 @@ def test_evaluate_batch_and_cli_route_to_torch(tmp_path, capsys):
     items = M.match_files(root / "ir", root / "vi", root / "ir", method="ir")[:3]
     names = ["EN", "MI", "SSIM", "VIF", "PSNR"]
     tn, _ = M.evaluate_batch(items, names)
-    tt, _ = M.evaluate_batch(items, names, device="cpu")
+    tt, _ = M.evaluate_batch(items, names, device=DEVICE)
     for m in names:
         for x, y in zip(tt[m], tn[m]):
             assert T.rel_diff(float(x), float(y)) <= 1e-6, (m, x, y)
@@ -110,7 +113,7 @@ def test_evaluate_batch_and_cli_route_to_torch(tmp_path, capsys):
             "--metrics", "EN,SSIM,Qabf", "--json", "--workers", "1"]
     assert main(args) == 0
     rows_n = json.loads(capsys.readouterr().out)
-    assert main(args + ["--device", "cpu"]) == 0
+    assert main(args + ["--device", DEVICE]) == 0
     rows_t = json.loads(capsys.readouterr().out)
     assert [r["image"] for r in rows_t] == [r["image"] for r in rows_n]
     for rt, rn in zip(rows_t, rows_n):
@@ -127,7 +130,7 @@ def test_map_evaluate_groups_sizes_and_keeps_order():
     stems = sorted(ir)[:5]
     jobs = {s: (ir[s], vi[s], ir[s], ("EN", "SD", "CC")) for s in stems}
     seen = []
-    r = T.map_evaluate(jobs, "cddfuse", "cpu", on_result=lambda k, v: seen.append(k), batch=2)
+    r = T.map_evaluate(jobs, "cddfuse", DEVICE, on_result=lambda k, v: seen.append(k), batch=2)
     assert list(r) == stems and sorted(seen) == sorted(stems)
     for s in stems:
         n = M.evaluate(ir[s], vi[s], ir[s], ("EN", "SD", "CC"))
