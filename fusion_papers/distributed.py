@@ -247,7 +247,8 @@ def freeze_batchnorm(net):
 @contextlib.contextmanager
 def quiet_stage(name: str, out_dir=None, steps: int | None = None, paper_steps: int | None = None, flops_per_step: int | None = None,
                 *, unit: str = "step", note: str = "", flops_scale: float = 1.0, **meta):
-    "`core.stage`'s signature on ranks other than 0: yields a `core.StageRecord` (`count_flops`, `tick`) and writes nothing."
+    "`core.stage`'s signature on ranks other than 0: frees memory as `core.stage` does, yields a `core.StageRecord` (`count_flops`, `tick`) and writes nothing."
+    core.release_memory()
     yield core.StageRecord(name, steps, paper_steps, flops_per_step, unit, note, flops_scale)
 
 
