@@ -144,3 +144,4 @@ def test_segmif_interactive_train_two_processes_match_one_and_only_rank0_writes(
     # resume in one process from the 2-process run's folder: nothing left to train, the same weights
     three = segmif.interactive_train(train, test, names, tmp_path / "two" / "Ours", S, nproc=1, **kw)
     assert three["rounds"] == 2 and _max_diff(three["net"].state_dict(), two["Ours"]["net"]) == 0
+
