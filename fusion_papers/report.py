@@ -744,7 +744,7 @@ def render_compare(df: pd.DataFrame, fmt: str = "html", max_rows: int | None = N
                  f'<table style="border-collapse:collapse"><thead><tr>{ths}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
-# %% ../nbs/00h_report.ipynb #9fbb5c54
+# %% ../nbs/00h_report.ipynb #10d85872
 #: pandas display options of a chapter notebook: full cell text, every row and column
 NOTEBOOK_DISPLAY = {"display.max_colwidth": None, "display.max_rows": 500, "display.min_rows": 500,
                     "display.max_columns": None, "display.width": 200}
