@@ -1314,8 +1314,10 @@ def trained_run(s: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0,
                     # the counted iteration (with its upper step) fuses batch + val_batch images: scale to the paper's 2 + 4
                     flops_scale=((_PAPER["batch"] + _PAPER["val_batch"]) / (s.batch + s.val_batch) if s.strategy == "bilevel" and not s.peer
                                  else _PAPER["batch"] / s.batch),
-                    note=f"{s.strategy} training, {s.task} ({s.detector if s.task == 'det' else s.segmenter}), {s.fusion_net} fusion net, "
-                         f"{s.size[0]}×{s.size[1]}; FLOPs of an iteration with its upper step (an upper bound: the paper's is every {_PAPER['upper_every']}th)") as st:
+                    note=(f"detector fine-tuning ({s.detector}) on {s.peer}'s fused images (released weights, frozen), {s.det_dataset}, "
+                          f"{s.size[0]}×{s.size[1]}; FLOPs of one iteration (the peer's forward + the detector's step)") if s.peer else
+                         (f"{s.strategy} training, {s.task} ({s.detector if s.task == 'det' else s.segmenter}), {s.fusion_net} fusion net, "
+                          f"{s.size[0]}×{s.size[1]}; FLOPs of an iteration with its upper step (an upper bound: the paper's is every {_PAPER['upper_every']}th)")) as st:
         tr, hist = train_bilevel(s, train, val, out_dir=rdir, device=device, seed=seed, stage_rec=st)
     test = DatasetSamples(name, root, "bdl_test" if name == "m3fd" else "test", {"m3fd": (1024, 768), "multispectral": (640, 480)}.get(name, s.size),
                           s.task, limit=lim)
@@ -1360,14 +1362,16 @@ def _row_values(table: str, m: dict) -> dict:
 
 def run_trained_table(label: str, base: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0, rehearse: int = 0,
                       rows=None, tier: str = "paper") -> "pd.DataFrame":
-    """Train and evaluate the rows of trained table `label` (`TRAINED_TABLES`): `rows` (None = all; a rehearsal keeps the
-    first `rehearse`, the chapter's row first). Each row is written to `out_dir/<label>/<row>/result.json` and reused by a
+    """Train and evaluate the rows of trained table `label` (`TRAINED_TABLES`): `rows` (None = all, and a rehearsal keeps the
+    first `rehearse`, the chapter's row first; rows named explicitly always run, also in a rehearsal — how a peer row of
+    Table 2 is rehearsed). Each row is written to `out_dir/<label>/<row>/result.json` and reused by a
     later run; the compared table (paper / ours / status) to `out_dir/<label>/<label>.csv`. Returns the compare frame."""
     tid, plan, _, test_set, stand_ins = TRAINED_TABLES[label]
     names = list(plan) if rows is None else [r for r in plan if r in set(rows)]
     if rows is not None and not names:
         raise ValueError(f"{label}: none of rows {list(rows)} is a row of this table ({list(plan)})")
-    names = names[:core.cap(len(names), rehearse)]
+    if rows is None:                # a rehearsal caps the default rows only: rows asked for by name are run
+        names = names[:core.cap(len(names), rehearse)]
     tdir = Path(out_dir) / label
     ours, not_run = {}, []
     for r in names:
