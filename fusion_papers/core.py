@@ -30,8 +30,8 @@ __all__ = ['DATA_ENV', 'REQUIRE_DATA_ENV', 'PROFILES', 'LOCK_FILE', 'BATCH_ENV',
            'set_rng_state', 'atomic_path', 'atomic_write_bytes', 'atomic_write_text', 'save_json', 'load_json',
            'save_csv', 'git_sha', 'package_versions', 'environment_lock', 'device_info', 'run_manifest', 'Run',
            'json_safe', 'code_hash', 'subset_params', 'cached_run', 'Checkpointer', 'in_notebook', 'cap', 'interactive',
-           'progress', 'StageRecord', 'record_path', 'stage', 'rehearsal_table', 'committed_rehearsal_record',
-           'execute_notebook', 'sha256_file']
+           'progress', 'release_memory', 'StageRecord', 'record_path', 'stage', 'rehearsal_table',
+           'committed_rehearsal_record', 'execute_notebook', 'sha256_file']
 
 # %% ../nbs/00_core.ipynb #f04a62d6
 DATA_ENV = "FUSION_PAPERS_DATA"
@@ -557,6 +557,25 @@ def _rss_mb() -> tuple[float, float]:
         return peak, peak
 
 
+def release_memory() -> float:
+    """Give memory the process no longer uses back to the OS, between stages: `gc.collect()`, torch's CUDA cache
+    emptied (only if torch is imported and CUDA initialised) and glibc's `malloc_trim(0)` (Linux; a no-op elsewhere).
+    Freed heap in the middle of the arena stays resident until trimmed: after SegMiF's fusion step at 360×360 the
+    process kept ~2 GB of it (RSS 3.2 → 1.2 GB after the trim), which every later stage carried. `stage` calls this on
+    entry, so each stage's recorded peak starts from what is really held. Returns the MiB of RSS released."""
+    import ctypes, gc
+    before = _rss_mb()[0]
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    return max(0.0, before - _rss_mb()[0])
+
+
 def _reset_peak_rss() -> bool:
     "Reset the kernel's peak-RSS counter (Linux `clear_refs` 5) so a stage measures its own peak; False where unsupported."
     try:
@@ -636,6 +655,7 @@ def stage(name: str, out_dir, steps: int | None = None, paper_steps: int | None 
     `out_dir/rehearsal/record.json` (steps, s/step, peak RSS, FLOPs/step, projected GPU-hours, bars, checkpoints).
     `flops_scale`: FLOPs of a paper step ÷ FLOPs of a step here (e.g. paper batch ÷ the lowered rehearsal batch)."""
     rec = StageRecord(name, steps, paper_steps, flops_per_step, unit, note, flops_scale)
+    released = release_memory()          # the stage's peak starts from what the process really holds
     reset_ok = _reset_peak_rss()
     rss0 = _rss_mb()[0]
     t0 = time.perf_counter()
@@ -650,6 +670,7 @@ def stage(name: str, out_dir, steps: int | None = None, paper_steps: int | None 
         _ACTIVE_STAGES.remove(rec)
         wall = time.perf_counter() - t0
         row = rec.as_dict(wall, (rss0, _rss_mb()[1]), reset_ok, status)
+        row["released_mb_on_entry"] = round(released, 1)
         row.update(json_safe(meta))
         path = record_path(out_dir)
         path.parent.mkdir(parents=True, exist_ok=True)

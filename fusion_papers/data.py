@@ -36,7 +36,8 @@ __all__ = ['IMAGE_EXTS', 'SYNTH_SCENES', 'SYNTH_DET_CLASSES', 'SYNTH_SEG_CLASSES
            'build_checksum_registry', 'find_layout', 'images_by_stem', 'match_by_stem', 'scan_pairs', 'list_pairs',
            'load_pair_entry', 'iter_pairs', 'load_boxes', 'load_mask', 'crop_boxes', 'hflip_boxes', 'FusionPairDataset',
            'collate', 'make_loader', 'is_mock', 'write_mock', 'adapt', 'CheckReport', 'check_dataset', 'layout_text',
-           'check_data_root', 'format_registry', 'cli_register', 'public_copy', 'fetch_public_copy', 'make_yolo_view']
+           'datasets_needed', 'check_data_root', 'format_registry', 'cli_register', 'public_copy', 'fetch_public_copy',
+           'make_yolo_view']
 
 # %% ../nbs/00a_data.ipynb #639596a8
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -2332,6 +2333,22 @@ def layout_text(name: str) -> str:
         if lay.single_file: parts.append("4-channel RGB+thermal PNGs")
         out.append(", ".join(parts))
     return " | or | ".join(out)
+
+
+def datasets_needed(registry: dict, tables=None) -> dict[str, list[str]]:
+    """Invert a chapter's {table: [datasets it reads]} registry into the {dataset: [tables needing it]} that
+    `check_data_root` takes, for the asked `tables` (None: every table of the registry), in the order asked.
+    An unknown table raises a `KeyError` naming it and the known ones."""
+    tables = list(registry) if tables is None else list(tables)
+    unknown = [t for t in tables if t not in registry]
+    if unknown:
+        raise KeyError(f"unknown tables {unknown}; known: {list(registry)}")
+    need: dict[str, list[str]] = {}
+    for t in tables:
+        for d in registry[t]:
+            if t not in need.setdefault(d, []):
+                need[d].append(t)
+    return need
 
 
 def check_data_root(data_root, need: dict, *, what: str = "the asked tables") -> dict[str, Path]:

@@ -33,9 +33,9 @@ __all__ = ['SEGMENTER_PARAMS', 'FUSION_PARAMS', 'FUSION_PARAMS_IN_USE', 'FFM_PAR
            'fusion_loss_official', 'official_task_scales', 'dynamic_factor', 'make_weighter', 'find_segmif_weights',
            'official_save_u8', 'SegMiFFuser', 'segmif_fuser', 'register_segmif_methods', 'SegMiFSettings',
            'resolve_settings', 'Samples', 'load_samples', 'FusedStore', 'fresh_segmenter', 'fuse_tensor',
-           'evaluate_segmenter', 'release_memory', 'interactive_train', 'wanted_tables', 'required_datasets',
-           'check_data_root', 'pick_rows', 'table_row', 'run_table', 'variant_counts', 'weighting_trace',
-           'data_classes', 'load_run', 'predict_mask', 'feature_maps', 'ours_fuser', 'fig8_per_image']
+           'evaluate_segmenter', 'interactive_train', 'wanted_tables', 'required_datasets', 'check_data_root',
+           'pick_rows', 'table_row', 'run_table', 'variant_counts', 'weighting_trace', 'data_classes', 'load_run',
+           'predict_mask', 'feature_maps', 'ours_fuser', 'fig8_per_image']
 
 # %% ../nbs/03_segmif.ipynb #60df8c13
 SEGMENTER_PARAMS = 44_604_873     # official Network3('mit_b3', 9), all parameters
@@ -824,18 +824,6 @@ def evaluate_segmenter(seg, samples, num_classes: int, names, key: str = "fused"
 PAPER_SPLITS = {"mfnet": (1176 + 393, 393), "fmb": (1220 + 280, 280)}
 
 
-def release_memory() -> None:
-    """Give freed memory back to the OS between stages: `gc.collect()` and glibc's `malloc_trim(0)` (Linux; a no-op
-    elsewhere). After a fusion step at 360×360 the process kept ~2 GB of freed heap (RSS 3.2 GB → 1.2 GB after the
-    trim), which every later stage of the process carried as resident memory."""
-    import ctypes, gc
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _rng_state(rng) -> dict:
     "The run's own NumPy generator plus every global stream (`core.rng_state`: python, numpy, torch CPU and CUDA)."
     return {"np": rng.bit_generator.state, "core": core.rng_state()}
@@ -898,7 +886,6 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
                                     lr=lr, betas=(0.9, 0.999), weight_decay=0.01)
             n_run = core.cap(n_f, rehearse)
             ck = core.Checkpointer(out_dir / f"ckpt_r{r}_fusion")
-            release_memory()
             with core.stage(f"{tag}/r{r} fusion", rec_dir, steps=n_run, paper_steps=P.fusion_iters, flops_scale=scale,
                             paper_runs=P.rounds, note=f"fusion step: fusion net + frozen MiT-{S.seg_variant} (CE through it), crop {S.crop}, batch {S.batch}") as stg:
                 it0 = 0
@@ -931,7 +918,6 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
                 p.requires_grad_(True)
             # 2. regenerate the fused images (train and test), written as they are made
             net.eval()
-            release_memory()
             with core.stage(f"{tag}/r{r} regenerate", rec_dir, steps=len(train) + len(test), paper_steps=n_all, unit="image",
                             paper_runs=P.rounds, note="fused image at full size: MiT stage-1/2 features + fusion net") as stg:
                 for s in core.progress((x for ss in (train, test) for x in ss), total=len(train) + len(test), desc=f"{tag} r{r} regenerate"):
@@ -952,7 +938,6 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
         opt_s = torch.optim.AdamW(seg.parameters(), lr=S.seg_lr, weight_decay=0.01)
         n_s = core.cap(S.seg_iters, rehearse)
         ck = core.Checkpointer(out_dir / f"ckpt_r{r}_segmenter")
-        release_memory()
         with core.stage(f"{tag}/r{r} segmenter", rec_dir, steps=n_s, paper_steps=P.seg_iters, flops_scale=scale, paper_runs=P.rounds,
                         note=f"segmenter step: MiT-{S.seg_variant} + 256 head on {seg_key} crops {S.seg_crop or S.crop}, batch {S.batch}") as stg:
             it0 = 0
@@ -973,7 +958,6 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
                 bar.set_postfix(L_s=f"{float(loss.detach()):.3f}")
                 if (it + 1) % ckpt_every == 0 or it + 1 == n_s:
                     ck.save(it + 1, {"seg": seg.state_dict(), "opt": opt_s.state_dict(), "history": history, "rng": _rng_state(rng)})
-        release_memory()
         with core.stage(f"{tag}/r{r} test", rec_dir, steps=len(test), paper_steps=n_test, unit="image", paper_runs=P.rounds,
                         note="test evaluation at full size (confusion matrix)") as stg:
             with stg.count_flops():
@@ -1026,11 +1010,8 @@ def wanted_tables(tables=None) -> list[str]:
 
 def required_datasets(tables=None) -> dict[str, list[str]]:
     "{dataset: [labels needing it]} for the asked tables (the paper profile reads them from `data_root/<dataset>/`)."
-    need = {}
-    for t in wanted_tables(tables):
-        for d in TABLES[t]:
-            need.setdefault(d, []).append(t)
-    return need
+    from fusion_papers import data
+    return data.datasets_needed(TABLES, wanted_tables(tables))
 
 
 def check_data_root(data_root, tables=None) -> dict[str, Path]:
