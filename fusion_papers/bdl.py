@@ -33,7 +33,7 @@ __all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL
            'table1_fixtures', 'paper_claims', 'fig1_rank_table', 'BDLSettings', 'bdl_settings', 'lr_at', 'Batch',
            'synthetic_samples', 'make_batch', 'official_augment', 'official_pad32', 'detector_forward_native',
            'set_detector_mode', 'PeerFusion', 'BDLTrainer', 'train_bilevel', 'DatasetSamples', 'run_trained',
-           'trained_run', 'run_trained_table', 'trained_figures', 'evaluate_trained']
+           'trained_run', 'run_trained_table', 'drop_heavy_globals', 'trained_figures', 'evaluate_trained']
 
 # %% ../nbs/01_bilevel.ipynb #ec0cf2c2
 class DRDBOfficial(nn.Module):
@@ -522,13 +522,9 @@ def required_datasets(tables=None, profile: str = "paper", rehearse: int = 0) ->
     "{dataset: [tables needing it]} of the trained tables asked for (none in the smoke profile without `rehearse`)."
     if profile == "smoke" and not rehearse:
         return {}
+    reg = {lab: ds for lab, (_, _, ds, _, _) in TRAINED_TABLES.items()}
     keys = None if tables is None else {table_key(t) for t in tables}
-    need = {}
-    for lab, (_, _, ds, _, _) in TRAINED_TABLES.items():
-        if keys is None or table_key(lab) in keys:
-            for d in ds:
-                need.setdefault(d, []).append(lab)
-    return need
+    return data.datasets_needed(reg, None if keys is None else [lab for lab in reg if table_key(lab) in keys])
 
 
 def check_data_root(data_root, tables=None, profile: str = "paper", rehearse: int = 0) -> dict:
@@ -1406,6 +1402,31 @@ def run_trained_table(label: str, base: BDLSettings, data_root, out_dir, device=
     core.save_csv(tdir / f"{label}.csv", df)
     return df
 
+
+
+_IPYTHON_NAMES = ("_", "__", "___", "_i", "_ii", "_iii", "_ih", "_oh", "_dh")
+
+
+def _holds_tensors(v, depth: int = 2) -> bool:
+    if isinstance(v, (nn.Module, torch.Tensor, BDLTrainer, torch.optim.Optimizer)):
+        return True
+    if depth and isinstance(v, (list, tuple, dict)):
+        return any(_holds_tensors(x, depth - 1) for x in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def drop_heavy_globals(ns: dict, prefix: str = "_") -> list:
+    """Delete from namespace `ns` the names starting with `prefix` that hold networks, trainers, optimisers or tensors
+    (directly or inside a list/tuple/dict, two levels deep), except IPython's own (`_`, `_i…`, `_oh`, `_1`, …). The
+    chapter's checks keep such objects as module-level `_` names (FCOS-R50 of the parameter count, the smoke trainers of
+    the loop checks); the long stages need none of them, and they would otherwise stay in every stage's resident memory.
+    Returns the names dropped (`core.release_memory`, which `core.stage` runs on entry, then returns the memory)."""
+    import re
+    drop = [k for k, v in list(ns.items()) if k.startswith(prefix) and not k.startswith("__") and k not in _IPYTHON_NAMES
+            and not re.fullmatch(r"_i?\d+", k) and _holds_tensors(v)]
+    for k in drop:
+        del ns[k]
+    return drop
 
 
 def _run_dirs(out_dir, prefix: str) -> list:
