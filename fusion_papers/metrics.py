@@ -1211,8 +1211,13 @@ def evaluate(ir, vis, fused, metrics=None, convention: str = DEFAULT_CONVENTION,
 
     Each image is a path or an array (uint8 0–255, or float in [0, 1]; H×W or H×W×3 RGB).
     `metrics`: None/'all' (every metric in `METRICS`), 'fast' (all but the FMI variants), or names.
-    `device`: where the FMI variants run — None (numpy), 'auto' (CUDA when present), or a torch device."""
+    `device`: None (default): this numpy path; 'cpu', 'cuda' (any torch device): the torch implementations of
+    `metrics_torch` (equal to this path to 1e-6 relative; the metrics without one run here, listed by
+    `metrics_torch.fallback_metrics`); 'auto': 'cuda' when torch sees a GPU, else None."""
     names = resolve_metrics(metrics)
+    if resolve_device(device) is not None:     # the torch path (imports torch only here)
+        from fusion_papers import metrics_torch
+        return metrics_torch.evaluate(ir, vis, fused, names, convention, resolve_device(device))
     a, b, f = prepare(ir, vis, fused, convention)
     return evaluate_prepared(a, b, f, names, convention, device)
 
@@ -1307,6 +1312,9 @@ def map_evaluate(jobs: dict, convention: str = DEFAULT_CONVENTION, workers=None,
     `progress`: one progress bar (pairs/s and the projected time for the rest), and a closing rate line."""
     import time as _time
     keys = list(jobs)
+    if resolve_device(device) is not None:     # torch: pairs of equal size evaluated in batches (metrics_torch)
+        from fusion_papers import metrics_torch
+        return metrics_torch.map_evaluate(jobs, convention, resolve_device(device), progress, on_result, desc)
     w = resolve_workers(workers, len(keys), device)
     bar = None
     if progress:
@@ -1487,7 +1495,8 @@ def cli_register(subparsers) -> None:
     p.add_argument("--out", default=None, help="write the per-image table to this CSV (and <name>_summary.csv)")
     p.add_argument("--progress", action="store_true", help="one progress bar for folders (pairs/s, projected time for the rest)")
     p.add_argument("--workers", type=int, default=0, help="processes for folders (default 0: every core; 1: serial; same results)")
-    p.add_argument("--device", default=None, help="where FMI runs: numpy (default), auto (CUDA when present), cuda, cpu (torch)")
+    p.add_argument("--device", default=None, help="numpy path (default), or the torch metrics batched on a device: cuda, cpu, auto (cuda when present, "
+                        "else numpy); metrics without a torch version run on the numpy path (metrics_torch.fallback_metrics)")
     p.set_defaults(func=run_cli)
 
 # %% ../nbs/00b_metrics.ipynb #40829f69
