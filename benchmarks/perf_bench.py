@@ -18,7 +18,8 @@ CPU time, GMAC/s beside a same-run fp32 matmul, peak RSS above the post-import b
 `--against REV` (default: the commit before the compiled SSIM/VIF/Qabf loops) also loads `fusion_papers/metrics.py`
 as it was at REV (`git show`, needs the git history) and times it in the same run on the same arrays, per metric
 and per suite, with the largest relative difference of the values (all five conventions). `--metrics-only` runs
-just the metric sections.
+just the metric sections; `--torch` adds the 12-metric suite through `metrics_torch` on the CPU (float64, float32,
+a batch of 4) beside the numpy path.
 """
 from __future__ import annotations
 
@@ -94,6 +95,27 @@ def bench_metrics(repeats: int, skip_fmi: bool) -> dict:
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         res["fmi"]["kernel_first_call_fresh_process_cpu_s"] = float(r.stdout.strip() or "nan")
     return res
+
+
+def bench_torch(repeats: int) -> dict:
+    """The 12-metric suite through `metrics_torch` on the CPU (float64, float32, a batch of 4 equal pairs) beside the
+    numpy path, same arrays, CPU ms per pair, and the largest relative difference from the numpy values."""
+    import numpy as np
+    import torch
+    from fusion_papers import metrics as M, metrics_torch as T
+    torch.set_num_threads(1)
+    a, v, f, desc = _pair()
+    A, B, F = M.prepare(a, v, f)
+    ref = M.evaluate_prepared(A, B, F, SUITE12)
+    T.evaluate_stack(A, B, F, SUITE12)                                        # warm-up
+    got = T.evaluate_stack(A, B, F, SUITE12)
+    st = [np.stack([z] * 4) for z in (A, B, F)]
+    return {"pair": desc,
+            "numpy_cpu_ms": 1000 * _cpu(lambda: M.evaluate_prepared(A, B, F, SUITE12), repeats),
+            "torch_f64_cpu_ms": 1000 * _cpu(lambda: T.evaluate_stack(A, B, F, SUITE12), repeats),
+            "torch_f64_batch4_cpu_ms_per_pair": 1000 * _cpu(lambda: T.evaluate_stack(*st, SUITE12), max(1, repeats // 2)) / 4,
+            "torch_f32_cpu_ms": 1000 * _cpu(lambda: T.evaluate_stack(A, B, F, SUITE12, dtype="float32"), repeats),
+            "max_rel_diff_f64": max(T.rel_diff(float(got[m][0]), ref[m]) for m in SUITE12)}
 
 
 def load_previous(rev: str):
@@ -290,6 +312,7 @@ def main():
     p.add_argument("--caf-worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--against", default=PREV_REV, help="git revision whose metrics.py is timed in the same run ('' to skip)")
     p.add_argument("--metrics-only", action="store_true", help="only the metric sections")
+    p.add_argument("--torch", action="store_true", help="also time the torch metrics (metrics_torch) on the CPU")
     args = p.parse_args()
     h, w = (int(v) for v in args.caf_size.split("x"))
     if args.caf_worker:
@@ -328,6 +351,13 @@ def main():
         print(f"kernel import + first call in a fresh process (cache on disk): {m['fmi']['kernel_first_call_fresh_process_cpu_s']:.2f} s CPU")
     if res["against"]:
         print_against(res["against"])
+    if args.torch:
+        t = res["torch"] = bench_torch(args.repeats)
+        print("\n## 12-metric suite through the torch metrics (metrics_torch) on the CPU (CPU ms per pair)")
+        print("| numpy path | torch float64 | torch float64, batch of 4 | torch float32 | max rel. diff (float64) |")
+        print("|---|---|---|---|---|")
+        print(f"| {t['numpy_cpu_ms']:.1f} | {t['torch_f64_cpu_ms']:.1f} | {t['torch_f64_batch4_cpu_ms_per_pair']:.1f} | "
+              f"{t['torch_f32_cpu_ms']:.1f} | {t['max_rel_diff_f64']:.1e} |")
     if args.metrics_only:
         if args.json:
             Path(args.json).write_text(json.dumps(res, indent=1))

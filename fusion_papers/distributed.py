@@ -25,8 +25,9 @@ from . import core
 # %% auto #0
 __all__ = ['NPROC_ENV', 'env', 'is_launched', 'is_initialized', 'rank', 'world_size', 'is_main', 'init', 'shutdown', 'barrier',
            'rank_seed', 'local_batch', 'epoch_indices', 'sampler', 'shard', 'shard_stream', 'all_reduce_mean',
-           'all_gather_object', 'wrap', 'unwrap', 'state_dict', 'freeze_batchnorm', 'NullRun', 'run_context',
-           'requested_nproc', 'should_launch', 'worker_record', 'torchrun_command', 'launch', 'main']
+           'global_value', 'all_gather_object', 'wrap', 'unwrap', 'state_dict', 'freeze_batchnorm', 'quiet_stage',
+           'NullRun', 'run_context', 'requested_nproc', 'should_launch', 'worker_record', 'torchrun_command', 'launch',
+           'main']
 
 # %% ../nbs/00i_distributed.ipynb #69a9a1db
 NPROC_ENV = "FUSION_PAPERS_NPROC"   # nproc for every DDP-capable stage when the call does not say (set by `reproduce --nproc N`)
@@ -176,6 +177,16 @@ def all_reduce_mean(value):
     return float(t.item()) / world_size()
 
 
+def global_value(loss):
+    """`loss` with its value replaced by the mean over ranks and its gradient left local (`loss` itself in one process):
+    what a loss weighting that reads loss values (SegMiF's dynamic factor, DWA, uncertainty) must see so that every rank
+    computes the same weights as the single-process run on the global batch, while DDP still averages the gradients."""
+    if world_size() == 1:
+        return loss
+    g = all_reduce_mean(loss.detach())
+    return loss + (g - loss.detach())
+
+
 def all_gather_object(obj) -> list:
     "Every rank's `obj` (a one-element list in one process)."
     if world_size() == 1:
@@ -231,6 +242,14 @@ def freeze_batchnorm(net):
         else:
             freeze_batchnorm(m)
     return net
+
+
+@contextlib.contextmanager
+def quiet_stage(name: str, out_dir=None, steps: int | None = None, paper_steps: int | None = None, flops_per_step: int | None = None,
+                *, unit: str = "step", note: str = "", flops_scale: float = 1.0, **meta):
+    "`core.stage`'s signature on ranks other than 0: frees memory as `core.stage` does, yields a `core.StageRecord` (`count_flops`, `tick`) and writes nothing."
+    core.release_memory()
+    yield core.StageRecord(name, steps, paper_steps, flops_per_step, unit, note, flops_scale)
 
 
 class NullRun:

@@ -830,13 +830,16 @@ def _rng_state(rng) -> dict:
 
 
 def _set_rng_state(rng, st: dict) -> None:
+    "Restore the run's generator (the same draws on every rank) and, in one process, the global streams (several ranks keep their own seeded ones)."
+    from fusion_papers import distributed
     rng.bit_generator.state = st["np"]
-    core.set_rng_state(st["core"] if "core" in st else st["torch"])   # older checkpoints: torch CPU only
+    if distributed.world_size() == 1:
+        core.set_rng_state(st["core"] if "core" in st else st["torch"])   # older checkpoints: torch CPU only
 
 
 def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: str = "full", device="cpu",
                       seed: int = 0, rehearse: int = 0, sources_only: str | None = None, record_dir=None,
-                      dataset: str | None = None, ckpt_every: int = 500) -> dict:
+                      dataset: str | None = None, ckpt_every: int = 500, nproc: int | None = None) -> dict:
     """SegMiF's alternating rounds on `train`, evaluated on `test` after each round (`Samples`, streamed from disk).
     Per round: fusion steps → regenerate the fused images (written to `out_dir/fused/`, 8-bit PNG) → segmenter steps
     on them → test evaluation. Resumable: a finished round is kept as `round_<r>.pt/json`, and inside a round the
@@ -844,16 +847,38 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
     RNG) and continue from it. `sources_only='ir'|'vis'`: no fusion, the segmenter is trained on that modality
     (Tables 1-2's Infrared/Visible rows); `'peer:NAME'`: on the images fused by the registered method NAME
     (`peers.get`, e.g. 'peer:tardal': Tables 1-2's fusion-method rows; made once, in round 1). Each stage writes its
-    row (`core.stage`) to `record_dir` (default `out_dir`)."""
-    from fusion_papers import tasks
-    out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
+    row (`core.stage`) to `record_dir` (default `out_dir`).
+
+    `nproc` > 1 (or `$FUSION_PAPERS_NPROC`, set by `reproduce --nproc N`): the whole run starts under torchrun and the
+    fusion and segmenter stages are data-parallel (`distributed`): every rank draws the same global batch of `S.batch`
+    crops from the run's generator and trains on its share, DDP averages the gradients, the loss weighting sees the
+    global batch's losses. Rank 0 alone regenerates the fused images, evaluates, and writes every file (checkpoints,
+    rounds, record rows), in the single-process layout, so either kind of run resumes the other's."""
+    from fusion_papers import tasks, distributed
+    if distributed.should_launch(nproc):
+        n = distributed.requested_nproc(nproc)
+        distributed.local_batch(S.batch, n)
+        return distributed.launch(interactive_train, train, test, names, str(out_dir), S, variant, str(device), seed, rehearse,
+                                  sources_only, record_dir, dataset, ckpt_every, nproc=n)
+    device = distributed.init(device)
+    world, main = distributed.world_size(), distributed.is_main()
+    if world > 1:
+        distributed.local_batch(S.batch)
+        if S.weighting == "gradnorm":
+            raise ValueError("weighting 'gradnorm' balances per-task gradient norms of one process: run it with nproc=1")
+    out_dir = Path(out_dir)
+    if main:
+        out_dir.mkdir(parents=True, exist_ok=True)
     C = len(names)
     core.seed_everything(seed)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)       # batches and crops: the same draws on every rank (each takes its share)
     seg = fresh_segmenter(C, S.seg_variant, seed, device)
     net = SegMiFFusionNet(variant, with_ffm2=False).to(device)
     net.checkpoint_activations = S.checkpoint_activations
     weighter = make_weighter(S.weighting, T=S.T, seed=seed)
+    if world > 1:
+        core.seed_everything(distributed.rank_seed(seed))   # per-rank torch streams (dropout, drop path)
+    stage, bar_kw = (core.stage, {}) if main else (distributed.quiet_stage, {"disable": True})
     done = sorted(int(p.stem.split("_")[1]) for p in out_dir.glob("round_*.pt"))
     history, start = [], 1
     if done:
@@ -886,7 +911,8 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
                                     lr=lr, betas=(0.9, 0.999), weight_decay=0.01)
             n_run = core.cap(n_f, rehearse)
             ck = core.Checkpointer(out_dir / f"ckpt_r{r}_fusion")
-            with core.stage(f"{tag}/r{r} fusion", rec_dir, steps=n_run, paper_steps=P.fusion_iters, flops_scale=scale,
+            fnet = distributed.wrap(net, device)         # DDP across ranks; `net` itself in one process
+            with stage(f"{tag}/r{r} fusion", rec_dir, steps=n_run, paper_steps=P.fusion_iters, flops_scale=scale,
                             paper_runs=P.rounds, note=f"fusion step: fusion net + frozen MiT-{S.seg_variant} (CE through it), crop {S.crop}, batch {S.batch}") as stg:
                 it0 = 0
                 last = ck.latest()
@@ -897,48 +923,55 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
                     weighter.__dict__.update({k: v for k, v in cs["weighter"].__dict__.items() if not k.startswith("_")})
                     history, step = cs["history"], cs["step"]
                     _set_rng_state(rng, cs["rng"])
-                bar = core.progress(range(it0, n_run), desc=f"{tag} r{r} fusion")
+                bar = core.progress(range(it0, n_run), desc=f"{tag} r{r} fusion", **bar_kw)
                 for it in bar:
                     with stg.count_flops():
-                        ir, rgb, lab = (t.to(device) for t in _crop_batch(train, rng.integers(0, len(train), S.batch), S.crop, rng))
-                        u, rgb_f, y, m, T = fuse_tensor(net, seg, ir, rgb, S, grad=True)
+                        batch = _crop_batch(train, rng.integers(0, len(train), S.batch), S.crop, rng)
+                        ir, rgb, lab = (distributed.shard(t).to(device) for t in batch)   # this rank's share of the global batch
+                        u, rgb_f, y, m, T = fuse_tensor(fnet, seg, ir, rgb, S, grad=True)
                         lf = fusion_loss_paper(u, ir, y, m, eta=S.eta_grad)["total"] if S.loss_form == "paper" else fusion_loss_official(u, T, r)["total"]
                         logits = F.interpolate(seg(rgb_f), size=lab.shape[-2:], mode="bilinear", align_corners=False)
                         ls = tasks.seg_loss(logits, lab)
+                        lf, ls = distributed.global_value(lf), distributed.global_value(ls)   # the weighting sees the global batch's losses
                         a, b = official_task_scales(r) if S.loss_form == "official" else (1.0, 1.0)
                         total = weighter.combine([a * lf, b * ls], step=step, shared_params=[net.conv22.weight])
                         opt.zero_grad(set_to_none=True); total.backward(); opt.step()
                     history.append({"round": r, "stage": "fusion", "iter": it, "L_f": float(lf.detach()), "L_s": float(ls.detach()), "total": float(total.detach())})
                     bar.set_postfix(L_f=f"{float(lf.detach()):.3f}", L_s=f"{float(ls.detach()):.3f}")
                     step += 1
-                    if (it + 1) % ckpt_every == 0 or it + 1 == n_run:
+                    if main and ((it + 1) % ckpt_every == 0 or it + 1 == n_run):
                         ck.save(it + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "weighter": weighter,
                                          "history": history, "step": step, "rng": _rng_state(rng)})
             for p in seg.parameters():
                 p.requires_grad_(True)
-            # 2. regenerate the fused images (train and test), written as they are made
+            del fnet
+            # 2. regenerate the fused images (train and test), written as they are made (rank 0; the others wait)
             net.eval()
-            with core.stage(f"{tag}/r{r} regenerate", rec_dir, steps=len(train) + len(test), paper_steps=n_all, unit="image",
+            with stage(f"{tag}/r{r} regenerate", rec_dir, steps=len(train) + len(test), paper_steps=n_all, unit="image",
                             paper_runs=P.rounds, note="fused image at full size: MiT stage-1/2 features + fusion net") as stg:
-                for s in core.progress((x for ss in (train, test) for x in ss), total=len(train) + len(test), desc=f"{tag} r{r} regenerate"):
+                for s in (core.progress((x for ss in (train, test) for x in ss), total=len(train) + len(test), desc=f"{tag} r{r} regenerate") if main else ()):
                     ir_t = torch.from_numpy(s["ir"])[None, None].to(device)
                     rgb_t = torch.from_numpy(s["vis"]).permute(2, 0, 1)[None].to(device)
                     with stg.count_flops():
                         f = fuse_tensor(net, seg, ir_t, rgb_t, S)[1][0].permute(1, 2, 0).cpu().numpy()
                     fused.put(s["stem"], f)
-        if peer and not all(fused.has(x) for x in train.stems + test.stems):   # a fusion method's images, made once
+            distributed.barrier()
+        if peer and main and not all(fused.has(x) for x in train.stems + test.stems):   # a fusion method's images, made once
             from fusion_papers import peers
             fuse_peer = peers.get(peer, device=device)
             with core.stage(f"{tag}/r{r} regenerate", rec_dir, steps=len(train) + len(test), paper_steps=n_all, unit="image",
                             note=f"images fused by {peer} (official weights)"):
                 for s in core.progress((x for ss in (train, test) for x in ss), total=len(train) + len(test), desc=f"{tag} {peer}"):
                     fused.put(s["stem"], np.clip(fuse_peer(s["ir"], s["vis"]), 0, 1))
+        if peer:
+            distributed.barrier()
         # 3. segmenter steps on the fused images
         seg.train()
+        sseg = distributed.wrap(seg, device)
         opt_s = torch.optim.AdamW(seg.parameters(), lr=S.seg_lr, weight_decay=0.01)
         n_s = core.cap(S.seg_iters, rehearse)
         ck = core.Checkpointer(out_dir / f"ckpt_r{r}_segmenter")
-        with core.stage(f"{tag}/r{r} segmenter", rec_dir, steps=n_s, paper_steps=P.seg_iters, flops_scale=scale, paper_runs=P.rounds,
+        with stage(f"{tag}/r{r} segmenter", rec_dir, steps=n_s, paper_steps=P.seg_iters, flops_scale=scale, paper_runs=P.rounds,
                         note=f"segmenter step: MiT-{S.seg_variant} + 256 head on {seg_key} crops {S.seg_crop or S.crop}, batch {S.batch}") as stg:
             it0 = 0
             last = ck.latest()
@@ -946,18 +979,24 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
                 it0, cs = last
                 seg.load_state_dict(cs["seg"]); opt_s.load_state_dict(cs["opt"]); history = cs["history"]
                 _set_rng_state(rng, cs["rng"])
-            bar = core.progress(range(it0, n_s), desc=f"{tag} r{r} segmenter")
+            bar = core.progress(range(it0, n_s), desc=f"{tag} r{r} segmenter", **bar_kw)
             for it in bar:
                 with stg.count_flops():
                     _, x, lab = _crop_batch(train, rng.integers(0, len(train), S.batch), S.seg_crop or S.crop, rng, key=seg_key, fused=fused)
-                    x, lab = x.to(device), lab.to(device)
-                    logits = F.interpolate(seg(x), size=lab.shape[-2:], mode="bilinear", align_corners=False)
+                    x, lab = distributed.shard(x).to(device), distributed.shard(lab).to(device)
+                    logits = F.interpolate(sseg(x), size=lab.shape[-2:], mode="bilinear", align_corners=False)
                     loss = tasks.seg_loss(logits, lab)
                     opt_s.zero_grad(set_to_none=True); loss.backward(); opt_s.step()
-                history.append({"round": r, "stage": "segmenter", "iter": it, "L_s": float(loss.detach())})
-                bar.set_postfix(L_s=f"{float(loss.detach()):.3f}")
-                if (it + 1) % ckpt_every == 0 or it + 1 == n_s:
+                L_s = distributed.all_reduce_mean(float(loss.detach()))
+                history.append({"round": r, "stage": "segmenter", "iter": it, "L_s": L_s})
+                bar.set_postfix(L_s=f"{L_s:.3f}")
+                if main and ((it + 1) % ckpt_every == 0 or it + 1 == n_s):
                     ck.save(it + 1, {"seg": seg.state_dict(), "opt": opt_s.state_dict(), "history": history, "rng": _rng_state(rng)})
+        del sseg
+        distributed.barrier()
+        if not main:       # rank 0 evaluates and writes the round; the others wait for it
+            distributed.barrier()
+            continue
         with core.stage(f"{tag}/r{r} test", rec_dir, steps=len(test), paper_steps=n_test, unit="image", paper_runs=P.rounds,
                         note="test evaluation at full size (confusion matrix)") as stg:
             with stg.count_flops():
@@ -970,6 +1009,7 @@ def interactive_train(train, test, names, out_dir, S: SegMiFSettings, variant: s
             (out_dir / f"round_{old}.pt").unlink(missing_ok=True)
         for k in ("fusion", "segmenter"):
             core.Checkpointer(out_dir / f"ckpt_r{r}_{k}").clear()
+        distributed.barrier()
     last = sorted(out_dir.glob("round_*.json"), key=lambda p: int(p.stem.split("_")[1]))[-1]
     res = core.load_json(last)
     from fusion_papers import fmb

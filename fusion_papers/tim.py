@@ -14,6 +14,7 @@ from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -26,18 +27,19 @@ from .tim_nets import (BlurPool, CELLS, CellChain, CellFusion, DownSample, Genot
 
 # %% auto #0
 __all__ = ['PROFILE_SETTINGS', 'TABLE_DATASETS', 'TABLE6_METHODS', 'TABLE9_K', 'TABLE7_OPS', 'PRIMITIVES', 'CELL_TYPES',
-           'TASK_DATASETS', 'TABLE6_REDUCED', 'REDUCED_TABLE6_DIR', 'TASK_SETUPS', 'DET_TEST_FRACTION', 'PEER_ROWS',
-           'TASK_ROWS', 'TABLE3_ROWS', 'TIMSettings', 'resolve_settings', 'search_flops_scale', 'wanted_tables',
-           'required_datasets', 'check_data_root', 'task_data_root', 'save_table', 'table_rows', 'table_row_names',
-           'check_rows', 'row_dir', 'table9_rows', 'table9_k', 'single_operator_net', 'conv_macs', 'efficiency_table',
-           'exact_compares', 'visual_weights', 'fusion_loss', 'SearchEdge', 'SearchCell', 'TIMSupernet',
-           'derive_genotype', 'derive_network', 'one_hot_arch', 'measure_latency', 'search', 'task_pairs',
-           'split_pairs', 'patch_stream', 'pmi', 'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'table9_row',
-           'table9_net', 'run_table6_reduced', 'load_table6_reduced', 'plot_cumulative', 'load_reduced', 'task_split',
-           'task_classes_of', 'task_sample', 'task_batches', 'fused_rgb', 'build_task_net', 'task_net_loss',
-           'task_alpha', 'derive_task_genotypes', 'search_task', 'train_task_guided', 'evaluate_task', 'task_row',
-           'task_steps', 'pretrain_fusion', 'run_task_table', 'task_example', 'load_task_examples',
-           'plot_task_examples', 'random_deformation', 'run_table3', 'peers_on_fixtures']
+           'TASK_DATASETS', 'EVAL_METRICS', 'FMI_PAPER', 'TABLE6_REDUCED', 'REDUCED_TABLE6_DIR', 'TASK_SETUPS',
+           'DET_TEST_FRACTION', 'PEER_ROWS', 'TASK_ROWS', 'TABLE3_ROWS', 'TIMSettings', 'resolve_settings',
+           'search_flops_scale', 'wanted_tables', 'required_datasets', 'check_data_root', 'task_data_root',
+           'save_table', 'table_rows', 'table_row_names', 'check_rows', 'row_dir', 'table9_rows', 'table9_k',
+           'single_operator_net', 'conv_macs', 'efficiency_table', 'exact_compares', 'visual_weights', 'fusion_loss',
+           'SearchEdge', 'SearchCell', 'TIMSupernet', 'derive_genotype', 'derive_network', 'one_hot_arch',
+           'measure_latency', 'search', 'task_pairs', 'split_pairs', 'PatchStream', 'patch_stream', 'pmi',
+           'paper_metrics', 'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'table9_row', 'table9_net',
+           'run_table6_reduced', 'load_table6_reduced', 'seed_stats', 'plot_seed_stability', 'plot_cumulative',
+           'load_reduced', 'task_split', 'task_classes_of', 'task_sample', 'task_batches', 'fused_rgb',
+           'build_task_net', 'task_net_loss', 'task_alpha', 'derive_task_genotypes', 'search_task', 'train_task_guided',
+           'evaluate_task', 'task_row', 'task_steps', 'pretrain_fusion', 'run_task_table', 'task_example',
+           'load_task_examples', 'plot_task_examples', 'random_deformation', 'run_table3', 'peers_on_fixtures']
 
 # %% ../nbs/04_tim.ipynb #6f48396d
 @dataclass(frozen=True)
@@ -132,12 +134,8 @@ def wanted_tables(tables=None) -> list[str]:
 
 
 def required_datasets(tables=None) -> dict[str, list[str]]:
-    "{dataset: [table keys needing it]} for the asked tables."
-    need = {}
-    for t in wanted_tables(tables):
-        for d in TABLE_DATASETS[t]:
-            need.setdefault(d, []).append(t)
-    return need
+    "{dataset: [table keys needing it]} for the asked tables (unknown keys refused with the list): `data.datasets_needed`."
+    return data.datasets_needed(TABLE_DATASETS, wanted_tables(tables))
 
 
 def check_data_root(data_root, tables=None) -> dict[str, Path]:
@@ -523,12 +521,22 @@ def split_pairs(pairs: list, n_train: int, n_eval: int, seed: int = 0) -> tuple[
     return [pairs[i] for i in idx[:n_train]], [pairs[i] for i in idx[len(idx) - n_eval:]]
 
 
-def patch_stream(pairs: list, patch: int, batch: int, seed: int = 0, device="cpu"):
-    "Endless iterator of (a, b) batches of random `patch`² crops with flips (gray/luma in [0,1]), images read on demand."
-    rng = np.random.default_rng(seed)
-    while True:                                   # images read on demand: only the file list is held (streaming)
+class PatchStream:
+    """Endless iterator of (a, b) batches of `batch` random `patch`² crops with flips (gray/luma in [0,1]); only the file
+    list and the generator are held, images are read on demand. Picklable with its position (the generator's state), so
+    the ranks of a data-parallel `train_fusion` each continue the caller's stream and draw the same global batches."""
+
+    def __init__(self, pairs: list, patch: int, batch: int, seed: int = 0, device="cpu"):
+        self.pairs, self.patch, self.batch, self.device = list(pairs), int(patch), int(batch), device
+        self.rng = np.random.default_rng(seed)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        pairs, patch, rng = self.pairs, self.patch, self.rng
         A, B = [], []
-        for _ in range(batch):
+        for _ in range(self.batch):
             pa_, pb_ = pairs[rng.integers(len(pairs))]
             ia, ib = data.load_gray(pa_), data.load_gray(pb_)
             h, w = ia.shape
@@ -541,8 +549,13 @@ def patch_stream(pairs: list, patch: int, batch: int, seed: int = 0, device="cpu
             if rng.random() < 0.5:
                 pa, pb = pa[:, ::-1], pb[:, ::-1]
             A.append(pa.copy()); B.append(pb.copy())
-        t = lambda L: torch.from_numpy(np.stack(L)[:, None]).float().to(device)
-        yield t(A), t(B)
+        t = lambda L: torch.from_numpy(np.stack(L)[:, None]).float().to(self.device)
+        return t(A), t(B)
+
+
+def patch_stream(pairs: list, patch: int, batch: int, seed: int = 0, device="cpu") -> PatchStream:
+    "Endless iterator of (a, b) batches of random `patch`² crops with flips (gray/luma in [0,1]), images read on demand (`PatchStream`)."
+    return PatchStream(pairs, patch, batch, seed, device)
 
 # %% ../nbs/04_tim.ipynb #c2bc7658
 def pmi(model: nn.Module, task_streams: dict, *, steps: int, K: int, inner_lr: float = 1e-3, outer_lr: float = 1e-4,
@@ -614,8 +627,24 @@ def pmi(model: nn.Module, task_streams: dict, *, steps: int, K: int, inner_lr: f
     return hist
 
 # %% ../nbs/04_tim.ipynb #bddf10dd
+#: every fusion evaluation of this chapter (Tables 1–3, 6–9, Fig. 11) computes these (`metrics.evaluate`, cddfuse
+#: convention): both FMI variants that could be the paper's "FMI" (see the FMI note under Table 6)
+EVAL_METRICS = ("MI", "FMI_gradient", "FMI_edge", "VIF", "Qabf")
+#: the variant shown under the paper's "FMI" column (the other one is shown beside it)
+FMI_PAPER = "FMI_edge"
+
+
+def paper_metrics(m: dict) -> dict:
+    """The paper's columns MI / FMI / VIF / Q^AB/F from an evaluation dict (`FMI` = `m[FMI_PAPER]`; a result written
+    before FMI was computed has no FMI, which `report.compare` then shows as not run)."""
+    out = {k: m[k] for k in ("MI", "VIF", "Qabf") if k in m}
+    if FMI_PAPER in m:
+        out["FMI"] = m[FMI_PAPER]
+    return out
+
+
 def _evaluate_net(net, pairs, side: int, device="cpu", per_image: bool = False) -> dict | tuple[dict, list[dict]]:
-    """Mean MI / VIF / Qabf of `net(a, b)` (clamped) on held-out pairs, longest side ≤ `side` (multiple of 4); with
+    """Mean `EVAL_METRICS` (MI, both FMI variants, VIF, Qabf) of `net(a, b)` (clamped) on held-out pairs, longest side ≤ `side` (multiple of 4); with
     `per_image` also the per-pair values (list of {"pair", metric: value}: what Fig. 11's cumulative curves plot)."""
     import cv2
     vals = []
@@ -631,7 +660,7 @@ def _evaluate_net(net, pairs, side: int, device="cpu", per_image: bool = False) 
         with torch.no_grad():
             t = lambda x: torch.from_numpy(np.ascontiguousarray(x))[None, None].float().to(device)
             f = net(t(a), t(b))[0, 0].clamp(0, 1).cpu().numpy()
-        vals.append(metrics.evaluate(a, b, f, metrics=["MI", "VIF", "Qabf"]))
+        vals.append(metrics.evaluate(a, b, f, metrics=list(EVAL_METRICS)))
     mean = {k: float(np.mean([v[k] for v in vals])) for k in vals[0]}
     if per_image:
         return mean, [{"pair": Path(pa).name, **{k: float(v) for k, v in d.items()}} for (pa, _), d in zip(pairs, vals)]
@@ -639,36 +668,80 @@ def _evaluate_net(net, pairs, side: int, device="cpu", per_image: bool = False) 
 
 
 def train_fusion(net: nn.Module, stream, steps: int, lr: float, *, ckpt: core.Checkpointer | None = None,
-                 ckpt_every: int = 500, desc: str = "train fusion") -> list[float]:
-    "Adam on ℓ_F for `steps` batches of `stream`; one bar; checkpointed and resumable through `ckpt`. Returns the loss curve."
+                 ckpt_every: int = 500, desc: str = "train fusion", nproc: int | None = None) -> list[float]:
+    """Adam on ℓ_F for `steps` batches of `stream`; one bar; checkpointed and resumable through `ckpt`. Returns the loss curve.
+    `nproc` > 1 (or `$FUSION_PAPERS_NPROC`, set by `reproduce --nproc N`): data-parallel under torchrun (`distributed`):
+    every rank continues its copy of `stream` (a `PatchStream`), so all draw the same global batch of `stream.batch`
+    patches, and trains on its share; DDP averages the gradients, the curve holds the global batch's losses, rank 0
+    writes the checkpoints (the single-process layout: either kind of run resumes the other's); the trained weights
+    come back into `net`."""
+    from fusion_papers import distributed
+    if distributed.should_launch(nproc):
+        return _launch_train_fusion(net, stream, steps, lr, ckpt, ckpt_every, desc, distributed.requested_nproc(nproc))
+    dev = next(net.parameters()).device
+    main = distributed.is_main()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     start, curve = 0, []
     if ckpt is not None and (_last := ckpt.latest()) is not None:
         start, st = _last
-        net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); curve = st["curve"]; torch.set_rng_state(st["rng"])
+        net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); curve = st["curve"]
+        if distributed.world_size() == 1:     # several ranks keep their own seeded streams
+            torch.set_rng_state(st["rng"])
         for _ in range(start):
             next(stream)
     net.train()
-    bar = core.progress(total=steps, initial=start, desc=desc)
+    model = distributed.wrap(net, dev)        # DDP across ranks; `net` itself in one process
+    bar = core.progress(total=steps, initial=start, desc=desc, disable=not main)
     for i in range(start, steps):
         with _first_step_flops(i, start):
-            a, b = next(stream)
-            opt.zero_grad(); l = fusion_loss(net(a, b), a, b); l.backward(); opt.step(); curve.append(float(l.detach()))
+            a, b = (distributed.shard(t).to(dev) for t in next(stream))   # this rank's share of the global batch
+            opt.zero_grad(); l = fusion_loss(model(a, b), a, b); l.backward(); opt.step()
+            curve.append(distributed.all_reduce_mean(float(l.detach())))
         bar.update(1); bar.set_postfix(loss=f"{curve[-1]:.3f}")
-        if ckpt is not None and ((i + 1) % ckpt_every == 0 or i + 1 == steps):
+        if main and ckpt is not None and ((i + 1) % ckpt_every == 0 or i + 1 == steps):
             ckpt.save(i + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "curve": curve, "rng": torch.get_rng_state()})
     bar.close()
     return curve
+
+
+def _train_fusion_rank(net, stream, steps, lr, ckpt, ckpt_every, desc, device, torch_rng) -> dict:
+    "One torchrun rank of `train_fusion(..., nproc=N)`: rank 0 continues the caller's torch stream, rank r reseeds it + r."
+    from fusion_papers import distributed
+    dev = distributed.init(device)
+    torch.set_rng_state(torch_rng)
+    if distributed.rank():
+        torch.manual_seed(torch.initial_seed() + distributed.rank())
+    curve = train_fusion(net.to(dev), stream, steps, lr, ckpt=ckpt, ckpt_every=ckpt_every, desc=desc)
+    return {"curve": curve, "state": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+            "stream": stream.rng.bit_generator.state}
+
+
+def _launch_train_fusion(net, stream, steps, lr, ckpt, ckpt_every, desc, nproc) -> list[float]:
+    "`train_fusion` on `nproc` processes (torchrun child job); advances `stream` as the run did and loads the trained weights into `net`."
+    from fusion_papers import distributed
+    if not isinstance(stream, PatchStream):
+        raise TypeError(f"train_fusion(nproc={nproc}) needs a PatchStream (patch_stream(...)) to hand to the ranks, got {type(stream).__name__}")
+    distributed.local_batch(stream.batch, nproc)
+    dev = next(net.parameters()).device
+    r = distributed.launch(_train_fusion_rank, net.cpu(), stream, steps, lr, ckpt, ckpt_every, desc, str(dev),
+                           torch.get_rng_state(), nproc=nproc)
+    net.load_state_dict(r["state"])
+    net.to(dev)
+    stream.rng.bit_generator.state = r["stream"]   # the caller's stream ends where the run's did (as after a one-process run)
+    return r["curve"]
 
 
 def _ck(out, name):
     return None if out is None else core.Checkpointer(Path(out) / name, keep=1)
 
 
-def run_search(S: TIMSettings, method: str, lam: float, lat: dict, seed: int = 0, device="cpu", root=None, out=None) -> dict:
-    "One search (IAS or DARTS) on IVIF patches (fixtures, or `root`), then `train_steps` of the derived net; metrics on held-out pairs. `out`: checkpoints."
+def run_search(S: TIMSettings, method: str, lam: float, lat: dict, seed: int = 0, device="cpu", root=None, out=None,
+               split_seed: int | None = None) -> dict:
+    """One search (IAS or DARTS) on IVIF patches (fixtures, or `root`), then `train_steps` of the derived net; metrics on
+    held-out pairs. `out`: checkpoints. `split_seed` (default `seed`) draws the train/held-out split, so several search
+    seeds can share one test set (Fig. 10 (b))."""
     core.seed_everything(seed)
-    tr, ev = split_pairs(task_pairs("ivif", root), S.n_pairs, S.n_eval, seed)
+    tr, ev = split_pairs(task_pairs("ivif", root), S.n_pairs, S.n_eval, seed if split_seed is None else split_seed)
     half = max(1, len(tr) // 2)
     sn = TIMSupernet(C=S.C).to(device)
     tag = f"{method}_lam{lam}_seed{seed}"
@@ -735,36 +808,80 @@ def table9_net(S: TIMSettings, row: str, out) -> Path:
 
 
 # %% ../nbs/04_tim.ipynb #fc569f39
-#: the reduced-tier IAS-vs-DARTS comparison (Table 6, Figs. 10/11) sized to finish in a few CPU minutes here: the
-#: `reduced` profile with C = 8, 48-px patches, batch 2, T = 2, 12 α steps, 150 training steps of the derived net, one
-#: seed; α's SGD step raised to 1e-2 (paper 1e-3) so that α moves within 12 steps. Evaluated on the reduced profile's
-#: 6 held-out TNO/RoadScene fixture pairs at ≤ 256 px.
-TABLE6_REDUCED = dict(C=8, patch=48, batch=2, inner_T=2, search_steps=12, train_steps=150, seeds=(0,), arch_lr=1e-2)
+#: the reduced-tier IAS-vs-DARTS comparison (Table 6, Figs. 10/11) sized to finish in a few CPU minutes per seed here:
+#: the `reduced` profile with C = 8, 48-px patches, batch 2, T = 2, 12 α steps, 150 training steps of the derived net,
+#: three search seeds (0, 1, 2) on one train/held-out split (split seed 0); α's SGD step raised to 1e-2 (paper 1e-3) so
+#: that α moves within 12 steps. Evaluated on the reduced profile's 6 held-out TNO/RoadScene fixture pairs at ≤ 256 px.
+TABLE6_REDUCED = dict(C=8, patch=48, batch=2, inner_T=2, search_steps=12, train_steps=150, seeds=(0, 1, 2), arch_lr=1e-2)
 REDUCED_TABLE6_DIR = "reduced/tim/tbl-tim-6r"
 
 
-def run_table6_reduced(folder=REDUCED_TABLE6_DIR, *, rows=None, device="cpu", root=None) -> dict[str, dict]:
-    """Table 6 at the reduced tier: IAS and DARTS (`rows` selects) searched with `TABLE6_REDUCED` on fixture patches, each
-    row cached in `folder/<row>/result_seed0.json` (committed as data; a rerun with the same code and settings reuses it).
-    The latency table is measured here at the search's width (stored beside the rows)."""
+def run_table6_reduced(folder=REDUCED_TABLE6_DIR, *, rows=None, seeds=None, device="cpu", root=None,
+                       ckpt_root=None) -> dict[str, dict[int, dict]]:
+    """Table 6 at the reduced tier: IAS and DARTS (`rows` selects) searched with `TABLE6_REDUCED` on fixture patches, once
+    per search seed (`seeds`, default `TABLE6_REDUCED["seeds"]`; the held-out split is split seed 0 for all), each run
+    cached in `folder/<row>/result_seed<s>.json` (committed as data; a rerun with the same code and settings reuses it).
+    The latency table is measured here at the search's width (stored beside the rows). `ckpt_root`: where the runs'
+    checkpoints go (default: the row folders)."""
     S = resolve_settings("reduced", **TABLE6_REDUCED)
     folder = Path(folder)
     lat = core.cached_run(folder / "latency.json", {"C": S.C, "size": S.patch, "device": str(device)},
                           lambda: {"latency_s": measure_latency(S.C, S.patch, device=device)}, profile=S.profile)["latency_s"]
     out = {}
-    for row in table_rows(tuple(TABLE6_METHODS), rows):
-        m = TABLE6_METHODS[row]
-        out[row] = core.cached_run(folder / row_dir(row) / "result_seed0.json", {**asdict(S), "method": m, "search_seed": 0},
-                                   lambda m=m, row=row: run_search(S, m, S.lam, lat, 0, device, root, Path(folder) / row_dir(row)),
-                                   seed=0, profile=S.profile)
+    for s in (S.seeds if seeds is None else seeds):                    # seed outer: an interrupted run leaves pairs
+        for row in table_rows(tuple(TABLE6_METHODS), rows):
+            m, ck = TABLE6_METHODS[row], Path(ckpt_root or folder) / row_dir(row)
+            out.setdefault(row, {})[s] = core.cached_run(
+                folder / row_dir(row) / f"result_seed{s}.json", {**asdict(S), "method": m, "search_seed": s, "split_seed": 0},
+                lambda m=m, s=s, ck=ck: run_search(S, m, S.lam, lat, s, device, root, ck, split_seed=0), seed=s,
+                profile=S.profile)
     return out
 
 
-def load_table6_reduced(folder=REDUCED_TABLE6_DIR) -> dict[str, dict]:
-    "The committed reduced-tier Table 6 rows (row → result), whatever code wrote them (their params/code hash are inside)."
-    folder = Path(folder)
-    return {r: core.load_json(folder / row_dir(r) / "result_seed0.json") for r in TABLE6_METHODS
-            if (folder / row_dir(r) / "result_seed0.json").exists()}
+def load_table6_reduced(folder=REDUCED_TABLE6_DIR) -> dict[str, dict[int, dict]]:
+    "The committed reduced-tier Table 6 runs (row → search seed → result), whatever code wrote them (params/code hash inside)."
+    folder, out = Path(folder), {}
+    for r in TABLE6_METHODS:
+        for p in sorted((folder / row_dir(r)).glob("result_seed*.json")):
+            if not p.name.endswith(".manifest.json"):
+                out.setdefault(r, {})[int(p.stem.removeprefix("result_seed"))] = core.load_json(p)
+    return out
+
+
+def seed_stats(runs: dict[str, dict[int, dict]], cols=("MI", "FMI", "VIF", "Qabf"), key=paper_metrics) -> pd.DataFrame:
+    """Per row of `runs` (row → seed → result): n seeds, mean and sample sd of each paper column, plus the paired difference
+    (first row − second row, matched by seed) when there are two rows; the error bar Fig. 10 (b) is about."""
+    vals = {r: pd.DataFrame({s: key(v["metrics"]) for s, v in by_seed.items()}).T.reindex(columns=list(cols)) for r, by_seed in runs.items()}
+    recs = []
+    for r, df in vals.items():
+        recs.append({"row": r, "seeds": len(df), **{f"{c} mean": df[c].mean() for c in cols},
+                     **{f"{c} sd": df[c].std(ddof=1) if len(df) > 1 else np.nan for c in cols}})
+    if len(vals) == 2:
+        (ra, a), (rb, b) = vals.items()
+        d = (a - b).dropna(how="all")
+        recs.append({"row": f"{ra} − {rb} (paired by seed)", "seeds": len(d), **{f"{c} mean": d[c].mean() for c in cols},
+                     **{f"{c} sd": d[c].std(ddof=1) if len(d) > 1 else np.nan for c in cols}})
+    return pd.DataFrame(recs).set_index("row")
+
+
+def plot_seed_stability(runs: dict[str, dict[int, dict]], cols=("MI", "FMI", "VIF", "Qabf"), *, title: str = ""):
+    """Fig. 10 (b): each search seed's final score per row (one point per seed) with the mean ± sd bar, one panel per metric."""
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, len(cols), figsize=(3.0 * len(cols), 3.4), squeeze=False)
+    for ax, c in zip(axs[0], cols):
+        for j, (r, by_seed) in enumerate(runs.items()):
+            v = np.array([paper_metrics(x["metrics"]).get(c, np.nan) for x in by_seed.values()], float)
+            v = v[np.isfinite(v)]
+            if not len(v):
+                continue
+            ax.plot(np.full(len(v), j) + np.linspace(-0.08, 0.08, len(v)), v, "o", ms=5, alpha=0.7)
+            ax.errorbar(j + 0.25, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="s", color="k", capsize=4)
+        ax.set_xticks(range(len(runs)), list(runs), fontsize=11)
+        ax.set_xlim(-0.5, len(runs) - 0.3)
+        ax.set_title(c if c != "FMI" else f"FMI ({FMI_PAPER})", fontsize=11)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
 
 
 def plot_cumulative(per_image: dict[str, list[dict]], metrics=("MI", "VIF"), *, title: str = ""):
@@ -1315,7 +1432,7 @@ def run_table3(S: "TIMSettings", root, out, fnet: nn.Module, rows=None, *, n: in
                seed: int = 0, device="cpu") -> dict:
     """Table 3 with the stated substitute: the TNO IR image deformed by `random_deformation` (seed = pair index), fused
     with the visible image WITHOUT registration by every row (no MRRN / VoxelMorph weights here: the paper registers
-    first), metrics MI / FMI (gradient) / VIF / Qabf against the deformed IR and the visible image. Each row written
+    first), metrics MI / FMI (`FMI_PAPER`, both variants kept per image) / VIF / Qabf against the deformed IR and the visible image. Each row written
     to `out/<row>/result.json` (per-image rows included) and reused."""
     import cv2
     out = Path(out)
@@ -1324,7 +1441,8 @@ def run_table3(S: "TIMSettings", root, out, fnet: nn.Module, rows=None, *, n: in
     res = {}
     for row in table_rows(TABLE3_ROWS, rows, S.rehearse):
         path = out / row / "result.json"
-        params = {"row": row, "n": n, "max_side": max_side, "seed": seed, "pairs": [p[0] for p in pairs]}
+        params = {"row": row, "n": n, "max_side": max_side, "seed": seed, "pairs": [p[0] for p in pairs], "metrics": list(EVAL_METRICS),
+                  "fmi": FMI_PAPER}
         if path.exists() and core.load_json(path).get("params") == core.json_safe(params):
             res[row] = core.load_json(path); continue
         fn = None if row == "TIM" else peers.get(PEER_ROWS[row], device=device)
@@ -1343,11 +1461,11 @@ def run_table3(S: "TIMSettings", root, out, fnet: nn.Module, rows=None, *, n: in
                     f = fnet.to(device).eval()(t(ir), t(vy))[0, 0].clamp(0, 1).cpu().numpy()
             else:
                 f = fn(ir, vy)
-            per.append({"image": stem, **metrics.evaluate(ir, vy, f, metrics=["MI", "FMI_gradient", "VIF", "Qabf"])})
+            per.append({"image": stem, **metrics.evaluate(ir, vy, f, metrics=list(EVAL_METRICS))})
         df = pd.DataFrame(per)
         (out / row).mkdir(parents=True, exist_ok=True)
         df.to_csv(out / row / "per_image.csv", index=False)
-        r = {"row": {"MI": df.MI.mean(), "FMI": df.FMI_gradient.mean(), "VIF": df.VIF.mean(), "Qabf": df.Qabf.mean()},
+        r = {"row": paper_metrics(df[list(EVAL_METRICS)].mean().to_dict()), "fmi_variants": df[["FMI_gradient", "FMI_edge"]].mean().to_dict(),
              "per_image": per, "params": core.json_safe(params)}
         core.save_json(path, r)
         res[row] = r
@@ -1357,7 +1475,7 @@ def run_table3(S: "TIMSettings", root, out, fnet: nn.Module, rows=None, *, n: in
 # %% ../nbs/04_tim.ipynb #b0071e6f
 def peers_on_fixtures(methods=("didfuse", "tardal"), datasets=("tno", "roadscene"), n: int | None = None,
                       max_side: int = 0, weights=None, device="cpu", root=None) -> pd.DataFrame:
-    "Per-image MI/VIF/Qabf (cddfuse) of released peers on fixture pairs (first `n`, longest side ≤ `max_side`; 0 = full size)."
+    "Per-image `EVAL_METRICS` (MI, FMI_gradient, FMI_edge, VIF, Qabf; cddfuse) of released peers on fixture pairs (first `n`, longest side ≤ `max_side`; 0 = full size)."
     import cv2
     rows = []
     for ds in datasets:
@@ -1372,5 +1490,5 @@ def peers_on_fixtures(methods=("didfuse", "tardal"), datasets=("tno", "roadscene
             for m in methods:
                 f = peers.get(m, weights=weights, device=device)(ir, vy)
                 rows.append({"dataset": ds, "method": m, "image": pa.stem,
-                             **metrics.evaluate(ir, vy, f, metrics=["MI", "VIF", "Qabf"])})
+                             **metrics.evaluate(ir, vy, f, metrics=list(EVAL_METRICS))})
     return pd.DataFrame(rows)

@@ -1,0 +1,137 @@
+"""The torch metrics (`metrics_torch`, nbs/00bb) equal the numpy path to 1e-6 relative: on real fixture pairs
+(MSRS, TNO, RoadScene), on adversarial images, batched or pair by pair, and through the routing of
+`metrics.evaluate(device=...)`, `evaluate_batch` and `fusion-papers metrics --device`. On the CPU by default;
+FUSION_PAPERS_TEST_DEVICE=cuda runs the torch side on a GPU (never executed on the build machine: it has none)."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from fusion_papers import core, metrics as M
+
+torch = pytest.importorskip("torch")
+from fusion_papers import metrics_torch as T  # noqa: E402
+
+DEVICE = os.environ.get("FUSION_PAPERS_TEST_DEVICE", "cpu")
+SUITE = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "CC", "PSNR", "MSE")
+DATASETS = ("msrs", "tno", "roadscene")
+
+
+def _pairs(ds, n, conv="cddfuse"):
+    "The first `n` fixture pairs of `ds` as level arrays, with two fused images each (rounded average, 70/30 floor)."
+    if not core.has_fixtures(ds):
+        pytest.skip(f"fixture {ds} missing")
+    from fusion_papers.data import images_by_stem
+    ir, vi = images_by_stem(core.fixture(ds) / "ir"), images_by_stem(core.fixture(ds) / "vi")
+    out = []
+    for stem in sorted(ir)[:n]:
+        a, b, _ = M.prepare(ir[stem], vi[stem], ir[stem], conv)
+        out.append((stem, a, b, np.round((a + b) / 2)))
+        out.append((stem + "-blend", a, b, np.floor(0.7 * a + 0.3 * b)))
+    return out
+
+
+def _assert_equal(d, tol=1e-6):
+    bad = d[d.rel_diff > tol]
+    assert bad.empty, bad.to_string()
+
+
+@pytest.mark.parametrize("ds", DATASETS)
+def test_cddfuse_suite_on_fixture_pairs(ds):
+    for stem, a, b, f in _pairs(ds, 1):
+        _assert_equal(T.check_against_numpy(a[None], b[None], f[None], SUITE, "cddfuse", DEVICE))
+
+
+@pytest.mark.parametrize("conv", ["cddfuse", "tang", "dut", "tang2022"])
+def test_every_torch_metric_on_a_fixture_pair(conv):
+    "Every metric with a torch version, on a 640x480 MSRS pair (MS-SSIM computed, not NaN) and a TNO crop."
+    _, a, b, f = _pairs("msrs", 1, conv)[0]
+    _, a2, b2, f2 = _pairs("tno", 1, conv)[1]
+    for A, B, F in ((a, b, f), (a2[:200, :180], b2[:200, :180], f2[:200, :180])):
+        d = T.check_against_numpy(A[None], B[None], F[None], "fast", conv, DEVICE)
+        assert set(d.metric) == set(T.torch_metrics(conv, "fast"))
+        _assert_equal(d)
+
+
+def _adversarial(h, w):
+    z, one = np.zeros((h, w)), np.ones((h, w))
+    half = np.where(np.arange(w)[None, :] < w // 2, 0.0, 255.0) * one
+    ramp = np.round(np.linspace(0, 255, h * w)).reshape(h, w)
+    noise = np.round(np.random.default_rng(2).random((h, w)) * 255)
+    A = np.stack([z, 128 * one, 255 * one, half, ramp, noise, noise])
+    B = np.stack([z, 128 * one, 255 * one, 255 - half, ramp[::-1], 255 * one, z])
+    F = np.stack([z, 128 * one, 255 * one, half, np.round((ramp + noise) / 2), noise, 255 - noise])
+    return A, B, F
+
+
+@pytest.mark.parametrize("conv", ["cddfuse", "tang", "dut", "tang2022"])
+@pytest.mark.parametrize("hw", [(40, 36), (8, 8)], ids=["40x36", "8x8"])
+def test_adversarial_images(conv, hw):
+    "Constant (0, 128, 255), saturated halves, ramps, F equal to a source; 8x8: VIF refuses in both paths."
+    d = T.check_against_numpy(*_adversarial(*hw), "fast", conv, DEVICE)
+    _assert_equal(d)
+    if hw == (8, 8):
+        assert d[d.metric == "VIF"].error.str.contains("too small").all()
+
+
+def test_batched_equals_pair_by_pair():
+    ps = _pairs("msrs", 2)
+    A, B, F = (np.stack([p[k][:240, :200] for p in ps]) for k in (1, 2, 3))
+    allv = T.evaluate_stack(A, B, F, "fast", device=DEVICE)
+    for i in (0, len(ps) - 1):
+        one = T.evaluate_stack(A[i], B[i], F[i], "fast", device=DEVICE)
+        for m, v in one.items():
+            assert T.rel_diff(float(v[0]), float(allv[m][i])) <= 1e-12, (m, i)
+
+
+def test_fallbacks_are_listed_and_run_on_the_numpy_path():
+    assert set(T.fallback_metrics("cddfuse")) == set(M.FMI_METRICS)
+    assert T.fallback_metrics("vifb") == M.METRICS
+    assert T.fallback_metrics("tang2022") == ("FMI_pixel", "FMI_gradient", "FMI_edge", "FMI_dct", "FMI_wavelet", "Qabf")
+    _, a, b, f = _pairs("tno", 1)[0]
+    a, b, f = a[:64, :64], b[:64, :64], f[:64, :64]
+    names = ["EN", "FMI_pixel", "Qabf", "VIF"]
+    for conv in ("cddfuse", "tang2022", "vifb"):
+        n = M.evaluate(a.astype(np.uint8), b.astype(np.uint8), f.astype(np.uint8), names, conv)
+        t = M.evaluate(a.astype(np.uint8), b.astype(np.uint8), f.astype(np.uint8), names, conv, device=DEVICE)
+        assert all(T.rel_diff(t[m], n[m]) <= 1e-6 for m in names), (conv, t, n)
+
+
+def test_evaluate_batch_and_cli_route_to_torch(tmp_path, capsys):
+    "Folder path: pairs of equal size batched on the device; same table as the numpy path; the CLI's --device."
+    root = core.fixture("msrs") if core.has_fixtures("msrs") else pytest.skip("fixture msrs missing")
+    items = M.match_files(root / "ir", root / "vi", root / "ir", method="ir")[:3]
+    names = ["EN", "MI", "SSIM", "VIF", "PSNR"]
+    tn, _ = M.evaluate_batch(items, names)
+    tt, _ = M.evaluate_batch(items, names, device=DEVICE)
+    for m in names:
+        for x, y in zip(tt[m], tn[m]):
+            assert T.rel_diff(float(x), float(y)) <= 1e-6, (m, x, y)
+    from fusion_papers.cli import main
+    args = ["metrics", "--ir", str(root / "ir"), "--vis", str(root / "vi"), "--fused", str(root / "ir"),
+            "--metrics", "EN,SSIM,Qabf", "--json", "--workers", "1"]
+    assert main(args) == 0
+    rows_n = json.loads(capsys.readouterr().out)
+    assert main(args + ["--device", DEVICE]) == 0
+    rows_t = json.loads(capsys.readouterr().out)
+    assert [r["image"] for r in rows_t] == [r["image"] for r in rows_n]
+    for rt, rn in zip(rows_t, rows_n):
+        assert all(T.rel_diff(rt[m], rn[m]) <= 1e-6 for m in ("EN", "SSIM", "Qabf")), (rt, rn)
+
+
+def test_map_evaluate_groups_sizes_and_keeps_order():
+    "Mixed sizes (TNO) with a batch of 2: results in the order of the jobs, equal to the numpy path."
+    if not core.has_fixtures("tno"):
+        pytest.skip("fixture tno missing")
+    from fusion_papers.data import images_by_stem
+    root = core.fixture("tno")
+    ir, vi = images_by_stem(root / "ir"), images_by_stem(root / "vi")
+    stems = sorted(ir)[:5]
+    jobs = {s: (ir[s], vi[s], ir[s], ("EN", "SD", "CC")) for s in stems}
+    seen = []
+    r = T.map_evaluate(jobs, "cddfuse", DEVICE, on_result=lambda k, v: seen.append(k), batch=2)
+    assert list(r) == stems and sorted(seen) == sorted(stems)
+    for s in stems:
+        n = M.evaluate(ir[s], vi[s], ir[s], ("EN", "SD", "CC"))
+        assert all(T.rel_diff(r[s][m], n[m]) <= 1e-6 for m in n), (s, r[s], n)
