@@ -15,9 +15,10 @@ eval forward under `no_grad` vs BatchNorm folded under `inference_mode` vs folde
 vs folded + channels-last (oneDNN),
 CPU time, GMAC/s beside a same-run fp32 matmul, peak RSS above the post-import baseline, max |Δ| vs plain.
 
-`--against REV` (default: the commit before the compiled SSIM/VIF/Qabf loops) also loads `fusion_papers/metrics.py`
-as it was at REV (`git show`, needs the git history) and times it in the same run on the same arrays, per metric
-and per suite, with the largest relative difference of the values (all five conventions). `--metrics-only` runs
+`--against REV` (default: main before the vectorised FMI kernel; `da6defb` = before any compiled loop) also loads
+`fusion_papers/metrics.py` and `fmi_kernel.py` as they were at REV (`git show`, needs the git history) and times them
+alternately with this code in the same run on the same arrays, per metric and per suite, with the largest relative
+difference of the values (every fast metric in all five conventions on 3 pairs, and the five FMI variants). `--metrics-only` runs
 just the metric sections; `--torch` adds the 12-metric suite through `metrics_torch` on the CPU (float64, float32,
 a batch of 4) beside the numpy path.
 """
