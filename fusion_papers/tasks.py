@@ -1061,7 +1061,7 @@ class YoloModel(TaskModel):
             args.update(lr0=lr, optimizer="SGD")
         n_gpu = distributed.requested_nproc(nproc)
         if n_gpu > 1 and self.device.type == "cuda":
-            args["device"] = ",".join(str(k) for k in range(n_gpu))
+            args["device"] = list(range(n_gpu))     # ultralytics' multi-GPU form: it launches its own DDP workers
         args.update(train_kw)
         t0 = time.perf_counter()
         status = "trained"
@@ -1072,7 +1072,7 @@ class YoloModel(TaskModel):
                 y = YOLO(str(last), task="detect")
                 for ev, fn in (callbacks or {}).items():
                     y.add_callback(ev, fn)
-                y.train(resume=True, device=dev, workers=0)
+                y.train(resume=True, device=args["device"], workers=0)
                 status = f"resumed after epoch {ck['epoch'] + 1}"
             elif ck is not None:
                 y = YOLO(str(best if best.exists() else last), task="detect")
