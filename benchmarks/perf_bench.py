@@ -15,9 +15,10 @@ eval forward under `no_grad` vs BatchNorm folded under `inference_mode` vs folde
 vs folded + channels-last (oneDNN),
 CPU time, GMAC/s beside a same-run fp32 matmul, peak RSS above the post-import baseline, max |Δ| vs plain.
 
-`--against REV` (default: the commit before the compiled SSIM/VIF/Qabf loops) also loads `fusion_papers/metrics.py`
-as it was at REV (`git show`, needs the git history) and times it in the same run on the same arrays, per metric
-and per suite, with the largest relative difference of the values (all five conventions). `--metrics-only` runs
+`--against REV` (default: main before the vectorised FMI kernel; `da6defb` = before any compiled loop) also loads
+`fusion_papers/metrics.py` and `fmi_kernel.py` as they were at REV (`git show`, needs the git history) and times them
+alternately with this code in the same run on the same arrays, per metric and per suite, with the largest relative
+difference of the values (every fast metric in all five conventions on 3 pairs, and the five FMI variants). `--metrics-only` runs
 just the metric sections; `--torch` adds the 12-metric suite through `metrics_torch` on the CPU (float64, float32,
 a batch of 4) beside the numpy path.
 """
@@ -37,7 +38,7 @@ for _k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 HERE = Path(__file__).resolve().parent
 SUITE12 = ["EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "CC", "PSNR", "MSE"]
-PREV_REV = "da6defb"       # main before the compiled SSIM/VIF/Qabf loops (2026-11-30)
+PREV_REV = "3ad33f4"       # main before the vectorised FMI kernel (2026-11-30 04:10; da6defb: before any compiled loop)
 
 
 def _pair():
@@ -118,18 +119,60 @@ def bench_torch(repeats: int) -> dict:
             "max_rel_diff_f64": max(T.rel_diff(float(got[m][0]), ref[m]) for m in SUITE12)}
 
 
-def load_previous(rev: str):
-    "`fusion_papers/metrics.py` as it was at git revision `rev`, as a module (None when git or the revision is missing)."
+class _Previous:
+    """`metrics.py` as it was at a revision, running with `fmi_kernel.py` of the same revision: while one of its
+    functions runs, `fusion_papers.fmi_kernel` is that revision's module (compiled in memory, not cached), so the
+    'before' of the compiled loops is really the old code."""
+    def __init__(self, metrics_mod, kernel_mod):
+        self._m, self._k = metrics_mod, kernel_mod
+
+    def __getattr__(self, name):
+        fn = getattr(self._m, name)
+        if self._k is None or not callable(fn):
+            return fn
+
+        def call(*args, **kw):
+            import fusion_papers
+            saved = sys.modules.get("fusion_papers.fmi_kernel"), getattr(fusion_papers, "fmi_kernel", None)
+            sys.modules["fusion_papers.fmi_kernel"] = self._k; fusion_papers.fmi_kernel = self._k
+            try:
+                return fn(*args, **kw)
+            finally:
+                if saved[0] is None:
+                    sys.modules.pop("fusion_papers.fmi_kernel", None)
+                else:
+                    sys.modules["fusion_papers.fmi_kernel"] = saved[0]
+                fusion_papers.fmi_kernel = saved[1]
+        return call
+
+
+def _git_module(rev: str, path: str, name: str, as_main: bool = False):
     import types
     try:
-        src = subprocess.run(["git", "-C", str(HERE.parent), "show", f"{rev}:fusion_papers/metrics.py"],
+        src = subprocess.run(["git", "-C", str(HERE.parent), "show", f"{rev}:{path}"],
                              capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    mod = types.ModuleType(f"fusion_papers._metrics_{rev}")
-    mod.__file__, mod.__package__ = f"{rev}:fusion_papers/metrics.py", "fusion_papers"   # its relative imports
+    mod = types.ModuleType(name)
+    mod.__file__, mod.__package__ = f"{rev}:{path}", "fusion_papers"   # its relative imports
+    if as_main:
+        mod.__name__ = "__main__"        # the kernels' `cache=__name__ != "__main__"`: compiled in memory only
     exec(compile(src, mod.__file__, "exec"), mod.__dict__)
     return mod
+
+
+def load_previous(rev: str):
+    """`fusion_papers/metrics.py` as it was at git revision `rev` (with that revision's `fmi_kernel.py` where it had
+    one), as a module-like object (None when git or the revision is missing)."""
+    m = _git_module(rev, "fusion_papers/metrics.py", f"fusion_papers._metrics_{rev}")
+    if m is None:
+        return None
+    try:
+        import numba  # noqa: F401
+        k = _git_module(rev, "fusion_papers/fmi_kernel.py", f"fusion_papers._fmi_kernel_{rev}", as_main=True)
+    except ImportError:
+        k = None
+    return _Previous(m, k)
 
 
 def bench_against(rev: str, repeats: int, skip_fmi: bool) -> dict:
@@ -157,6 +200,10 @@ def bench_against(rev: str, repeats: int, skip_fmi: bool) -> dict:
                 worst[m] = max(worst.get(m, 0.0), r); n += 1
     A, B, F = M.prepare(a, v, f)
     names = list(M.METRICS if not skip_fmi else M.FAST_METRICS)
+    if not skip_fmi:                               # FMI values of both, and the previous kernels compiled before timing
+        for m in M.FMI_METRICS:
+            x, y = M.evaluate_prepared(A, B, F, [m])[m], old.evaluate_prepared(A, B, F, [m])[m]
+            worst[m] = 0.0 if x == y else abs(x - y) / abs(y); n += 1
     out = {"rev": rev, "pair": desc, "values_compared": n, "max_rel_diff": worst, "load_avg_before": os.getloadavg()[0],
            "per_metric_cpu_ms": {}}
     for m in names:
@@ -171,7 +218,8 @@ def bench_against(rev: str, repeats: int, skip_fmi: bool) -> dict:
 
 
 def print_against(r: dict) -> None:
-    print(f"\n## this code vs `metrics.py` at {r.get('rev')} (same run, same arrays; CPU ms)")
+    print(f"\n## this code vs `metrics.py` (+ `fmi_kernel.py`) at {r.get('rev')} (same run, same arrays, measured "
+          "alternately; process CPU ms, not wall: the machine may be shared)")
     if "skipped" in r:
         print(r["skipped"]); return
     print(f"{r['pair']}; load average {r['load_avg_before']:.1f} before, {r['load_avg_after']:.1f} after; "
@@ -185,7 +233,7 @@ def print_against(r: dict) -> None:
     for m, x in r["per_metric_cpu_ms"].items():
         d = r["max_rel_diff"].get(m)
         print(f"| {m} | {x['prev']:.1f} | {x['now']:.1f} | {x['prev'] / x['now']:.2f}× | "
-              f"{'(FMI: not compared here)' if d is None else f'{d:.1e}'} |")
+              f"{'—' if d is None else f'{d:.1e}'} |")
 
 
 def bench_folder(n_pairs: int) -> dict:

@@ -26,16 +26,16 @@ __all__ = ['CAF_PROFILES', 'STAGE_IRRELEVANT', 'STAGE_CODE', 'TASK_DATASETS', 'D
            'CAF_TABLES', 'T3_ROWS', 'WEIGHTS_ENV', 'CAF_WEIGHTS', 'CAF_TERMS', 'CAF_FIXED', 'RANDOM_SPLIT_DATASETS',
            'DET_COLUMNS', 'MS_COLUMNS', 'SEG_COLUMNS', 'SEG_NO_COLUMN', 'T3_FROM_TASK_TABLES', 'T3_STAND_INS',
            'CAFSettings', 'resolve_settings', 'stage_settings', 'wanted_tables', 'check_rows', 'task_init', 'task_tier',
-           'stage_plan', 'required_datasets', 'layout_text', 'check_data_root', 'rehearsal_settings', 'paper_steps',
-           'CAFNet', 'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma',
-           'fuse_official_u8', 'CAFFuser', 'make_caf_fuser', 'register_caf_methods', 'check_official_outputs',
-           'LossTerm', 'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches', 'StreamBatches',
-           'fused_rgb', 'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net', 'search',
-           'split_entries', 'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search',
-           'plot_searched_weights', 'official_pair_outputs', 'showcase_pairs', 'beta_lr_schedule', 'fusion_patches',
-           'train_fusion', 'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops',
-           'run_task_rows', 'run_training', 'plan_units', 'variant_weights', 'LastOutput', 'table3_nets',
-           'fusion_metrics', 'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'table3_task_rows',
+           'stage_plan', 'required_datasets', 'check_data_root', 'rehearsal_settings', 'paper_steps', 'CAFNet',
+           'find_caf_weights', 'load_caf_net', 'official_wrap_u8', 'caf_forward', 'official_luma', 'fuse_official_u8',
+           'CAFFuser', 'make_caf_fuser', 'register_caf_methods', 'check_official_outputs', 'LossTerm',
+           'search_space_table', 'plot_search_space', 'CAFLoss', 'make_batches', 'StreamBatches', 'fused_rgb',
+           'task_classes', 'allow_random_vgg', 'beta_decay_period', 'build_task_net', 'search', 'split_entries',
+           'task_samples', 'synthetic_task_root', 'dataset_root', 'run_search', 'plot_searched_weights',
+           'official_pair_outputs', 'showcase_pairs', 'beta_lr_schedule', 'fusion_patches', 'train_fusion',
+           'det_columns', 'seg_columns', 'finetune_task', 'row_fuser', 'task_step_flops', 'run_task_rows',
+           'run_training', 'plan_units', 'variant_weights', 'LastOutput', 'table3_nets', 'fusion_metrics',
+           'iter_pairs_scaled', 'downscaled_pairs', 'table3_pairs', 'run_table3', 'table3_task_rows',
            'run_table3_tasks', 'CAFExplorer', 'fig7_metrics']
 
 # %% ../nbs/02_caf.ipynb #7d5bbe11
@@ -51,6 +51,7 @@ class CAFSettings:
     search_w_lr: float = 1e-2       # fusion weights during the search: SGD (not in paper/repo; DARTS-style)
     search_w_momentum: float = 0.9  # DARTS default
     search_w_wd: float = 3e-4       # DARTS default
+    search_task_lr: float = 1e-4    # the task network's Adam step inside the search (not in paper/repo)
     fd_r: float = 1e-2              # finite-difference radius (official architect.py: 1e-2/||v||)
     beta_init: float = 1.25e-2      # official fuse.py
     train_epochs: int = 1           # paper: 100 epochs (§4.1)
@@ -63,14 +64,15 @@ class CAFSettings:
     batch_size: int = 2             # paper: 8 (config/default.yaml)
     image_size: int = 64            # paper: 320 (config/default.yaml)
     det_arch: str = "yolov8n"       # paper: YOLOv5s ("smb1" in the text)
+    det_impl: str = "ultralytics"   # "yolov5": the released YOLOv5 (anchors, objectness, its ComputeLoss; paper profile) | "ultralytics"
     seg_arch: str = "segformer_b0"  # paper: SegFormer (variant not stated)
-    det_weights: str | None = None  # pretrained detector (paper: COCO YOLOv5s "smb1"; ultralytics yolov5su.pt for det_arch yolov5s)
+    det_weights: str | None = None  # pretrained detector (paper: COCO YOLOv5s "smb1" = the release's yolov5s.pt; yolov5su.pt for det_impl "ultralytics")
     seg_weights: str | None = None  # pretrained segmenter / encoder (paper: a pretrained SegFormer; a HF folder or state-dict file)
     allow_random_task_init: bool = False  # paper profile: start the task nets from random weights anyway (not the paper's setting)
     synth_n: int = 12               # smoke: synthetic task pairs (train/val/test)
     synth_size: tuple = (96, 64)    # smoke: synthetic pair size (W, H)
     fig7_max_side: int | None = 160 # Fig. 7 / Table 3 inputs downscaled to this longest side (None: full size)
-    fig7_pairs: int | None = 8      # Fig. 7 pairs per dataset, the first N in file order (None: all — the paper profile)
+    fig7_pairs: int | None = 4      # Fig. 7 pairs per dataset, the first N in file order (None: all — the paper profile)
     perceptual: str = "caf_official"  # perceptual terms as in the official code (detached, zero gradient)
     table_rows: tuple = ("Ours",)   # Tables 1-2 rows fine-tuned here (paper profile: sources, peers and Ours)
     fig7_methods: tuple = ("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "average")  # Fig. 7 methods (peers registry)
@@ -91,7 +93,7 @@ CAF_PROFILES = {
                          table_rows=("Infrared", "Visible", "DIDFuse", "ReCoNet", "TarDAL", "CAF-official", "Ours"),
                          fig7_methods=("caf-det", "caf-seg", "tardal", "reconet", "didfuse", "seafusion", "ifcnn",
                                        "average", "laplacian", "dwt", "gff"), batch_size=8, image_size=320,
-                         det_arch="yolov5s", seg_arch="segformer_b0", fig7_max_side=None, fig7_pairs=None, table3_task_rows=None),
+                         det_arch="yolov5s", det_impl="yolov5", seg_arch="segformer_b0", fig7_max_side=None, fig7_pairs=None, table3_task_rows=None),
 }
 
 
@@ -107,8 +109,8 @@ def resolve_settings(profile: str = "smoke", **overrides) -> CAFSettings:
 # %% ../nbs/02_caf.ipynb #ca5a9e02
 _LATER_ONLY = ("fig7_max_side", "fig7_pairs", "fig7_methods", "table_rows", "table3_task_rows")
 _SEARCH_ONLY = ("search_epochs", "search_steps", "search_beta_lr", "search_lr_decay", "search_w_lr", "search_w_momentum",
-                "search_w_wd", "fd_r", "search_lr_decay_every")
-_TASK_INIT = ("det_weights", "seg_weights", "det_arch", "seg_arch")
+                "search_w_wd", "fd_r", "search_lr_decay_every", "search_task_lr")
+_TASK_INIT = ("det_weights", "seg_weights", "det_arch", "det_impl", "seg_arch")
 #: settings that cannot change a stage's result, kept out of its cache key (everything else is in it)
 STAGE_IRRELEVANT = {
     "search": _LATER_ONLY + ("allow_random_task_init", "train_epochs", "train_steps", "train_lr", "train_patches", "task_epochs", "seg_iters"),
@@ -187,7 +189,7 @@ def task_init(settings: CAFSettings) -> dict:
     if settings.profile == "paper" and not settings.rehearse and not pre and not settings.allow_random_task_init:
         missing = [f"{k}_weights" for k, v in w.items() if v is None]
         raise ValueError(f"paper profile: {', '.join(missing)} not given. CAF starts from pretrained task networks (COCO YOLOv5s "
-                         "'smb1' for detection — yolov5su.pt for det_arch='yolov5s' —, a pretrained SegFormer for segmentation): "
+                         "'smb1' for detection — the release's yolov5s.pt, or yolov5su.pt with det_impl='ultralytics' —, a pretrained SegFormer for segmentation): "
                          "pass -p det_weights FILE -p seg_weights FILE_OR_HF_FOLDER, or -p allow_random_task_init True to run from "
                          "random weights (results are then labelled as such, without verdicts)")
     text = "pretrained task networks (" + ", ".join(f"{k}: {Path(v).name}" for k, v in w.items() if v) + ")" if pre else \
@@ -241,12 +243,6 @@ def required_datasets(tables=None, task: str = "both", profile: str = "paper") -
         for ds in FIG7_DATASETS:
             add(ds, "fig-caf-7")
     return {ds: sorted(set(w)) for ds, w in need.items()}
-
-
-def layout_text(name: str) -> str:
-    "The registry layout(s) of dataset `name` in words: `data.layout_text` (kept here for callers of `caf.layout_text`)."
-    from fusion_papers import data
-    return data.layout_text(name)
 
 
 def check_data_root(data_root, tables=None, task: str = "both", profile: str = "paper") -> dict:
@@ -716,7 +712,9 @@ def build_task_net(kind: str, settings: CAFSettings, names: list, device="cpu"):
     from fusion_papers import tasks
     arch = settings.det_arch if kind == "det" else settings.seg_arch
     w = task_init(settings)[kind]
-    return tasks.build_task_model("detect" if kind == "det" else "segment", arch, len(names), weights=w, device=device, names=list(names))
+    impl = settings.det_impl if kind == "det" else "ultralytics"
+    return tasks.build_task_model("detect" if kind == "det" else "segment", arch, len(names), weights=w, device=device,
+                                  names=list(names), impl=impl)
 
 
 def search(kind: str, train_batches, val_batches, task_net, settings: CAFSettings, device="cpu",
@@ -743,7 +741,7 @@ def search(kind: str, train_batches, val_batches, task_net, settings: CAFSetting
     params = list(net.parameters())
     w_opt = torch.optim.SGD(params, lr=settings.search_w_lr, momentum=settings.search_w_momentum,
                             weight_decay=settings.search_w_wd)
-    t_opt = torch.optim.Adam([p for p in tnet.parameters() if p.requires_grad], lr=1e-4)
+    t_opt = torch.optim.Adam([p for p in tnet.parameters() if p.requires_grad], lr=settings.search_task_lr)
     b_opt = torch.optim.Adam([loss.beta], lr=settings.search_beta_lr)
     sched = torch.optim.lr_scheduler.StepLR(b_opt, step_size=beta_decay_period(settings, len(train_batches)), gamma=settings.search_lr_decay)
     buffers = list(net.buffers()) + list(tnet.buffers())
@@ -828,7 +826,7 @@ def split_entries(dataset: str, root=None, split: str | None = None, seed: int =
     try:
         entries = data.list_pairs(dataset, root=root, split=None if random_split else split)
     except FileNotFoundError as e:
-        raise FileNotFoundError(f"CAF data: {e}. Expected layout for {dataset!r}: {layout_text(dataset)}") from None
+        raise FileNotFoundError(f"CAF data: {e}. Expected layout for {dataset!r}: {data.layout_text(dataset)}") from None
     if random_split:
         perm = np.random.default_rng(seed).permutation(len(entries))
         a, b = int(0.8 * len(entries)), int(0.9 * len(entries))
@@ -1422,12 +1420,22 @@ def table3_pairs(settings: CAFSettings, data_root=None, seed: int = 0) -> list:
     return split_entries("m3fd", dataset_root("m3fd", settings, data_root), "test", seed)[:settings.max_images]
 
 
+def _state_digest(net: nn.Module) -> str:
+    "sha1 of a network's state dict (names and values): the identity of a trained network in a cache key."
+    import hashlib
+    h = hashlib.sha1()
+    for k, v in net.state_dict().items():
+        h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, weights=None, device="cpu", seed: int = 0,
-               progress: bool = True, rows=None) -> dict:
+               progress: bool = True, rows=None, ours_net: nn.Module | None = None) -> dict:
     """Table 3's trained rows (`table3_nets`, capped at `settings.table3_rows`) and the released ReCoNet: each row a
     `core.stage` ('tbl-caf-3/<row>'), training checkpointed in `out_dir/tbl-caf-3/<row>/ckpt/`, MI/VIF streamed over
     `table3_pairs`, results cached as `out_dir/tbl-caf-3/<row>/result.json` (+ the trained network, `net.pth`, for the task columns). `rows`: only these
-    rows. Returns {row: {'MI', 'VIF'}}."""
+    rows. `ours_net`: the network Tables 1–2 trained with the same searched loss (`run_training`): row `Ours` loads it
+    instead of training it a second time (its cache key holds a digest of that network's weights). Returns {row: {'MI', 'VIF'}}."""
     from fusion_papers import peers
     out_dir = Path(out_dir)
     t3 = out_dir / "tbl-caf-3"
@@ -1442,9 +1450,19 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
             continue
         w = variant_weights(variant, searched, seed)
         params = dict(row=row, weights=w.tolist(), settings=stage_settings(settings, "table3"), seed=seed, pairs=stems)
+        loaded = row == "Ours" and ours_net is not None
+        if loaded:
+            params["net"] = _state_digest(ours_net)
 
-        def fn(row=row, factory=factory, w=w):
+        def fn(row=row, factory=factory, w=w, loaded=loaded):
             nonlocal patches
+            if loaded:   # Tables 1-2's network: loaded, not trained a second time
+                import copy
+                net = copy.deepcopy(ours_net).cpu().eval()
+                with core.atomic_path(t3 / row / "net.pth") as tmp:
+                    torch.save(net.state_dict(), tmp)
+                m = fusion_metrics(CAFFuser(net=net), pairs(), progress=progress, desc=f"Table 3 {row} MI/VIF")
+                return dict(train={"loaded": "the network of Tables 1-2 (run_training), not retrained"}, **m)
             if patches is None:
                 patches = fusion_patches(settings.train_patches, settings.image_size, seed, roots=roots, cache=out_dir / "train" / "patches.npy")
             core.seed_everything(seed)

@@ -792,17 +792,20 @@ def _fmi_windows(X: np.ndarray, F: np.ndarray) -> np.ndarray:
     return _fmi_pair(_WinStats(X), _WinStats(F))
 
 
-def _fmi_maps(Wa, Wb, Wf, chunk: int = 16384, device=None) -> np.ndarray:
-    "(fmi_AF + fmi_BF)/2 for every window; binary maps evaluate each distinct window triple once."
+def _fmi_maps(Wa, Wb, Wf, chunk: int = 16384, device=None, kernel=None) -> np.ndarray:
+    """(fmi_AF + fmi_BF)/2 for every window; binary maps evaluate each distinct window triple once. `kernel`: the
+    compiled `fmi_kernel` module (its `fmi_windows` then computes the values), or None (numpy)."""
     L = Wa.shape[1]
     if L <= 9 and all(np.isin(W, (0.0, 1.0)).all() for W in (Wa, Wb, Wf)):
         bits = 1 << np.arange(L)
         code = ((Wa.astype(np.int64) @ bits) << (2 * L)) | ((Wb.astype(np.int64) @ bits) << L) | (Wf.astype(np.int64) @ bits)
         u, first, inv = np.unique(code, return_index=True, return_inverse=True)
         if len(u) < len(code):
-            return _fmi_maps(Wa[first], Wb[first], Wf[first], chunk, device)[inv.ravel()]
+            return _fmi_maps(Wa[first], Wb[first], Wf[first], chunk, device, kernel)[inv.ravel()]
     if device is not None:
         return _fmi_maps_torch(Wa, Wb, Wf, device)
+    if kernel is not None:
+        return kernel.fmi_windows(*(np.ascontiguousarray(W.T, np.float64) for W in (Wa, Wb, Wf)), np.empty(len(Wa)))
     out = np.empty(len(Wa))
     for s in range(0, len(Wa), chunk):
         sl = slice(s, s + chunk)
@@ -882,8 +885,8 @@ def resolve_device(device=None):
     return str(device)
 
 
-def _fmi_kernel(jit=None):
-    "The compiled window kernel (`fmi_kernel.fmi_map`), or None: numba missing, `jit=False`, or FUSION_PAPERS_NUMBA=0."
+def _fmi_module(jit=None):
+    "The compiled kernels (`fusion_papers.fmi_kernel`), or None: numba missing, `jit=False`, or FUSION_PAPERS_NUMBA=0."
     if jit is False or (jit is None and os.environ.get("FUSION_PAPERS_NUMBA", "1") == "0"):
         return None
     try:
@@ -892,27 +895,34 @@ def _fmi_kernel(jit=None):
         if jit:
             raise
         return None
-    return fmi_kernel.fmi_map
+    return fmi_kernel
+
+
+def _fmi_kernel(jit=None):
+    "The compiled window kernel (`fmi_kernel.fmi_map`), or None (see `_fmi_module`)."
+    mod = _fmi_module(jit)
+    return None if mod is None else mod.fmi_map
 
 
 def fmi(a: np.ndarray, b: np.ndarray, f: np.ndarray, feature: str = "none", w: int = 3, device=None, jit=None) -> float:
     """FMI of fused `f` with sources `a`, `b` on the given feature maps (w×w windows).
 
     `device`: None (CPU), 'auto' (a CUDA GPU when present) or a torch device ('cuda', 'cpu').
-    `jit`: on the CPU, None = the compiled kernel when numba is installed (binary edge maps: numpy), True =
-    the kernel, False = the numpy path; all give the same value (checked to 1e-12)."""
+    `jit`: on the CPU, None = the compiled kernel when numba is installed, True = the kernel, False = the numpy
+    path; all give the same value (window values checked to 1e-12, whole pairs to 1e-10 relative). Binary edge
+    maps evaluate each distinct window triple once (numpy, or the kernel's `fmi_windows`)."""
     fa, fb, ff = (fmi_features(z, feature) for z in (a, b, f))
     dev = resolve_device(device)
     m, n = ff.shape
-    kernel = None if dev or (feature == "edge" and jit is None) else _fmi_kernel(jit)
-    if kernel is not None:
-        return float(kernel(*(np.ascontiguousarray(z, np.float64) for z in (fa, fb, ff)), w).mean())
+    kmod = None if dev else _fmi_module(jit)
+    if kmod is not None and feature != "edge":
+        return float(kmod.fmi_map(*(np.ascontiguousarray(z, np.float64) for z in (fa, fb, ff)), w).mean())
     # bands of window rows keep memory bounded (~2^16 windows per band on the CPU, 2^22 on a device)
     rows = max(1, (1 << (22 if dev else 16)) // (n - w + 1))
     total, count = 0.0, 0
     for r in range(0, m - w + 1, rows):
         sl = slice(r, min(r + rows, m - w + 1) + w - 1)
-        v = _fmi_maps(*(_windows(z[sl], w) for z in (fa, fb, ff)), device=dev)
+        v = _fmi_maps(*(_windows(z[sl], w) for z in (fa, fb, ff)), device=dev, kernel=kmod)
         total += float(v.sum()); count += v.size
     return total / count
 

@@ -20,8 +20,8 @@ __all__ = ['TORCH_DEFS', 'FALLBACK_REASONS', 'as_stack', 'Work', 'sep_filter', '
            'std_dev', 'std_dev_uint8', 'spatial_frequency', 'gradient', 'avg_gradient', 'edge_intensity',
            'mutual_information', 'cross_entropy', 'scd', 'cc', 'sqdiff', 'mse', 'psnr', 'box7_f32', 'ssim_cddfuse',
            'ssim', 'ms_ssim', 'vif_pyramid', 'vif_scales', 'vifp', 'viff', 'qabf', 'nabf', 'qcb', 'qcv',
-           'torch_metrics', 'fallback_metrics', 'resolve_dtype', 'evaluate_stack', 'evaluate', 'default_batch',
-           'map_evaluate', 'rel_diff', 'check_against_numpy']
+           'torch_metrics', 'fallback_metrics', 'torch_device', 'resolve_dtype', 'evaluate_stack', 'evaluate',
+           'default_batch', 'map_evaluate', 'rel_diff', 'check_against_numpy']
 
 # %% ../nbs/00bb_metrics_torch.ipynb #77c71b73
 def as_stack(x, dtype=torch.float64, device="cpu") -> torch.Tensor:
@@ -628,6 +628,17 @@ def fallback_metrics(convention: str = M.DEFAULT_CONVENTION, metrics=None) -> tu
     return tuple(m for m in M.resolve_metrics(metrics) if m not in TORCH_DEFS[convention])
 
 # %% ../nbs/00bb_metrics_torch.ipynb #f4a09d53
+def torch_device(device="cpu") -> torch.device:
+    "`device` as a torch device; a CUDA (or other accelerator) device torch cannot use is refused with a ValueError."
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r}: torch sees no CUDA GPU here (torch.cuda.is_available() is False); "
+                         "use device 'cpu' for the torch metrics, or no device for the numpy path")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r}: torch sees no MPS device here")
+    return dev
+
+
 def resolve_dtype(dtype=None, device="cpu") -> torch.dtype:
     "float64 by default (equal to the numpy path to 1e-6 relative); float32 only when asked for (faster on a GPU)."
     if dtype is None:
@@ -649,13 +660,15 @@ def evaluate_stack(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVENTION
     in torch on `device`). The cddfuse SSIM is computed in float32 whatever `dtype` (as CDDFuse does)."""
     names = M.resolve_metrics(metrics)
     M._check_convention(convention)
-    dev = torch.device(device)
+    dev = torch_device(device)
     dt = resolve_dtype(dtype, dev)
     a, b, f = (as_stack(z, dt, dev) for z in (A, B, F))
     if not (a.shape == b.shape == f.shape):
         raise ValueError(f"stacks differ in shape: ir {tuple(a.shape)}, vis {tuple(b.shape)}, fused {tuple(f.shape)}")
     if min(f.shape[-2:]) < 8:
         raise ValueError(f"images of {f.shape[-1]}x{f.shape[-2]} are too small for fusion metrics (need ≥ 8×8)")
+    if dev.type == "cpu":
+        M.tune_allocator()                 # keep freed image-sized buffers in the process, as the numpy path does
     out, work = {}, Work()
     with torch.inference_mode():
         for m in names:
@@ -678,17 +691,17 @@ def evaluate(ir, vis, fused, metrics=None, convention: str = M.DEFAULT_CONVENTIO
     """`metrics.evaluate` through the torch path (one pair; `metrics.evaluate(..., device=...)` calls this).
     The vifb convention (RGB, per channel) runs entirely through the numpy path."""
     names = M.resolve_metrics(metrics)
+    dev = torch_device(device)
     a, b, f = M.prepare(ir, vis, fused, convention)
     if convention == "vifb":
-        dev = torch.device(device)
         return M.evaluate_prepared(a, b, f, names, convention, None if dev.type == "cpu" else str(dev))
     r = evaluate_stack(a, b, f, names, convention, device, dtype)
     return {m: float(v[0]) for m, v in r.items()}
 
 # %% ../nbs/00bb_metrics_torch.ipynb #1d96cc6b
 def default_batch(device="cpu") -> int:
-    "Pairs per batch: 16 on a GPU, 4 on the CPU (where batching saves little; it bounds memory)."
-    return 16 if torch.device(device).type != "cpu" else 4
+    "Pairs per batch: 16 on a GPU; 1 on the CPU (measured: a batch of 4 costs more per pair there, see the timing)."
+    return 16 if torch.device(device).type != "cpu" else 1
 
 
 def map_evaluate(jobs: dict, convention: str = M.DEFAULT_CONVENTION, device="cpu", progress: bool = False,
@@ -699,6 +712,7 @@ def map_evaluate(jobs: dict, convention: str = M.DEFAULT_CONVENTION, device="cpu
     reached). Returns {key: {metric: value}} in the order of `jobs`; `on_result(key, values)` as each finishes."""
     import time as _time
     keys = list(jobs)
+    torch_device(device)
     batch = batch or default_batch(device)
     bar = None
     if progress:

@@ -29,11 +29,12 @@ from . import core
 # %% auto #0
 __all__ = ['PAPER_KEYS', 'TASK_KINDS', 'EPS', 'STATUS_REPRODUCED', 'STATUS_BETTER', 'STATUS_WORSE', 'STATUS_SMOKE',
            'STATUS_NO_PAPER', 'STATUS_NOT_IN_PAPER', 'TIERS', 'VERDICT_TIERS', 'MOCK_MARKER', 'TIER_NOTES',
-           'STATUS_DIFFERS', 'STATUS_REHEARSAL', 'STATUS_BY_RANK', 'MARKS', 'MIN_WIDTH_PX', 'LEGIBLE_PX',
-           'STAMP_PREFIX', 'numbers_dir', 'validate_paper_numbers', 'load_paper_numbers', 'list_tables', 'list_figures',
-           'table_meta', 'paper_table', 'papers_dir', 'tier_for', 'compare', 'compare_table', 'render_compare',
-           'inline_png', 'SavedFigure', 'legible_pt', 'enlarge_small_text', 'savefig', 'read_provenance',
-           'paper_numbers_index', 'notebook_code_hash', 'OutputStamp', 'output_stamp', 'read_stamp', 'stale_outputs']
+           'STATUS_DIFFERS', 'STATUS_REHEARSAL', 'STATUS_BY_RANK', 'MARKS', 'NOTEBOOK_DISPLAY', 'MIN_WIDTH_PX',
+           'LEGIBLE_PX', 'STAMP_PREFIX', 'numbers_dir', 'validate_paper_numbers', 'load_paper_numbers', 'list_tables',
+           'list_figures', 'table_meta', 'paper_table', 'papers_dir', 'tier_for', 'compare', 'compare_table',
+           'render_compare', 'notebook_display', 'inline_png', 'SavedFigure', 'legible_pt', 'enlarge_small_text',
+           'savefig', 'read_provenance', 'paper_numbers_index', 'notebook_code_hash', 'OutputStamp', 'output_stamp',
+           'read_stamp', 'stale_outputs']
 
 # %% ../nbs/00h_report.ipynb #53284a19
 PAPER_KEYS = ("bdl", "caf", "segmif", "tim")
@@ -742,6 +743,21 @@ def render_compare(df: pd.DataFrame, fmt: str = "html", max_rows: int | None = N
     return _HTML(f'<div class="fp-compare" style="font-size:85%"><div><b>{esc(a.get("label", ""))}</b></div>{conv_html}'
                  f'<table style="border-collapse:collapse"><thead><tr>{ths}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
+
+# %% ../nbs/00h_report.ipynb #10d85872
+#: pandas display options of a chapter notebook: full cell text, every row and column
+NOTEBOOK_DISPLAY = {"display.max_colwidth": None, "display.max_rows": 500, "display.min_rows": 500,
+                    "display.max_columns": None, "display.width": 200}
+
+
+def notebook_display(**options) -> dict:
+    """Set pandas' display options for a chapter notebook (`NOTEBOOK_DISPLAY`, updated by `options` given with or
+    without the `display.` prefix): no cell shortened, no row or column elided. Returns the options set."""
+    opts = dict(NOTEBOOK_DISPLAY)
+    opts.update({k if k.startswith("display.") else f"display.{k}": v for k, v in options.items()})
+    for k, v in opts.items():
+        pd.set_option(k, v)
+    return opts
 
 # %% ../nbs/00h_report.ipynb #29042b92
 MIN_WIDTH_PX = 900       # no saved figure narrower than this

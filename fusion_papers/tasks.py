@@ -26,11 +26,12 @@ from . import core, data, distributed
 
 # %% auto #0
 __all__ = ['COCO_IOU_THRESHOLDS', 'MATCHINGS', 'IGNORE_INDEX', 'DET_ARCHS', 'SEG_ARCHS', 'MIT_SPECS', 'IMAGENET_MEAN',
-           'IMAGENET_STD', 'ultralytics_offline', 'box_iou_np', 'ap_from_pr', 'match_detections', 'detection_ap',
-           'detection_table', 'summary', 'confusion_matrix', 'segmentation_table', 'build_yolo',
-           'build_torchvision_detector', 'SegFormerNet', 'ResNet18Seg', 'build_segmenter', 'yolo_batch', 'seg_loss',
-           'task_loss', 'read_names', 'write_yolo_dataset', 'write_seg_dataset', 'DetFolder', 'SegFolder', 'TaskModel',
-           'TorchvisionDetModel', 'SegModel', 'YoloModel', 'build_task_model']
+           'IMAGENET_STD', 'YOLOV5_VERSION', 'YOLOV5_INSTALL', 'ultralytics_offline', 'box_iou_np', 'ap_from_pr',
+           'match_detections', 'detection_ap', 'detection_table', 'summary', 'confusion_matrix', 'segmentation_table',
+           'build_yolo', 'build_torchvision_detector', 'SegFormerNet', 'ResNet18Seg', 'build_segmenter', 'yolo_batch',
+           'seg_loss', 'task_loss', 'read_names', 'write_yolo_dataset', 'write_seg_dataset', 'DetFolder', 'SegFolder',
+           'TaskModel', 'TorchvisionDetModel', 'SegModel', 'YoloModel', 'build_task_model', 'yolov5_available',
+           'yolov5_hyp', 'build_yolov5', 'yolov5_targets', 'yolov5_loss', 'Yolov5Model']
 
 # %% ../nbs/00e_tasks.ipynb #c79ce328
 def _find_ttf() -> Path | None:
@@ -482,6 +483,10 @@ def build_segmenter(arch: str = "segformer_b0", num_classes: int = 9, weights=No
     raise ValueError(f"unknown segmentation arch {arch!r}; choose one of {SEG_ARCHS}")
 
 # %% ../nbs/00e_tasks.ipynb #f57621af
+def _is_yolov5(model) -> bool:
+    return type(model).__module__.startswith("yolov5.")
+
+
 def _is_yolo(model) -> bool:
     return type(model).__module__.startswith("ultralytics") and hasattr(model, "model") and hasattr(model, "yaml")
 
@@ -531,6 +536,8 @@ def task_loss(model, images, targets):
     inner = distributed.unwrap(model)                   # a DDP-wrapped net: dispatch on the net, call the wrapper
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must be N×3×H×W, got {tuple(images.shape)}")
+    if _is_yolov5(inner):                               # the released YOLOv5 (build_yolov5)
+        return yolov5_loss(model, images, targets)
     if _is_yolo(inner):
         x = _pad32(images)
         if isinstance(targets, dict):
@@ -1054,7 +1061,7 @@ class YoloModel(TaskModel):
             args.update(lr0=lr, optimizer="SGD")
         n_gpu = distributed.requested_nproc(nproc)
         if n_gpu > 1 and self.device.type == "cuda":
-            args["device"] = ",".join(str(k) for k in range(n_gpu))
+            args["device"] = list(range(n_gpu))     # ultralytics' multi-GPU form: it launches its own DDP workers
         args.update(train_kw)
         t0 = time.perf_counter()
         status = "trained"
@@ -1065,7 +1072,7 @@ class YoloModel(TaskModel):
                 y = YOLO(str(last), task="detect")
                 for ev, fn in (callbacks or {}).items():
                     y.add_callback(ev, fn)
-                y.train(resume=True, device=dev, workers=0)
+                y.train(resume=True, device=args["device"], workers=0)
                 status = f"resumed after epoch {ck['epoch'] + 1}"
             elif ck is not None:
                 y = YOLO(str(best if best.exists() else last), task="detect")
@@ -1144,8 +1151,16 @@ class YoloModel(TaskModel):
 
 
 def build_task_model(kind: str = "detect", arch: str = "yolov8n", num_classes: int = 6, weights=None,
-                     device="cpu", names: Sequence[str] | None = None, **kw) -> TaskModel:
-    "A `TaskModel` (random init, or matching tensors from a local `weights` file/folder) for `kind` 'detect' | 'segment'."
+                     device="cpu", names: Sequence[str] | None = None, impl: str = "ultralytics", **kw) -> TaskModel:
+    """A `TaskModel` (random init, or matching tensors from a local `weights` file/folder) for `kind` 'detect' | 'segment'.
+    `impl` (YOLOv5 only): 'ultralytics' (default: ultralytics' v5u, anchor-free, v8 loss; always installed) or 'yolov5'
+    (the released, anchor-based YOLOv5 and its `ComputeLoss`: `Yolov5Model`, needs the PyPI package `yolov5`)."""
+    if impl not in ("ultralytics", "yolov5"):
+        raise ValueError(f"impl must be 'ultralytics' or 'yolov5', not {impl!r}")
+    if impl == "yolov5":
+        if kind != "detect" or not arch.startswith("yolov5"):
+            raise ValueError(f"impl='yolov5' builds the released YOLOv5 detectors (yolov5n/s/m/l/x), not {kind} {arch!r}")
+        return Yolov5Model(kind, arch, num_classes, build_yolov5(arch, num_classes, weights), names, device)
     if kind == "detect":
         if arch.startswith(("yolov8", "yolov5")):
             return YoloModel(kind, arch, num_classes, build_yolo(arch, num_classes, weights), names, device)
@@ -1156,3 +1171,194 @@ def build_task_model(kind: str = "detect", arch: str = "yolov8n", num_classes: i
     if kind == "segment":
         return SegModel(kind, arch, num_classes, build_segmenter(arch, num_classes, weights, **kw), names, device)
     raise ValueError(f"kind must be 'detect' or 'segment', not {kind!r}")
+
+# %% ../nbs/00e_tasks.ipynb #b503f0e8
+YOLOV5_VERSION = "7.0.14"
+YOLOV5_INSTALL = f"pip install --no-deps yolov5=={YOLOV5_VERSION} seaborn"
+
+
+def yolov5_available() -> bool:
+    "Whether the PyPI `yolov5` package (the released YOLOv5 code, anchor-based) is installed."
+    import importlib.util
+    return importlib.util.find_spec("yolov5") is not None
+
+
+@_contextlib.contextmanager
+def _yolov5_quiet():
+    logger = _logging.getLogger("yolov5")
+    old = logger.level
+    logger.setLevel(_logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
+
+
+def _yolov5():
+    """The released YOLOv5's model, loss, NMS and optimiser (PyPI `yolov5`), imported offline. setuptools ≥ 81 has no
+    `pkg_resources`, which yolov5 imports only for `parse_version`: a one-function stand-in is put in place for the
+    import and taken out again (yolov5 keeps its own reference)."""
+    if not yolov5_available():
+        raise ImportError(f"the released YOLOv5 (det_impl='yolov5') needs the PyPI package yolov5=={YOLOV5_VERSION}, "
+                          f"installed without its dependencies (they include sahi, roboflow, boto3): {YOLOV5_INSTALL} "
+                          f"(tools/setup_env.sh installs it)")
+    import types
+    ultralytics_offline()   # yolov5 imports ultralytics' requirement checker: its settings folder first
+    shim = None
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        from packaging.version import parse as _parse
+        shim = sys.modules["pkg_resources"] = types.ModuleType("pkg_resources")
+        shim.parse_version = _parse
+    try:
+        with _yolov5_quiet():
+            import yolov5
+            from yolov5.models.yolo import DetectionModel
+            from yolov5.utils.general import non_max_suppression
+            from yolov5.utils.loss import ComputeLoss
+            from yolov5.utils.torch_utils import smart_optimizer
+    finally:
+        if shim is not None and sys.modules.get("pkg_resources") is shim:
+            del sys.modules["pkg_resources"]
+    return types.SimpleNamespace(root=Path(yolov5.__file__).parent, version=yolov5.__version__, Model=DetectionModel,
+                                 ComputeLoss=ComputeLoss, nms=non_max_suppression, smart_optimizer=smart_optimizer)
+
+
+def yolov5_hyp() -> dict:
+    "YOLOv5's training hyper-parameters, `data/hyps/hyp.scratch-low.yaml` of the release (the default of its `train.py`)."
+    import yaml
+    return yaml.safe_load((_yolov5().root / "data" / "hyps" / "hyp.scratch-low.yaml").read_text())
+
+
+def build_yolov5(cfg: str = "yolov5s", num_classes: int = 80, weights=None) -> nn.Module:
+    """The released YOLOv5 `DetectionModel` from its yaml (`models/<cfg>.yaml`: anchor-based, 3 anchors per level, with
+    objectness), random init (the release's own initialisation), or with the tensors of a local checkpoint whose names
+    and shapes match — the anchors excepted, as `train.py`'s `intersect_dicts` does (a COCO head of 80 classes does
+    not match another class count and stays random). `hyp` (scratch-low) and `nc` are attached as `train.py` does."""
+    y = _yolov5()
+    path = y.root / "models" / f"{cfg}.yaml"
+    if not path.exists():
+        raise ValueError(f"YOLOv5 has no model {cfg!r} ({path} not found); choose one of "
+                         f"{sorted(p.stem for p in (y.root / 'models').glob('yolov5*.yaml'))}")
+    with _yolov5_quiet():
+        net = y.Model(str(path), ch=3, nc=num_classes)
+    if weights is not None:
+        import sys as _sys
+        aliases = {}
+        import yolov5.models, yolov5.utils        # an official .pt pickles `models.yolo.Model` / `utils.*`
+        for k, m in (("models", yolov5.models), ("utils", yolov5.utils)):
+            if k not in _sys.modules:
+                aliases[k] = _sys.modules[k] = m
+        try:
+            state = _read_state(weights)
+        finally:
+            for k in aliases:
+                _sys.modules.pop(k, None)
+        state = {k: v for k, v in state.items() if "anchor" not in k}
+        n, _ = _load_matching(net, state)
+        if n == 0:
+            raise ValueError(f"{weights}: no tensor matches YOLOv5 {cfg}")
+    net.nc, net.hyp = num_classes, yolov5_hyp()
+    net.float()
+    for p in net.parameters():
+        p.requires_grad_(True)
+    return net
+
+
+def yolov5_targets(targets: Sequence[dict], size_hw: tuple[int, int], device=None) -> torch.Tensor:
+    "YOLOv5's target rows `[image, class, cx, cy, w, h]` (normalised to the input size `size_hw`) from pixel-xyxy targets."
+    h, w = size_hw
+    rows = []
+    for i, t in enumerate(targets):
+        b = torch.as_tensor(t["boxes"], dtype=torch.float32, device=device).reshape(-1, 4)
+        l = torch.as_tensor(t["labels"], dtype=torch.float32, device=device).reshape(-1, 1)
+        xywh = torch.stack([(b[:, 0] + b[:, 2]) / 2 / w, (b[:, 1] + b[:, 3]) / 2 / h,
+                            (b[:, 2] - b[:, 0]) / w, (b[:, 3] - b[:, 1]) / h], 1)
+        rows.append(torch.cat([torch.full_like(l, float(i)), l, xywh], 1))
+    return torch.cat(rows) if rows else torch.zeros(0, 6, device=device)
+
+
+def yolov5_loss(model, images, targets, imgsz: int | None = None):
+    """YOLOv5's `ComputeLoss` (box CIoU + objectness + class BCE, the release's) on `images` N×3×H×W in [0,1] (padded
+    to a multiple of 32 with 114/255) and pixel-xyxy `targets`: the value `train.py` backpropagates, i.e. the sum of
+    the three gained terms × batch size. The gains are scaled as `train.py` does: box × 3/nl, cls × nc/80 · 3/nl,
+    obj × (imgsz/640)² · 3/nl, with `imgsz` the input's long side unless given."""
+    inner = distributed.unwrap(model)
+    x = _pad32(images)
+    det = inner.model[-1]
+    crit = getattr(inner, "_fp_compute_loss", None)
+    if crit is None or crit.device != images.device:
+        crit = _yolov5().ComputeLoss(inner)
+        inner._fp_compute_loss = crit
+    nl, s = det.nl, (imgsz or max(images.shape[-2:]))
+    hyp = dict(inner.hyp)
+    hyp.update(box=hyp["box"] * 3 / nl, cls=hyp["cls"] * det.nc / 80 * 3 / nl, obj=hyp["obj"] * (s / 640) ** 2 * 3 / nl)
+    crit.hyp = hyp
+    loss, _ = crit(model(x), yolov5_targets(targets, x.shape[-2:], images.device))
+    return loss.sum()
+
+
+class Yolov5Model(TaskModel):
+    """The released YOLOv5 (`build_yolov5`) with our loop (`TaskModel.fit`: seeded order, checkpoints, resume, DDP),
+    YOLOv5's `ComputeLoss`, its 3-group SGD (`smart_optimizer`: nesterov, momentum 0.937, weight decay 5e-4 on the
+    conv weights only, lr 0.01 — hyp.scratch-low) and its NMS; evaluated by our evaluator (`detection_table`), as the
+    ultralytics path. Not the release's `train.py`: no mosaic/HSV/flip augmentation, no EMA, no nominal-batch
+    accumulation, our warmup + linear decay schedule."""
+    default_lr = 0.01
+
+    def loss(self, images, targets):
+        if isinstance(images, (list, tuple)):
+            raise TypeError("Yolov5Model.loss takes an N×3×H×W batch")
+        return yolov5_loss(self.net, images.to(self.device), targets)
+
+    def _dataset(self, data, split):
+        return DetFolder(data, split)
+
+    def _collate(self, items, imgsz):
+        ims, tgs = [], []
+        for im, t in items:
+            h, w = im.shape[-2:]
+            s = imgsz / max(h, w) if imgsz else 1.0
+            if s != 1.0:
+                im = F.interpolate(im[None], size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
+                                   align_corners=False)[0]
+            ims.append(im); tgs.append({"boxes": t["boxes"] * s, "labels": t["labels"]})
+        H = max(i.shape[-2] for i in ims); W = max(i.shape[-1] for i in ims)
+        H, W = H + (-H) % 32, W + (-W) % 32
+        x = torch.full((len(ims), 3, H, W), 114 / 255)
+        for k, im in enumerate(ims):
+            x[k, :, :im.shape[-2], :im.shape[-1]] = im
+        return x.to(self.device), [{k: v.to(self.device) for k, v in t.items()} for t in tgs]
+
+    def _optimizer(self, lr, weight_decay):
+        hyp = distributed.unwrap(self.net).hyp
+        return _yolov5().smart_optimizer(self.net, "SGD", lr or hyp["lr0"], hyp["momentum"],
+                                         hyp["weight_decay"] if weight_decay is None else weight_decay)
+
+    @torch.no_grad()
+    def predict(self, images, conf: float = 0.001, iou: float = 0.6, max_det: int = 300,
+                imgsz: int | None = None) -> list[dict]:
+        """Boxes (pixel xyxy of the input), scores, labels per image — the format of `YoloModel.predict`; YOLOv5's NMS
+        with `val.py`'s thresholds (conf 0.001, IoU 0.6); each image resized to long side `imgsz`, padded to ×32."""
+        nms = _yolov5().nms
+        self.net.eval()
+        out = []
+        for im in images:
+            im = im.to(self.device)
+            H, W = im.shape[-2:]
+            s = 1.0
+            if imgsz and max(H, W) != imgsz:
+                s = imgsz / max(H, W)
+                im = F.interpolate(im[None], size=(max(1, round(H * s)), max(1, round(W * s))), mode="bilinear",
+                                   align_corners=False)[0]
+            det = nms(self.net(_pad32(im[None]))[0], conf_thres=conf, iou_thres=iou, max_det=max_det)[0]
+            boxes = det[:, :4] / s
+            boxes[:, 0::2] = boxes[:, 0::2].clamp(0, W); boxes[:, 1::2] = boxes[:, 1::2].clamp(0, H)
+            out.append({"boxes": boxes.cpu(), "scores": det[:, 4].cpu(), "labels": det[:, 5].long().cpu()})
+        return out
+
+    def evaluate(self, data, split: str = "val", imgsz: int | None = None, method: str = "coco101",
+                 conf: float = 0.001, iou: float = 0.6, max_det: int = 100, matching: str = "coco") -> pd.DataFrame:
+        "Per-class AP50 / AP50_95 with our evaluator (`detection_table`), as `YoloModel.evaluate`."
+        return YoloModel.evaluate(self, data, split, imgsz, method, conf, iou, max_det, matching)

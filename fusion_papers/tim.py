@@ -33,13 +33,13 @@ __all__ = ['PROFILE_SETTINGS', 'TABLE_DATASETS', 'TABLE6_METHODS', 'TABLE9_K', '
            'save_table', 'table_rows', 'table_row_names', 'check_rows', 'row_dir', 'table9_rows', 'table9_k',
            'single_operator_net', 'conv_macs', 'efficiency_table', 'exact_compares', 'visual_weights', 'fusion_loss',
            'SearchEdge', 'SearchCell', 'TIMSupernet', 'derive_genotype', 'derive_network', 'one_hot_arch',
-           'measure_latency', 'search', 'task_pairs', 'split_pairs', 'patch_stream', 'pmi', 'paper_metrics',
-           'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'table9_row', 'table9_net', 'run_table6_reduced',
-           'load_table6_reduced', 'seed_stats', 'plot_seed_stability', 'plot_cumulative', 'load_reduced', 'task_split',
-           'task_classes_of', 'task_sample', 'task_batches', 'fused_rgb', 'build_task_net', 'task_net_loss',
-           'task_alpha', 'derive_task_genotypes', 'search_task', 'train_task_guided', 'evaluate_task', 'task_row',
-           'task_steps', 'pretrain_fusion', 'run_task_table', 'task_example', 'load_task_examples',
-           'plot_task_examples', 'random_deformation', 'run_table3', 'peers_on_fixtures']
+           'measure_latency', 'search', 'task_pairs', 'split_pairs', 'PatchStream', 'patch_stream', 'pmi',
+           'paper_metrics', 'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'table9_row', 'table9_net',
+           'run_table6_reduced', 'load_table6_reduced', 'seed_stats', 'plot_seed_stability', 'plot_cumulative',
+           'load_reduced', 'task_split', 'task_classes_of', 'task_sample', 'task_batches', 'fused_rgb',
+           'build_task_net', 'task_net_loss', 'task_alpha', 'derive_task_genotypes', 'search_task', 'train_task_guided',
+           'evaluate_task', 'task_row', 'task_steps', 'pretrain_fusion', 'run_task_table', 'task_example',
+           'load_task_examples', 'plot_task_examples', 'random_deformation', 'run_table3', 'peers_on_fixtures']
 
 # %% ../nbs/04_tim.ipynb #6f48396d
 @dataclass(frozen=True)
@@ -521,12 +521,22 @@ def split_pairs(pairs: list, n_train: int, n_eval: int, seed: int = 0) -> tuple[
     return [pairs[i] for i in idx[:n_train]], [pairs[i] for i in idx[len(idx) - n_eval:]]
 
 
-def patch_stream(pairs: list, patch: int, batch: int, seed: int = 0, device="cpu"):
-    "Endless iterator of (a, b) batches of random `patch`² crops with flips (gray/luma in [0,1]), images read on demand."
-    rng = np.random.default_rng(seed)
-    while True:                                   # images read on demand: only the file list is held (streaming)
+class PatchStream:
+    """Endless iterator of (a, b) batches of `batch` random `patch`² crops with flips (gray/luma in [0,1]); only the file
+    list and the generator are held, images are read on demand. Picklable with its position (the generator's state), so
+    the ranks of a data-parallel `train_fusion` each continue the caller's stream and draw the same global batches."""
+
+    def __init__(self, pairs: list, patch: int, batch: int, seed: int = 0, device="cpu"):
+        self.pairs, self.patch, self.batch, self.device = list(pairs), int(patch), int(batch), device
+        self.rng = np.random.default_rng(seed)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        pairs, patch, rng = self.pairs, self.patch, self.rng
         A, B = [], []
-        for _ in range(batch):
+        for _ in range(self.batch):
             pa_, pb_ = pairs[rng.integers(len(pairs))]
             ia, ib = data.load_gray(pa_), data.load_gray(pb_)
             h, w = ia.shape
@@ -539,8 +549,13 @@ def patch_stream(pairs: list, patch: int, batch: int, seed: int = 0, device="cpu
             if rng.random() < 0.5:
                 pa, pb = pa[:, ::-1], pb[:, ::-1]
             A.append(pa.copy()); B.append(pb.copy())
-        t = lambda L: torch.from_numpy(np.stack(L)[:, None]).float().to(device)
-        yield t(A), t(B)
+        t = lambda L: torch.from_numpy(np.stack(L)[:, None]).float().to(self.device)
+        return t(A), t(B)
+
+
+def patch_stream(pairs: list, patch: int, batch: int, seed: int = 0, device="cpu") -> PatchStream:
+    "Endless iterator of (a, b) batches of random `patch`² crops with flips (gray/luma in [0,1]), images read on demand (`PatchStream`)."
+    return PatchStream(pairs, patch, batch, seed, device)
 
 # %% ../nbs/04_tim.ipynb #c2bc7658
 def pmi(model: nn.Module, task_streams: dict, *, steps: int, K: int, inner_lr: float = 1e-3, outer_lr: float = 1e-4,
@@ -653,26 +668,67 @@ def _evaluate_net(net, pairs, side: int, device="cpu", per_image: bool = False) 
 
 
 def train_fusion(net: nn.Module, stream, steps: int, lr: float, *, ckpt: core.Checkpointer | None = None,
-                 ckpt_every: int = 500, desc: str = "train fusion") -> list[float]:
-    "Adam on ℓ_F for `steps` batches of `stream`; one bar; checkpointed and resumable through `ckpt`. Returns the loss curve."
+                 ckpt_every: int = 500, desc: str = "train fusion", nproc: int | None = None) -> list[float]:
+    """Adam on ℓ_F for `steps` batches of `stream`; one bar; checkpointed and resumable through `ckpt`. Returns the loss curve.
+    `nproc` > 1 (or `$FUSION_PAPERS_NPROC`, set by `reproduce --nproc N`): data-parallel under torchrun (`distributed`):
+    every rank continues its copy of `stream` (a `PatchStream`), so all draw the same global batch of `stream.batch`
+    patches, and trains on its share; DDP averages the gradients, the curve holds the global batch's losses, rank 0
+    writes the checkpoints (the single-process layout: either kind of run resumes the other's); the trained weights
+    come back into `net`."""
+    from fusion_papers import distributed
+    if distributed.should_launch(nproc):
+        return _launch_train_fusion(net, stream, steps, lr, ckpt, ckpt_every, desc, distributed.requested_nproc(nproc))
+    dev = next(net.parameters()).device
+    main = distributed.is_main()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     start, curve = 0, []
     if ckpt is not None and (_last := ckpt.latest()) is not None:
         start, st = _last
-        net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); curve = st["curve"]; torch.set_rng_state(st["rng"])
+        net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); curve = st["curve"]
+        if distributed.world_size() == 1:     # several ranks keep their own seeded streams
+            torch.set_rng_state(st["rng"])
         for _ in range(start):
             next(stream)
     net.train()
-    bar = core.progress(total=steps, initial=start, desc=desc)
+    model = distributed.wrap(net, dev)        # DDP across ranks; `net` itself in one process
+    bar = core.progress(total=steps, initial=start, desc=desc, disable=not main)
     for i in range(start, steps):
         with _first_step_flops(i, start):
-            a, b = next(stream)
-            opt.zero_grad(); l = fusion_loss(net(a, b), a, b); l.backward(); opt.step(); curve.append(float(l.detach()))
+            a, b = (distributed.shard(t).to(dev) for t in next(stream))   # this rank's share of the global batch
+            opt.zero_grad(); l = fusion_loss(model(a, b), a, b); l.backward(); opt.step()
+            curve.append(distributed.all_reduce_mean(float(l.detach())))
         bar.update(1); bar.set_postfix(loss=f"{curve[-1]:.3f}")
-        if ckpt is not None and ((i + 1) % ckpt_every == 0 or i + 1 == steps):
+        if main and ckpt is not None and ((i + 1) % ckpt_every == 0 or i + 1 == steps):
             ckpt.save(i + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "curve": curve, "rng": torch.get_rng_state()})
     bar.close()
     return curve
+
+
+def _train_fusion_rank(net, stream, steps, lr, ckpt, ckpt_every, desc, device, torch_rng) -> dict:
+    "One torchrun rank of `train_fusion(..., nproc=N)`: rank 0 continues the caller's torch stream, rank r reseeds it + r."
+    from fusion_papers import distributed
+    dev = distributed.init(device)
+    torch.set_rng_state(torch_rng)
+    if distributed.rank():
+        torch.manual_seed(torch.initial_seed() + distributed.rank())
+    curve = train_fusion(net.to(dev), stream, steps, lr, ckpt=ckpt, ckpt_every=ckpt_every, desc=desc)
+    return {"curve": curve, "state": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+            "stream": stream.rng.bit_generator.state}
+
+
+def _launch_train_fusion(net, stream, steps, lr, ckpt, ckpt_every, desc, nproc) -> list[float]:
+    "`train_fusion` on `nproc` processes (torchrun child job); advances `stream` as the run did and loads the trained weights into `net`."
+    from fusion_papers import distributed
+    if not isinstance(stream, PatchStream):
+        raise TypeError(f"train_fusion(nproc={nproc}) needs a PatchStream (patch_stream(...)) to hand to the ranks, got {type(stream).__name__}")
+    distributed.local_batch(stream.batch, nproc)
+    dev = next(net.parameters()).device
+    r = distributed.launch(_train_fusion_rank, net.cpu(), stream, steps, lr, ckpt, ckpt_every, desc, str(dev),
+                           torch.get_rng_state(), nproc=nproc)
+    net.load_state_dict(r["state"])
+    net.to(dev)
+    stream.rng.bit_generator.state = r["stream"]   # the caller's stream ends where the run's did (as after a one-process run)
+    return r["curve"]
 
 
 def _ck(out, name):

@@ -83,3 +83,52 @@ def test_table3_other_rows_fuse_with_their_own_net(tmp_path, monkeypatch):
     torch.save(caf.CAFNet().state_dict(), state)                     # another net: new fused images, new numbers
     b = caf.run_table3_tasks(S, {}, {}, tmp_path, rows=["Ours_H"], progress=False)["Ours_H"]
     assert len(calls) == 4 and b["Det/Car"] != a["Det/Car"]
+
+
+def test_paper_profile_detector_is_the_released_yolov5(tmp_path):
+    """The paper profile's detector is the released, anchor-based YOLOv5s (`det_impl="yolov5"`): 7,035,811 parameters for
+    M3FD's 6 classes (7,235,389 for COCO's 80 minus 2,697 per class of the head), and one search step of Algorithm 1
+    takes its hypergradient through YOLOv5's `ComputeLoss` on a real M3FD fixture pair with its real boxes."""
+    from dataclasses import replace
+    from fusion_papers import caf, core, tasks
+    if not core.has_fixtures("m3fd"):
+        pytest.skip("M3FD fixtures absent")
+    S = replace(caf.CAF_PROFILES["paper"], rehearse=1, search_epochs=1, search_steps=1, image_size=96, batch_size=1)
+    assert S.det_impl == "yolov5" and caf.CAF_PROFILES["smoke"].det_impl == "ultralytics"
+    names = caf.task_classes("det", "m3fd")
+    tn = caf.build_task_net("det", S, names)
+    assert isinstance(tn, tasks.Yolov5Model) and sum(p.numel() for p in tn.net.parameters()) == 7_235_389 - 2697 * (80 - 6)
+    b = caf.make_batches(caf.task_samples("det", "m3fd", None, None, 96, limit=2), 1, "det", shuffle=False)
+    assert all(len(x["target"][0]["labels"]) > 0 for x in b)
+    calls = []
+    real = tasks.yolov5_loss
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+    tasks.yolov5_loss, saved = counting, tasks.yolov5_loss
+    try:
+        r = caf.search("det", b[:1], b[1:], tn, S, progress=False)
+    finally:
+        tasks.yolov5_loss = saved
+    assert len(calls) >= 3          # task step, the hypergradient's upper level (+ its FD evaluations), the logged value
+    h = r["history"][-1]
+    assert np.isfinite([h["upper_val_loss"], h["task_train_loss"]]).all() and h["hypergrad_norm"] > 0
+    assert np.isclose(sum(r["weights"].values()), 1)
+    assert r["beta"] != [S.beta_init] * len(r["beta"])   # β moved through the YOLOv5 loss's hypergradient
+
+
+def test_paper_profile_finetunes_and_evaluates_yolov5(tmp_path):
+    """Tables 1-3's detection path with the released YOLOv5 (`finetune_task`, paper profile, rehearsal caps): fused M3FD
+    fixture pairs written in YOLO layout, one epoch of `Yolov5Model.fit` (our loop: a resumable checkpoint), evaluated by
+    the same `detection_table` as the ultralytics path, whose class rows map onto Table 1's M3FD columns."""
+    from dataclasses import replace
+    from fusion_papers import caf, core
+    if not core.has_fixtures("m3fd"):
+        pytest.skip("M3FD fixtures absent")
+    S = replace(caf.rehearsal_settings(caf.CAF_PROFILES["paper"], 1), task_imgsz=160)
+    assert S.det_impl == "yolov5"
+    df = caf.finetune_task("det", lambda ir, vis: vis, "m3fd", None, S, tmp_path, limit=1, progress=False)
+    assert list(df.columns) == ["class", "AP50", "AP50_95", "n_gt"] and list(df["class"])[:-1] == caf.task_classes("det", "m3fd")
+    assert df.n_gt.iloc[-1] > 0 and any((tmp_path / "train" / "checkpoints").iterdir())
+    cols = caf.det_columns(df, "M3FD")
+    assert {"M3FD/People", "M3FD/Car", "M3FD/mAP@.5"} <= set(cols)

@@ -145,3 +145,97 @@ def test_segmif_interactive_train_two_processes_match_one_and_only_rank0_writes(
     three = segmif.interactive_train(train, test, names, tmp_path / "two" / "Ours", S, nproc=1, **kw)
     assert three["rounds"] == 2 and _max_diff(three["net"].state_dict(), two["Ours"]["net"]) == 0
 
+
+# --- TIM: training of a derived (searched) fusion network, `tim.train_fusion` --------------------------------------
+# The same tolerance argument: ℓ_F is a mean over equally sized patches of per-image terms (the histogram-contrast
+# saliency is computed per image), Adam. The derived network's BatchNorm is frozen in both runs (per-rank statistics
+# on CPU; SyncBatchNorm on CUDA).
+
+def _tim_setup(tmp):
+    from fusion_papers import data, tim
+    rng = np.random.default_rng(0)
+    pairs = []
+    for i in range(4):
+        a = rng.random((40, 48)).astype(np.float32)
+        b = np.clip(0.6 * a + 0.4 * rng.random((40, 48)), 0, 1).astype(np.float32)
+        pairs.append((tmp / f"ir_{i}.png", tmp / f"vis_{i}.png"))
+        data.save_image(pairs[-1][0], a); data.save_image(pairs[-1][1], b)
+    torch.manual_seed(0)
+    net = distributed.freeze_batchnorm(tim.derive_network(tim.TIMSupernet(C=8)))
+    return pairs, net
+
+
+def test_tim_train_fusion_two_processes_match_one_and_only_rank0_writes(tmp_path, monkeypatch):
+    import copy
+    import ddp_audit
+    from fusion_papers import tim
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.syspath_prepend(TESTS)
+    pairs, net0 = _tim_setup(tmp_path)
+    steps, lr = 4, 1e-3
+    one, two = copy.deepcopy(net0), copy.deepcopy(net0)
+    s1, s2 = tim.patch_stream(pairs, 32, 4, seed=0), tim.patch_stream(pairs, 32, 4, seed=0)
+    c1 = tim.train_fusion(one, s1, steps, lr, ckpt=core.Checkpointer(tmp_path / "one", keep=1), ckpt_every=2, nproc=1)
+    # the rank body that train_fusion(nproc=2) launches, with every rank's writes audited
+    r = distributed.launch(ddp_audit.audited, tim._train_fusion_rank, two, s2, steps, lr,
+                           core.Checkpointer(tmp_path / "two", keep=1), 2, "train", "cpu", torch.get_rng_state(),
+                           nproc=2, timeout=600)
+    c2, st2 = r["value"]["curve"], r["value"]["state"]
+    d, rel = _max_diff(one.state_dict(), st2), _rel_update_diff(net0.state_dict(), one.state_dict(), st2)
+    print(f"TIM train_fusion 2 vs 1 process: max |Δw| {d:.2e}, |Δupdate|/|update| {rel:.2e}; curves {c1} / {c2}")
+    assert np.allclose(c1, c2, rtol=LOSS_RTOL), (c1, c2)
+    assert rel <= UPDATE_RTOL and d <= 2 * lr * steps, (d, rel)
+    assert r["value"]["stream"] == s1.rng.bit_generator.state     # the ranks drew the single-process run's batches
+    rank0, rank1 = r["written"]
+    assert any("two" in f and "ckpt" in f for f in rank0) and rank1 == [], (rank0, rank1)
+    ck = core.Checkpointer(tmp_path / "two", keep=1).latest()
+    assert ck[0] == steps and set(ck[1]["net"]) == set(one.state_dict())   # unwrapped keys: loads into a plain net
+    # the public path: train_fusion(nproc=2) launches that body, loads the weights and advances the caller's stream
+    three, s3 = copy.deepcopy(net0), tim.patch_stream(pairs, 32, 4, seed=0)
+    c3 = tim.train_fusion(three, s3, steps, lr, nproc=2)
+    assert np.allclose(c3, c2, rtol=1e-6) and _max_diff(three.state_dict(), st2) <= 1e-6
+    assert s3.rng.bit_generator.state == s1.rng.bit_generator.state
+    with pytest.raises(ValueError, match="does not split"):
+        tim.train_fusion(copy.deepcopy(net0), tim.patch_stream(pairs, 32, 3), steps, lr, nproc=2)
+    with pytest.raises(TypeError, match="PatchStream"):
+        tim.train_fusion(copy.deepcopy(net0), iter([]), steps, lr, nproc=2)
+
+
+# --- YOLO: ultralytics' own multi-GPU trainer (never executed here: no GPU) -----------------------------------------
+
+class _Stop(Exception):
+    pass
+
+
+def test_yolo_fit_passes_the_gpu_list_to_ultralytics_trainer(tmp_path, monkeypatch):
+    """CAF's YOLO fine-tune calls `YoloModel.fit` without `nproc`; `reproduce --nproc N` sets `$FUSION_PAPERS_NPROC`.
+    On CUDA the trainer must receive `device=[0, …, N-1]` (ultralytics then starts its own DDP workers); on CPU one
+    process. The trainer is stopped in its constructor, where the arguments arrive."""
+    from fusion_papers import tasks
+    from ultralytics.models.yolo.detect import DetectionTrainer
+    rng = np.random.default_rng(0)
+    ds = tasks.write_yolo_dataset(tmp_path / "ds", [rng.random((64, 64, 3)).astype(np.float32)] * 2,
+                                  [np.array([[0, 0.5, 0.5, 0.3, 0.3]])] * 2, ["a"], "train")
+    tasks.write_yolo_dataset(tmp_path / "ds", [rng.random((64, 64, 3)).astype(np.float32)],
+                             [np.array([[0, 0.5, 0.5, 0.3, 0.3]])], ["a"], "val")
+    seen = []
+
+    def init(self, cfg=None, overrides=None, _callbacks=None):
+        seen.append(dict(overrides or {}))
+        raise _Stop
+
+    monkeypatch.setattr(DetectionTrainer, "__init__", init)
+    model = tasks.build_task_model("detect", "yolov8n", 1, names=["a"])
+    monkeypatch.setenv(distributed.NPROC_ENV, "4")
+    with pytest.raises(_Stop):                       # on CPU: one process whatever nproc says
+        model.fit(ds, epochs=1, batch=8, imgsz=64, out_dir=tmp_path / "cpu", progress=False)
+    assert seen[-1]["device"] == "cpu"
+    model.device = torch.device("cuda", 0)          # as built on a GPU (never moved there: the trainer stops first)
+    monkeypatch.setattr(core, "device_info", lambda device: {"device": str(device)})   # the manifest would ask the driver
+    with pytest.raises(_Stop):
+        model.fit(ds, epochs=1, batch=8, imgsz=64, out_dir=tmp_path / "gpu", progress=False)
+    assert seen[-1]["device"] == [0, 1, 2, 3] and seen[-1]["batch"] == 8   # global batch, as ultralytics takes it
+    with pytest.raises(_Stop):
+        model.fit(ds, epochs=1, batch=8, imgsz=64, out_dir=tmp_path / "gpu2", progress=False, nproc=2)
+    assert seen[-1]["device"] == [0, 1]

@@ -135,3 +135,20 @@ def test_map_evaluate_groups_sizes_and_keeps_order():
     for s in stems:
         n = M.evaluate(ir[s], vi[s], ir[s], ("EN", "SD", "CC"))
         assert all(T.rel_diff(r[s][m], n[m]) <= 1e-6 for m in n), (s, r[s], n)
+
+
+def test_unusable_device_is_a_clear_error(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    z = np.zeros((16, 16), np.uint8)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        M.evaluate(z, z, z, "EN", device="cuda")
+    d = {k: tmp_path / k for k in ("ir", "vi", "f")}
+    from PIL import Image
+    for p in d.values():
+        p.mkdir()
+        Image.fromarray(z).save(p / "a.png")
+    from fusion_papers.cli import main
+    assert main(["metrics", "--ir", str(d["ir"]), "--vis", str(d["vi"]), "--fused", str(d["f"]), "--metrics", "EN",
+                 "--device", "cuda"]) == 1
+    assert "no CUDA GPU" in capsys.readouterr().err

@@ -11,7 +11,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 stamp=.venv/.fusion_papers_installed
-want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
+want=$(cat pyproject.toml requirements.lock requirements-yolov5.lock | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # The locked torch is PyPI's CUDA build: the venv takes ~7 GB (torch 1.2, nvidia-* 3.2, triton 0.9). Say so plainly
   # instead of failing half-way through pip with "No space left on device".
@@ -24,6 +24,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing requirements.lock (torch, ultralytics, transformers, nbdev, papermill, ... at exact versions) + fusion_papers"
   python -m pip install -q --upgrade pip || echo "[setup] (pip not upgraded: offline)"
   python -m pip install -q --no-cache-dir -r requirements.lock
+  # the released YOLOv5 (CAF's faithful detector) without its dependencies (see requirements-yolov5.lock)
+  python -m pip install -q --no-cache-dir --no-deps --require-hashes -r requirements-yolov5.lock
   python -m pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
