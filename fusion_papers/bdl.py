@@ -33,7 +33,7 @@ __all__ = ['BDL_WEIGHTS_FILE', 'BDL_WEIGHTS_SOURCE', 'BDL_REFERENCE_STEMS', 'BDL
            'table1_fixtures', 'paper_claims', 'fig1_rank_table', 'BDLSettings', 'bdl_settings', 'lr_at', 'Batch',
            'synthetic_samples', 'make_batch', 'official_augment', 'official_pad32', 'detector_forward_native',
            'set_detector_mode', 'PeerFusion', 'BDLTrainer', 'train_bilevel', 'DatasetSamples', 'run_trained',
-           'trained_run', 'run_trained_table', 'trained_figures', 'evaluate_trained']
+           'trained_run', 'run_trained_table', 'drop_heavy_globals', 'trained_figures', 'evaluate_trained']
 
 # %% ../nbs/01_bilevel.ipynb #ec0cf2c2
 class DRDBOfficial(nn.Module):
@@ -522,13 +522,9 @@ def required_datasets(tables=None, profile: str = "paper", rehearse: int = 0) ->
     "{dataset: [tables needing it]} of the trained tables asked for (none in the smoke profile without `rehearse`)."
     if profile == "smoke" and not rehearse:
         return {}
+    reg = {lab: ds for lab, (_, _, ds, _, _) in TRAINED_TABLES.items()}
     keys = None if tables is None else {table_key(t) for t in tables}
-    need = {}
-    for lab, (_, _, ds, _, _) in TRAINED_TABLES.items():
-        if keys is None or table_key(lab) in keys:
-            for d in ds:
-                need.setdefault(d, []).append(lab)
-    return need
+    return data.datasets_needed(reg, None if keys is None else [lab for lab in reg if table_key(lab) in keys])
 
 
 def check_data_root(data_root, tables=None, profile: str = "paper", rehearse: int = 0) -> dict:
@@ -1314,8 +1310,10 @@ def trained_run(s: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0,
                     # the counted iteration (with its upper step) fuses batch + val_batch images: scale to the paper's 2 + 4
                     flops_scale=((_PAPER["batch"] + _PAPER["val_batch"]) / (s.batch + s.val_batch) if s.strategy == "bilevel" and not s.peer
                                  else _PAPER["batch"] / s.batch),
-                    note=f"{s.strategy} training, {s.task} ({s.detector if s.task == 'det' else s.segmenter}), {s.fusion_net} fusion net, "
-                         f"{s.size[0]}×{s.size[1]}; FLOPs of an iteration with its upper step (an upper bound: the paper's is every {_PAPER['upper_every']}th)") as st:
+                    note=(f"detector fine-tuning ({s.detector}) on {s.peer}'s fused images (released weights, frozen), {s.det_dataset}, "
+                          f"{s.size[0]}×{s.size[1]}; FLOPs of one iteration (the peer's forward + the detector's step)") if s.peer else
+                         (f"{s.strategy} training, {s.task} ({s.detector if s.task == 'det' else s.segmenter}), {s.fusion_net} fusion net, "
+                          f"{s.size[0]}×{s.size[1]}; FLOPs of an iteration with its upper step (an upper bound: the paper's is every {_PAPER['upper_every']}th)")) as st:
         tr, hist = train_bilevel(s, train, val, out_dir=rdir, device=device, seed=seed, stage_rec=st)
     test = DatasetSamples(name, root, "bdl_test" if name == "m3fd" else "test", {"m3fd": (1024, 768), "multispectral": (640, 480)}.get(name, s.size),
                           s.task, limit=lim)
@@ -1360,14 +1358,16 @@ def _row_values(table: str, m: dict) -> dict:
 
 def run_trained_table(label: str, base: BDLSettings, data_root, out_dir, device="cpu", seed: int = 0, rehearse: int = 0,
                       rows=None, tier: str = "paper") -> "pd.DataFrame":
-    """Train and evaluate the rows of trained table `label` (`TRAINED_TABLES`): `rows` (None = all; a rehearsal keeps the
-    first `rehearse`, the chapter's row first). Each row is written to `out_dir/<label>/<row>/result.json` and reused by a
+    """Train and evaluate the rows of trained table `label` (`TRAINED_TABLES`): `rows` (None = all, and a rehearsal keeps the
+    first `rehearse`, the chapter's row first; rows named explicitly always run, also in a rehearsal — how a peer row of
+    Table 2 is rehearsed). Each row is written to `out_dir/<label>/<row>/result.json` and reused by a
     later run; the compared table (paper / ours / status) to `out_dir/<label>/<label>.csv`. Returns the compare frame."""
     tid, plan, _, test_set, stand_ins = TRAINED_TABLES[label]
     names = list(plan) if rows is None else [r for r in plan if r in set(rows)]
     if rows is not None and not names:
         raise ValueError(f"{label}: none of rows {list(rows)} is a row of this table ({list(plan)})")
-    names = names[:core.cap(len(names), rehearse)]
+    if rows is None:                # a rehearsal caps the default rows only: rows asked for by name are run
+        names = names[:core.cap(len(names), rehearse)]
     tdir = Path(out_dir) / label
     ours, not_run = {}, []
     for r in names:
@@ -1402,6 +1402,31 @@ def run_trained_table(label: str, base: BDLSettings, data_root, out_dir, device=
     core.save_csv(tdir / f"{label}.csv", df)
     return df
 
+
+
+_IPYTHON_NAMES = ("_", "__", "___", "_i", "_ii", "_iii", "_ih", "_oh", "_dh")
+
+
+def _holds_tensors(v, depth: int = 2) -> bool:
+    if isinstance(v, (nn.Module, torch.Tensor, BDLTrainer, torch.optim.Optimizer)):
+        return True
+    if depth and isinstance(v, (list, tuple, dict)):
+        return any(_holds_tensors(x, depth - 1) for x in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def drop_heavy_globals(ns: dict, prefix: str = "_") -> list:
+    """Delete from namespace `ns` the names starting with `prefix` that hold networks, trainers, optimisers or tensors
+    (directly or inside a list/tuple/dict, two levels deep), except IPython's own (`_`, `_i…`, `_oh`, `_1`, …). The
+    chapter's checks keep such objects as module-level `_` names (FCOS-R50 of the parameter count, the smoke trainers of
+    the loop checks); the long stages need none of them, and they would otherwise stay in every stage's resident memory.
+    Returns the names dropped (`core.release_memory`, which `core.stage` runs on entry, then returns the memory)."""
+    import re
+    drop = [k for k, v in list(ns.items()) if k.startswith(prefix) and not k.startswith("__") and k not in _IPYTHON_NAMES
+            and not re.fullmatch(r"_i?\d+", k) and _holds_tensors(v)]
+    for k in drop:
+        del ns[k]
+    return drop
 
 
 def _run_dirs(out_dir, prefix: str) -> list:

@@ -553,11 +553,15 @@ def bdl_units(profile: str = "paper") -> list[dict]:
     """BDL's units, read from `bdl.TRAINED_TABLES` and `bdl.BDL_TABLES`: one per trained row; a row whose settings equal
     an earlier row's (e.g. Table 4 'Proposed' = Table 2 'Ours') reuses that run (`bdl.trained_run` caches by settings), so
     it needs that unit and costs nothing; Figs. 4–6 read the detection/segmentation runs; Fig. 3 is drawn in Table 1's
-    cell. Cost: the record's `train/<tag>` stage × the row's paper steps ÷ the record's (Table 5: 10 epochs); a strategy or
-    weighting the record lacks is costed as the bi-level run of the same networks (a proxy, said so)."""
+    cell. Cost: the record's `train/<tag>` stage × the row's paper steps ÷ the record's (Table 5: 10 epochs), for each
+    detection dataset the row runs on (Table 2: M3FD and Multi-Spectral); a strategy or weighting the record lacks is
+    costed as the bi-level run of the same networks (a proxy, said so). Table 2's peer rows are what they run: the
+    released peer fusing, frozen, and a detector fine-tuned on its images (`train/det_peer_<name>`); a peer the record
+    lacks is costed as the recorded peer row (a proxy, said so), never as a bi-level run."""
     from dataclasses import asdict, replace
     from fusion_papers import bdl
     base = bdl.bdl_settings("paper" if profile == "smoke" else profile)
+    record_stages = (rehearsal_record("bdl") or {}).get("stages", {})
     first, units = {}, []
     for label, (_, rows, _, _, _) in bdl.TRAINED_TABLES.items():
         t = bdl.table_key(label)
@@ -566,15 +570,22 @@ def bdl_units(profile: str = "paper") -> list[dict]:
             if label == "tbl-bdl-5":
                 s = replace(s, steps=min(s.steps, bdl._TABLE5_EPOCHS * 1800))
             k = json.dumps(asdict(s), sort_keys=True, default=str)
-            tag = f"{s.task}_{s.strategy}_{s.weighting}_{s.fusion_net}"
+            tag = f"{s.task}_peer_{s.peer}" if s.peer else f"{s.task}_{s.strategy}_{s.weighting}_{s.fusion_net}"   # bdl.trained_run's tag
             if k in first:
                 units.append(dict(table=t, row=r, needs=[first[k]], stages={}, note=f"the same run as {first[k]} (reused)"))
                 continue
             first[k] = f"{t}:{r}"
             scale = bdl._paper_steps(s, label) / bdl._PAPER["steps"]
-            proxy = f"train/{s.task}_bilevel_rlw_{s.fusion_net}"
-            units.append(dict(table=t, row=r, needs=[], stages={f"train/{tag}": scale, f"eval/{tag}": 1},
-                              proxies={f"train/{tag}": proxy} if proxy != f"train/{tag}" else {}))
+            dsets = list(bdl.TABLE2_DATASETS) if label == "tbl-bdl-2" else [s.det_dataset]
+            sfx = {d: "" if (s.task != "det" or d == "m3fd") else f"_{d}" for d in dsets}
+            peer_rec = sorted(x for x in record_stages if x.startswith("train/det_peer_") and not x.endswith("_multispectral"))
+            stages, proxies = {}, {}
+            for d in dsets:
+                stages[f"train/{tag}{sfx[d]}"], stages[f"eval/{tag}{sfx[d]}"] = scale, 1
+                proxy = (f"{peer_rec[0]}{sfx[d]}" if peer_rec else None) if s.peer else f"train/{s.task}_bilevel_rlw_{s.fusion_net}{sfx[d]}"
+                if proxy and proxy != f"train/{tag}{sfx[d]}":
+                    proxies[f"train/{tag}{sfx[d]}"] = proxy
+            units.append(dict(table=t, row=r, needs=[], stages=stages, proxies=proxies))
     det, seg = first.get(json.dumps(asdict(base), sort_keys=True, default=str)), \
         first.get(json.dumps(asdict(replace(base, task="seg")), sort_keys=True, default=str))
     trained = {bdl.table_key(l) for l in bdl.TRAINED_TABLES}
