@@ -531,13 +531,16 @@ def plot_search_space(weights=None, ax=None, title: str = "CAF loss search space
     fams, tgts = ["L1", "MSE", "SSIM", "grad", "per"], ["ir", "vi", "max", "ir_vsm", "vi_vsm"]
     ax = ax or plt.subplots(figsize=(6.4, 2.8))[1]
     grid = np.full((len(fams), len(tgts)), np.nan)
+    cells = []
     for i, t in enumerate(CAF_TERMS + CAF_FIXED):
         r, c = fams.index(t.family), tgts.index(t.target)
         val = (weights[i] if weights is not None and i < 15 else (1 / 15 if i < 15 else 0.5))
         grid[r, c] = val
-        ax.text(c, r, f"{t.symbol}\n{val:.3f}" + (f" ×{t.scale:g}" if t.scale != 1 and i < 15 else ""),
-                ha="center", va="center", fontsize=7)
-    ax.imshow(np.ma.masked_invalid(grid), cmap="Blues", vmin=0, vmax=max(0.2, np.nanmax(grid[:, :3])), aspect="auto")
+        cells.append((r, c, val, f"{t.symbol}\n{val:.3f}" + (f" ×{t.scale:g}" if t.scale != 1 and i < 15 else "")))
+    vmax = max(0.2, np.nanmax(grid[:, :3]))
+    ax.imshow(np.ma.masked_invalid(grid), cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
+    for r, c, val, text in cells:   # white on the dark (saturated) cells, black on the light ones
+        ax.text(c, r, text, ha="center", va="center", fontsize=7, color="white" if val / vmax > 0.6 else "black")
     ax.set_xticks(range(len(tgts)), ["I_ir", "I_vi", "max(I_ir,I_vi)", "M⊙I_ir", "(1−M)⊙I_vi"], fontsize=7)
     ax.set_yticks(range(len(fams)), ["L1", "MSE", "SSIM (1−SSIM)/2", "gradient", "perceptual"], fontsize=7)
     ax.set_title(title, fontsize=9)
@@ -906,18 +909,20 @@ def run_search(kind: str, settings: CAFSettings, out_dir, data_root=None, device
 def plot_searched_weights(results: dict, ax=None, title: str | None = None):
     "Bar chart of the searched weights h = softmax(β) per term, one bar group per task (Fig. 5, right)."
     import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(7, 3))[1]
+    ax = ax or plt.subplots(figsize=(6, 5))[1]
     keys = [t.key for t in CAF_TERMS]
     kinds = list(results)
     w = 0.8 / max(1, len(kinds))
     colours = {"det": "#d62728", "seg": "#2ca02c"}
-    for j, k in enumerate(kinds):
+    for j, k in enumerate(kinds):   # horizontal bars: the 15 term names read without rotation
         h = [results[k]["weights"][key] for key in keys]
-        ax.bar(np.arange(len(keys)) + (j - (len(kinds) - 1) / 2) * w, h, w, label=f"{k}-guided", color=colours.get(k))
-    ax.axhline(1 / len(keys), color="0.4", lw=0.8, ls="--", label="uniform init 1/15")
-    ax.set_xticks(range(len(keys)), keys, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("h = softmax(β)")
-    ax.legend(fontsize=7)
+        ax.barh(np.arange(len(keys)) + (j - (len(kinds) - 1) / 2) * w, h, w, label=f"{k}-guided", color=colours.get(k))
+    ax.axvline(1 / len(keys), color="0.4", lw=0.8, ls="--", label="uniform init 1/15")
+    ax.set_yticks(range(len(keys)), keys, fontsize=9)
+    ax.invert_yaxis()
+    ax.tick_params(axis="x", labelsize=9)
+    ax.set_xlabel("h = softmax(β)", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     ax.set_title(title or "searched loss weights", fontsize=9)
     return ax
 
