@@ -922,6 +922,8 @@ def plot_searched_weights(results: dict, ax=None, title: str | None = None):
     ax.invert_yaxis()
     ax.tick_params(axis="x", labelsize=9)
     ax.set_xlabel("h = softmax(β)", fontsize=9)
+    hmax = max(max(r["weights"][k] for k in keys) for r in results.values()) if results else 1 / len(keys)
+    ax.set_xlim(0, 1.5 * max(hmax, 1 / len(keys)))   # room on the right for the legend, clear of the bars
     ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     ax.set_title(title or "searched loss weights", fontsize=9)
     return ax
