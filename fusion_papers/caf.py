@@ -531,13 +531,16 @@ def plot_search_space(weights=None, ax=None, title: str = "CAF loss search space
     fams, tgts = ["L1", "MSE", "SSIM", "grad", "per"], ["ir", "vi", "max", "ir_vsm", "vi_vsm"]
     ax = ax or plt.subplots(figsize=(6.4, 2.8))[1]
     grid = np.full((len(fams), len(tgts)), np.nan)
+    cells = []
     for i, t in enumerate(CAF_TERMS + CAF_FIXED):
         r, c = fams.index(t.family), tgts.index(t.target)
         val = (weights[i] if weights is not None and i < 15 else (1 / 15 if i < 15 else 0.5))
         grid[r, c] = val
-        ax.text(c, r, f"{t.symbol}\n{val:.3f}" + (f" ×{t.scale:g}" if t.scale != 1 and i < 15 else ""),
-                ha="center", va="center", fontsize=7)
-    ax.imshow(np.ma.masked_invalid(grid), cmap="Blues", vmin=0, vmax=max(0.2, np.nanmax(grid[:, :3])), aspect="auto")
+        cells.append((r, c, val, f"{t.symbol}\n{val:.3f}" + (f" ×{t.scale:g}" if t.scale != 1 and i < 15 else "")))
+    vmax = max(0.2, np.nanmax(grid[:, :3]))
+    ax.imshow(np.ma.masked_invalid(grid), cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
+    for r, c, val, text in cells:   # white on the dark (saturated) cells, black on the light ones
+        ax.text(c, r, text, ha="center", va="center", fontsize=7, color="white" if val / vmax > 0.6 else "black")
     ax.set_xticks(range(len(tgts)), ["I_ir", "I_vi", "max(I_ir,I_vi)", "M⊙I_ir", "(1−M)⊙I_vi"], fontsize=7)
     ax.set_yticks(range(len(fams)), ["L1", "MSE", "SSIM (1−SSIM)/2", "gradient", "perceptual"], fontsize=7)
     ax.set_title(title, fontsize=9)
@@ -906,18 +909,20 @@ def run_search(kind: str, settings: CAFSettings, out_dir, data_root=None, device
 def plot_searched_weights(results: dict, ax=None, title: str | None = None):
     "Bar chart of the searched weights h = softmax(β) per term, one bar group per task (Fig. 5, right)."
     import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(7, 3))[1]
+    ax = ax or plt.subplots(figsize=(6, 5))[1]
     keys = [t.key for t in CAF_TERMS]
     kinds = list(results)
     w = 0.8 / max(1, len(kinds))
     colours = {"det": "#d62728", "seg": "#2ca02c"}
-    for j, k in enumerate(kinds):
+    for j, k in enumerate(kinds):   # horizontal bars: the 15 term names read without rotation
         h = [results[k]["weights"][key] for key in keys]
-        ax.bar(np.arange(len(keys)) + (j - (len(kinds) - 1) / 2) * w, h, w, label=f"{k}-guided", color=colours.get(k))
-    ax.axhline(1 / len(keys), color="0.4", lw=0.8, ls="--", label="uniform init 1/15")
-    ax.set_xticks(range(len(keys)), keys, rotation=60, ha="right", fontsize=7)
-    ax.set_ylabel("h = softmax(β)")
-    ax.legend(fontsize=7)
+        ax.barh(np.arange(len(keys)) + (j - (len(kinds) - 1) / 2) * w, h, w, label=f"{k}-guided", color=colours.get(k))
+    ax.axvline(1 / len(keys), color="0.4", lw=0.8, ls="--", label="uniform init 1/15")
+    ax.set_yticks(range(len(keys)), keys, fontsize=9)
+    ax.invert_yaxis()
+    ax.tick_params(axis="x", labelsize=9)
+    ax.set_xlabel("h = softmax(β)", fontsize=9)
+    ax.legend(fontsize=8, loc="lower right", framealpha=0.9)
     ax.set_title(title or "searched loss weights", fontsize=9)
     return ax
 
@@ -1309,7 +1314,8 @@ def run_training(kind: str, settings: CAFSettings, search_result: dict, out_dir,
 def plan_units(profile: str = "paper") -> list[dict]:
     """The units `fusion-papers plan` lists for this chapter: one per row of Tables 1–3 (separate fine-tunings / trainings)
     and one per figure; `needs` are the units to finish first, `stages` the rehearsal-record stages whose one-run cost
-    the unit pays. The two searches are the Fig. 5 unit; the 'Ours' rows train the fusion network on its searched loss."""
+    the unit pays (`proxies`: a stage the record lacks, costed as another one). The two searches are the Fig. 5 unit; the
+    'Ours' rows of Tables 1-2 train the fusion network on its searched loss; Table 3's 'Ours' loads that network (no stage)."""
     s = CAF_PROFILES[profile] if profile in CAF_PROFILES else CAF_PROFILES["paper"]
     u = [dict(table="fig-caf-1", stages=[]), dict(table="fig-caf-5", stages=["search-det", "search-seg"])]
     for r in s.table_rows:
@@ -1321,11 +1327,20 @@ def plan_units(profile: str = "paper") -> list[dict]:
         u.append(dict(table="tbl-caf-2", row=r, needs=["fig-caf-5"] if ours else [],
                       stages=(["train-seg"] if ours else []) + ["tbl-caf-2/mfnet/Ours"]))
     # Table 3: every row also gets task columns (one detector + one segmenter fine-tuning, `run_table3_tasks`); Ours and
-    # ReCoNet reuse their Tables 1-2 rows, and every Table 3 run loads the two trained Ours networks
+    # ReCoNet reuse their Tables 1-2 rows, and every Table 3 run loads the two trained Ours networks. Ours is that network
+    # (`run_table3(ours_net=...)`: loaded, MI/VIF only, no stage); every other row trains once (stage 'tbl-caf-3/<row>',
+    # costed as 'train-det' when the record has no such stage: a rehearsal with rehearse=1 runs Ours only, and the same
+    # `train_fusion` schedule is used) and fine-tunes one detector and one segmenter.
     t12 = [f"tbl-caf-{t}:Ours" for t in (1, 2) if "Ours" in s.table_rows]
-    for r, (_, variant) in table3_nets().items():
-        u.append(dict(table="tbl-caf-3", row=r, needs=["fig-caf-5"] + t12,
-                      stages=["tbl-caf-3/Ours"] + ([] if r == "Ours" else ["tbl-caf-1/m3fd/Ours", "tbl-caf-2/mfnet/Ours"])))
+    for r, (factory, _) in table3_nets().items():
+        if r == "Ours":
+            u.append(dict(table="tbl-caf-3", row=r, needs=["fig-caf-5"] + t12, stages=[],
+                          note="loads the Stage-1 network of Tables 1-2; its task columns are those rows"))
+        else:
+            u.append(dict(table="tbl-caf-3", row=r, needs=["fig-caf-5"] + t12,
+                          stages=[f"tbl-caf-3/{r}", "tbl-caf-1/m3fd/Ours", "tbl-caf-2/mfnet/Ours"],
+                          proxies={f"tbl-caf-3/{r}": "train-det"},
+                          **({} if factory is CAFNet else {"note": "≈ CAFNet's training; this network's FLOPs differ"})))
     u.append(dict(table="tbl-caf-3", row="ReCoNet", needs=t12 + [f"tbl-caf-{t}:ReCoNet" for t in (1, 2) if "ReCoNet" in s.table_rows],
                   stages=[]))           # the released ReCoNet: evaluation + its Tables 1-2 task rows
     u.append(dict(table="fig-caf-7", needs=["tbl-caf-1:Ours", "tbl-caf-2:Ours"] if "Ours" in s.table_rows else [], stages=["fig-caf-7"]))
@@ -1471,7 +1486,7 @@ def run_table3(settings: CAFSettings, searched: dict, out_dir, data_root=None, w
             nb = nb if settings.train_steps is None else min(nb, settings.train_steps)
             with core.stage(f"tbl-caf-3/{row}", out_dir, steps=settings.train_epochs * nb, paper_steps=paper_steps(settings)["train"],
                             flops_scale=CAF_PROFILES["paper"].batch_size / settings.batch_size, note="fusion training of one Table 3 row + MI/VIF on the M3FD test pairs",
-                            paper_runs=len(table3_nets())) as st:
+                            paper_runs=len(table3_nets()) - 1) as st:   # Ours is loaded, not trained
                 tr = train_fusion(net, patches, w, settings, device, seed, ckpt_dir=t3 / row / "ckpt", stage=st,
                                   progress=progress, desc=f"Table 3 {row}")
                 net.eval()

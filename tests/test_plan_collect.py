@@ -90,6 +90,13 @@ def test_plan_caf_costs_from_its_record_and_no_record_elsewhere(capsys):
         h("train-det", "tbl-caf-1/m3fd/Ours", "tbl-caf-1/multispectral/Ours"), abs=1e-4)
     assert units["caf:tbl-caf-1:Ours"]["needs"] == ["caf:fig-caf-5"] and units["caf:tbl-caf-1:Ours"]["wave"] == 1
     assert units["caf:tbl-caf-1:DIDFuse"]["needs"] == [] and units["caf:fig-caf-7"]["wave"] == 2
+    # Table 3: Ours is the Stage-1 network, loaded (run_table3(ours_net=...)): no training stage, no cost; every other
+    # row trains once (its own stage, or train-det's cost when the record lacks it) + one detector + one segmenter
+    assert units["caf:tbl-caf-3:Ours"]["gpu_hours"] is None and units["caf:tbl-caf-3:Ours"]["basis"].startswith("no training stage")
+    for r in ("Ours_H", "U2Fusion_p", "ReCoNet_p"):
+        train = f"tbl-caf-3/{r}" if f"tbl-caf-3/{r}" in st else "train-det"
+        assert units[f"caf:tbl-caf-3:{r}"]["gpu_hours"] == pytest.approx(
+            h(train, "tbl-caf-1/m3fd/Ours", "tbl-caf-2/mfnet/Ours"), abs=1e-4), r
     rows_1 = [u["row"] for u in units.values() if u["table"] == "tbl-caf-1"]
     assert len(rows_1) == 7 and "Ours" in rows_1                   # the paper's seven Table 1 rows
     for paper in ("segmif", "tim", "bilevel"):
