@@ -36,9 +36,9 @@ __all__ = ['PROFILE_SETTINGS', 'TABLE_DATASETS', 'TABLE6_METHODS', 'TABLE9_K', '
            'measure_latency', 'search', 'task_pairs', 'split_pairs', 'PatchStream', 'patch_stream', 'pmi',
            'paper_metrics', 'train_fusion', 'run_search', 'run_single_op', 'run_pmi', 'table9_row', 'table9_net',
            'run_table6_reduced', 'load_table6_reduced', 'seed_stats', 'plot_seed_stability', 'plot_cumulative',
-           'load_reduced', 'task_split', 'task_classes_of', 'task_sample', 'task_batches', 'fused_rgb',
+           'load_reduced', 'task_split', 'task_classes_of', 'task_sample', 'TaskBatches', 'task_batches', 'fused_rgb',
            'build_task_net', 'task_net_loss', 'task_alpha', 'derive_task_genotypes', 'search_task', 'train_task_guided',
-           'evaluate_task', 'task_row', 'task_steps', 'pretrain_fusion', 'run_task_table', 'task_example',
+           'evaluate_task', 'task_row', 'task_steps', 'RowFuser', 'pretrain_fusion', 'run_task_table', 'task_example',
            'load_task_examples', 'plot_task_examples', 'random_deformation', 'run_table3', 'peers_on_fixtures']
 
 # %% ../nbs/04_tim.ipynb #6f48396d
@@ -965,16 +965,85 @@ def task_sample(kind: str, root, entry, size) -> tuple[torch.Tensor, torch.Tenso
     return torch.from_numpy(ir)[None].float(), torch.from_numpy(vis).permute(2, 0, 1).float(), target
 
 
-def task_batches(kind: str, root, entries, size, batch: int, seed: int = 0, device="cpu"):
-    "Endless stream of (ir N×1×H×W, vis N×3×H×W, targets) batches, read on demand (only the file list is held)."
-    rng = np.random.default_rng(seed)
-    while True:
-        items = [task_sample(kind, root, entries[int(i)], size) for i in rng.integers(len(entries), size=batch)]
+class TaskBatches:
+    """Endless stream of (ir N×1×H×W, vis N×3×H×W, targets) batches, read on demand (only the file list and the generator
+    are held). Picklable with its position (the generator's state), so the ranks of a data-parallel task stage each
+    continue a copy and draw the same global batches (as `PatchStream` for the fusion training)."""
+
+    def __init__(self, kind: str, root, entries, size, batch: int, seed: int = 0, device="cpu"):
+        self.kind, self.root, self.entries, self.size, self.batch, self.device = kind, root, list(entries), size, int(batch), device
+        self.rng = np.random.default_rng(seed)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        kind, device = self.kind, self.device
+        items = [task_sample(kind, self.root, self.entries[int(i)], self.size) for i in self.rng.integers(len(self.entries), size=self.batch)]
         ir = torch.stack([i[0] for i in items]).to(device)
         vis = torch.stack([i[1] for i in items]).to(device)
         tg = ([{k: v.to(device) for k, v in i[2].items()} for i in items] if kind == "det"
               else torch.stack([i[2] for i in items]).to(device))
-        yield ir, vis, tg
+        return ir, vis, tg
+
+
+def task_batches(kind: str, root, entries, size, batch: int, seed: int = 0, device="cpu") -> TaskBatches:
+    "Endless stream of (ir N×1×H×W, vis N×3×H×W, targets) batches, read on demand (`TaskBatches`: only the file list is held)."
+    return TaskBatches(kind, root, entries, size, batch, seed, device)
+
+
+def _rank_share(batch):
+    "This rank's share of a global (ir, vis, targets) batch (the batch itself in one process)."
+    from fusion_papers import distributed
+    return tuple(distributed.shard(t) for t in batch)
+
+
+def _reseed_rank():
+    "Ranks other than 0 reseed torch's stream (initial seed + rank); rank 0 continues the single-process one (as `train_fusion`)."
+    from fusion_papers import distributed
+    if distributed.rank():
+        torch.manual_seed(torch.initial_seed() + distributed.rank())
+
+
+class _TaskObjective(nn.Module):
+    """A task stage's loss as one module's forward, so `distributed.wrap` puts the whole objective (task net, and the
+    fusion net when it trains jointly) under one DDP. `fnet` None: forward(x, targets) = ℓ_T on given images (`_train_fixed`);
+    else forward(ir, vis, targets) = (ℓ_T(N_T(fused)) + η·ℓ_F when `joint`, ℓ_T) as `train_task_guided` computes them."""
+
+    def __init__(self, kind: str, net: nn.Module, fnet: nn.Module | None = None, joint: bool = False, eta: float | None = None):
+        super().__init__()
+        self.kind, self.net, self.fnet, self.joint, self.eta = kind, net, fnet, joint, eta
+
+    def forward(self, *a):
+        if self.fnet is None:
+            x, tg = a
+            return task_net_loss(self.kind, self.net, x, tg)
+        ir, vis, tg = a
+        joint, eta = self.joint, self.eta
+        y = data.rgb_to_ycrcb(vis)[:, :1]
+        with torch.set_grad_enabled(joint):
+            x = fused_rgb(self.fnet, ir, vis)
+        lt = task_net_loss(self.kind, self.net, x, tg)
+        loss = lt + (eta * fusion_loss(data.rgb_to_ycrcb(x)[:, :1], ir, y) if joint and eta else 0.0)
+        return loss, lt
+
+
+def _task_stage_rank(name: str, args: tuple, kwargs: dict, device) -> tuple:
+    "One torchrun rank of a task stage launched with nproc > 1 (`train_task_guided`, `pretrain_fusion`, `_train_fixed`): rank 0's trained states (and history)."
+    from fusion_papers import distributed
+    dev = distributed.init(device)
+    args = tuple(a.to(dev) if isinstance(a, nn.Module) else a for a in args)
+    out = globals()[name](*args, device=dev, **kwargs)
+    return tuple({k: v.detach().cpu() for k, v in m.state_dict().items()} if isinstance(m, nn.Module) else m
+                 for m in (out if isinstance(out, tuple) else (out,)))
+
+
+def _launch_task_stage(name: str, S, nproc: int, args: tuple, kwargs: dict, device) -> tuple:
+    "Run task stage `name` on `nproc` torchrun processes (the global batch `S.task_batch` split evenly); rank 0's result."
+    from fusion_papers import distributed
+    distributed.local_batch(S.task_batch, nproc)
+    args = tuple(copy.deepcopy(a).cpu() if isinstance(a, nn.Module) else a for a in args)
+    return distributed.launch(_task_stage_rank, name, args, kwargs, str(device), nproc=nproc)
 
 
 def fused_rgb(fnet: nn.Module, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
@@ -1089,10 +1158,23 @@ def search_task(kind: str, fnet: nn.Module, S: "TIMSettings", root, out, *, step
 
 
 def train_task_guided(kind: str, fnet: nn.Module, S: "TIMSettings", root, out, *, genotypes=None, steps: int,
-                      eta: float | None = 1.0, joint: bool = True, seed: int = 0, device="cpu", desc: str = "") -> tuple:
+                      eta: float | None = 1.0, joint: bool = True, seed: int = 0, device="cpu", desc: str = "",
+                      nproc: int | None = None) -> tuple:
     """Alg. 1 line 15, the task-guided stage: min over θ_T (and θ_F when `joint`) of ℓ_T(N_T(I_F)) + η·ℓ_F(I_F) (η = 1:
     not stated in the paper). `joint=False` is the "direct fusion" baseline: the fusion net fixed, only θ_T trained.
-    Cosine lr (paper: 2e-3 → 1e-8 det, 1e-2 → 1e-8 seg), SGD; checkpoint every `S.ckpt_every` steps; returns (task net, fusion net, history)."""
+    Cosine lr (paper: 2e-3 → 1e-8 det, 1e-2 → 1e-8 seg), SGD; checkpoint every `S.ckpt_every` steps; returns (task net, fusion net, history).
+    `nproc` > 1 (or `$FUSION_PAPERS_NPROC`): data-parallel under torchrun — every rank draws the single-process run's
+    global batch of `S.task_batch` from its copy of the `TaskBatches` stream and trains on its share (one DDP over the
+    objective: task net + fusion net); losses logged for the global batch; rank 0 writes the checkpoints (same layout)."""
+    from fusion_papers import distributed
+    if distributed.should_launch(nproc):
+        st, fst, hist = _launch_task_stage("train_task_guided", S, distributed.requested_nproc(nproc), (kind, fnet, S, root, out),
+                                           dict(genotypes=genotypes, steps=steps, eta=eta, joint=joint, seed=seed, desc=desc), device)
+        core.seed_everything(seed)
+        net, fnet = build_task_net(kind, S, genotypes=genotypes), copy.deepcopy(fnet)
+        net.load_state_dict(st); fnet.load_state_dict(fst)
+        return net.to(device).eval(), fnet.to(device).eval(), hist
+    main = distributed.is_main()
     core.seed_everything(seed)
     net = build_task_net(kind, S, genotypes=genotypes).to(device)
     fnet = copy.deepcopy(fnet).to(device)
@@ -1108,23 +1190,23 @@ def train_task_guided(kind: str, fnet: nn.Module, S: "TIMSettings", root, out, *
     if (_last := ck.latest()) is not None:
         start, st = _last
         net.load_state_dict(st["net"]); fnet.load_state_dict(st["fnet"]); opt.load_state_dict(st["opt"])
-        sched.load_state_dict(st["sched"]); hist = st["hist"]; torch.set_rng_state(st["rng"])
+        sched.load_state_dict(st["sched"]); hist = st["hist"]
+        if distributed.world_size() == 1:     # several ranks keep their own seeded streams
+            torch.set_rng_state(st["rng"])
         for _ in range(start):
             next(stream)
+    _reseed_rank()
     fnet.train(joint)
-    bar = core.progress(total=steps, initial=start, desc=desc or f"train {kind}")
+    objective = distributed.wrap(_TaskObjective(kind, net, fnet, joint, eta), find_unused_parameters=True)
+    bar = core.progress(total=steps, initial=start, desc=desc or f"train {kind}", disable=not main)
     for step in range(start, steps):
         with _first_step_flops(step, start):
-            ir, vis, tg = next(stream)
-            y = data.rgb_to_ycrcb(vis)[:, :1]
-            with torch.set_grad_enabled(joint):
-                x = fused_rgb(fnet, ir, vis)
-            lt = task_net_loss(kind, net, x, tg)
-            loss = lt + (eta * fusion_loss(data.rgb_to_ycrcb(x)[:, :1], ir, y) if joint and eta else 0.0)
+            ir, vis, tg = _rank_share(next(stream))          # this rank's share of the global batch
+            loss, lt = objective(ir, vis, tg)
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-            hist.append({"step": step, "loss": float(loss.detach()), "task": float(lt.detach())})
+            hist.append({"step": step, **distributed.all_reduce_mean({"loss": float(loss.detach()), "task": float(lt.detach())})})
         bar.update(1); bar.set_postfix(loss=f"{hist[-1]['loss']:.3f}")
-        if (step + 1) % S.ckpt_every == 0 or step + 1 == steps:
+        if main and ((step + 1) % S.ckpt_every == 0 or step + 1 == steps):
             ck.save(step + 1, {"net": net.state_dict(), "fnet": fnet.state_dict(), "opt": opt.state_dict(),
                                "sched": sched.state_dict(), "hist": hist, "rng": torch.get_rng_state()})
     bar.close()
@@ -1190,25 +1272,53 @@ def task_steps(S: "TIMSettings", kind: str, what: str) -> int:
     return core.cap(paper, S.rehearse) if paper else 0
 
 
-def _row_fuser(row: str, fnet=None, device="cpu"):
-    "`fuse(ir, vis) → RGB` tensors for a table row: TIM's (trained) fusion net, Visible, Infrared, Average or a released peer."
-    if row in ("TIM", "Direct Fusion"):
-        return lambda ir, vis: fused_rgb(fnet, ir, vis)
-    if row == "Visible":
-        return lambda ir, vis: vis
-    if row == "Infrared":
-        return lambda ir, vis: ir.expand(-1, 3, -1, -1)
-    fn = peers.get("average" if row == "Average" else PEER_ROWS[row], device=device)
+class RowFuser:
+    """`fuse(ir, vis) → RGB` tensors for a table row: TIM's (trained) fusion net, Visible, Infrared, Average or a released
+    peer. Picklable (a peer is looked up again after unpickling), so a data-parallel `_train_fixed` hands it to its ranks."""
 
-    def f(ir, vis):
+    def __init__(self, row: str, fnet=None, device="cpu"):
+        self.row, self.fnet, self.device = row, fnet, device
+        self._fn = None if row in ("TIM", "Direct Fusion", "Visible", "Infrared") else \
+            peers.get("average" if row == "Average" else PEER_ROWS[row], device=device)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_fn": None}
+
+    def __setstate__(self, d):
+        self.__dict__.update(d)
+        if self.row not in ("TIM", "Direct Fusion", "Visible", "Infrared"):
+            self._fn = peers.get("average" if self.row == "Average" else PEER_ROWS[self.row], device=self.device)
+
+    def __call__(self, ir, vis):
+        row = self.row
+        if row in ("TIM", "Direct Fusion"):
+            return fused_rgb(self.fnet, ir, vis)
+        if row == "Visible":
+            return vis
+        if row == "Infrared":
+            return ir.expand(-1, 3, -1, -1)
         y = data.rgb_to_ycrcb(vis)[:, :1]
-        fy = torch.from_numpy(np.asarray(fn(ir[0, 0].cpu().numpy(), y[0, 0].cpu().numpy()), np.float32))[None, None].to(ir)
+        fy = torch.stack([torch.from_numpy(np.asarray(self._fn(ir[i, 0].cpu().numpy(), y[i, 0].cpu().numpy()), np.float32))[None]
+                          for i in range(len(ir))]).to(ir)          # each image of the batch (the paper profile's batch is 2)
         return data.ycrcb_to_rgb(torch.cat([fy, data.rgb_to_ycrcb(vis)[:, 1:]], 1)).clamp(0, 1)
-    return f
 
 
-def pretrain_fusion(kind: str, fnet: nn.Module, S: "TIMSettings", root, out, *, steps: int, seed: int = 0, device="cpu") -> nn.Module:
-    "Fusion pre-training on the task data set's pairs with ℓ_F (§4.3.1: 40 epochs before the detection search); checkpointed, resumable."
+def _row_fuser(row: str, fnet=None, device="cpu") -> RowFuser:
+    "`fuse(ir, vis) → RGB` tensors for a table row: TIM's (trained) fusion net, Visible, Infrared, Average or a released peer (`RowFuser`)."
+    return RowFuser(row, fnet, device)
+
+
+def pretrain_fusion(kind: str, fnet: nn.Module, S: "TIMSettings", root, out, *, steps: int, seed: int = 0, device="cpu",
+                    nproc: int | None = None) -> nn.Module:
+    """Fusion pre-training on the task data set's pairs with ℓ_F (§4.3.1: 40 epochs before the detection search); checkpointed, resumable.
+    `nproc` > 1 (or `$FUSION_PAPERS_NPROC`): data-parallel as `train_task_guided` (the trained weights come back into `fnet`)."""
+    from fusion_papers import distributed
+    if distributed.should_launch(nproc):
+        (st,) = _launch_task_stage("pretrain_fusion", S, distributed.requested_nproc(nproc), (kind, fnet, S, root, out),
+                                   dict(steps=steps, seed=seed), device)
+        fnet.load_state_dict(st)
+        return fnet.to(device).eval()
+    main = distributed.is_main()
     fnet = fnet.to(device).train()
     opt = torch.optim.Adam(fnet.parameters(), lr=1e-4)
     ck = core.Checkpointer(Path(out) / "ckpt_pretrain", keep=1)
@@ -1220,26 +1330,31 @@ def pretrain_fusion(kind: str, fnet: nn.Module, S: "TIMSettings", root, out, *, 
                           S.task_batch, seed + 5, device)
     for _ in range(start):
         next(stream)
-    bar = core.progress(total=steps, initial=start, desc=f"pretrain fusion ({kind})")
+    _reseed_rank()
+    model = distributed.wrap(fnet)             # DDP across ranks; `fnet` itself in one process
+    bar = core.progress(total=steps, initial=start, desc=f"pretrain fusion ({kind})", disable=not main)
     for step in range(start, steps):
         with _first_step_flops(step, start):
-            ir, vis, _ = next(stream)
+            ir, vis, _ = _rank_share(next(stream))
             y = data.rgb_to_ycrcb(vis)[:, :1]
-            opt.zero_grad(); l = fusion_loss(fnet(ir, y), ir, y); l.backward(); opt.step()
-        bar.update(1); bar.set_postfix(loss=f"{float(l.detach()):.3f}")
-        if (step + 1) % S.ckpt_every == 0 or step + 1 == steps:
+            opt.zero_grad(); l = fusion_loss(model(ir, y), ir, y); l.backward(); opt.step()
+            lv = distributed.all_reduce_mean(float(l.detach()))
+        bar.update(1); bar.set_postfix(loss=f"{lv:.3f}")
+        if main and ((step + 1) % S.ckpt_every == 0 or step + 1 == steps):
             ck.save(step + 1, {"fnet": fnet.state_dict(), "opt": opt.state_dict()})
     bar.close()
     return fnet.eval()
 
 
 def run_task_table(kind: str, S: "TIMSettings", root, out, rows=None, *, fnet: nn.Module | None = None, seed: int = 0,
-                   device="cpu", stage=None) -> dict:
+                   device="cpu", stage=None, nproc: int | None = None) -> dict:
     """Table 4 (det) / Table 5 (seg) rows, each written to `out/<row>/result.json` and reused by a later run.
     TIM: fusion pre-training → C_FD search (IAS) → task-guided joint training (Alg. 1 line 15) → test.
     Other rows (Visible, Infrared, DID, TARDAL): one task network trained on average-fused images (as the paper's
     Table 4; for Table 5 the same shared network, a stated simplification of per-method training), tested on each
-    row's images. `stage(name, steps, paper_steps)` is a context manager factory (default `core.stage`)."""
+    row's images. `stage(name, steps, paper_steps)` is a context manager factory (default `core.stage`). `nproc` (default
+    `$FUSION_PAPERS_NPROC`): the fusion pre-training, the task-guided training and the baselines' task network run
+    data-parallel on that many processes; the task search stays in one process."""
     out = Path(out)
     fs = PROFILE_SETTINGS["paper"].task_batch / S.task_batch
     stage = stage or (lambda name, steps, paper_steps, **kw: core.stage(name, out.parent, steps=steps, paper_steps=paper_steps,
@@ -1261,13 +1376,13 @@ def run_task_table(kind: str, S: "TIMSettings", root, out, rows=None, *, fnet: n
             f = fnet
             if n_pre:
                 with stage(f"{label}/TIM/pretrain-fusion", n_pre, task_steps(replace(S, profile="paper", rehearse=0), kind, "pretrain")):
-                    f = pretrain_fusion(kind, copy.deepcopy(fnet), S, root, out / row, steps=n_pre, seed=seed, device=device)
+                    f = pretrain_fusion(kind, copy.deepcopy(fnet), S, root, out / row, steps=n_pre, seed=seed, device=device, nproc=nproc)
             with stage(f"{label}/TIM/search", n_s, task_steps(replace(S, profile="paper", rehearse=0), kind, "search"),
                        flops_scale=TASK_SETUPS[kind]["paper"]["search_batch"] / S.task_batch):
                 sr = search_task(kind, f, S, root, out / row, steps=n_s, seed=seed, device=device, desc=f"search C_FD ({kind})")
             with stage(f"{label}/TIM/train", n_t, task_steps(replace(S, profile="paper", rehearse=0), kind, "train")):
                 net, f2, hist = train_task_guided(kind, f, S, root, out / row, genotypes=sr["genotypes"], steps=n_t,
-                                                  seed=seed, device=device, desc=f"task-guided training ({kind})")
+                                                  seed=seed, device=device, desc=f"task-guided training ({kind})", nproc=nproc)
             fuse = _row_fuser("TIM", f2.eval())
             df = evaluate_task(kind, net, fuse, S, root, limit=lim, seed=seed, device=device)
             r = {"row": task_row(kind, df), "genotypes": sr["genotypes"], "search_history": sr["history"], "train_history": hist}
@@ -1282,7 +1397,7 @@ def run_task_table(kind: str, S: "TIMSettings", root, out, rows=None, *, fnet: n
                 net.load_state_dict(torch.load(bpath, map_location=device))
             else:
                 with stage(f"{label}/baseline-on-average", n_t, task_steps(replace(S, profile="paper", rehearse=0), kind, "train")):
-                    net = _train_fixed(kind, net, _row_fuser("Average", device=device), S, root, base, n_t, seed, device)
+                    net = _train_fixed(kind, net, _row_fuser("Average", device=device), S, root, base, n_t, seed, device, nproc=nproc)
                 base.mkdir(parents=True, exist_ok=True); torch.save(net.state_dict(), bpath)
             fuse = _row_fuser(row, device=device)
             df = evaluate_task(kind, net.eval(), fuse, S, root, limit=lim, seed=seed, device=device)
@@ -1377,8 +1492,16 @@ def plot_task_examples(kind: str, ex: dict, classes, *, tier: str, score_thr: fl
     return fig
 
 
-def _train_fixed(kind, net, fuse, S, root, out, steps, seed, device):
-    "Train a task network on fixed fused images (`fuse`), SGD + cosine, checkpointed."
+def _train_fixed(kind, net, fuse, S, root, out, steps, seed, device, nproc: int | None = None):
+    """Train a task network on fixed fused images (`fuse`), SGD + cosine, checkpointed. `nproc` > 1 (or
+    `$FUSION_PAPERS_NPROC`): data-parallel as `train_task_guided` (`fuse` must be picklable: `RowFuser`); the trained
+    weights come back into `net`."""
+    from fusion_papers import distributed
+    if distributed.should_launch(nproc):
+        (st,) = _launch_task_stage("_train_fixed", S, distributed.requested_nproc(nproc), (kind, net, fuse, S, root, out, steps, seed), {}, device)
+        net.load_state_dict(st)
+        return net.to(device).eval()
+    main = distributed.is_main()
     core.seed_everything(seed)
     size = S.det_size if kind == "det" else S.seg_size
     stream = task_batches(kind, root, task_split(kind, root, "train", seed), size, S.task_batch, seed + 7, device)
@@ -1391,17 +1514,20 @@ def _train_fixed(kind, net, fuse, S, root, out, steps, seed, device):
         net.load_state_dict(st["net"]); opt.load_state_dict(st["opt"]); sched.load_state_dict(st["sched"])
         for _ in range(start):
             next(stream)
+    _reseed_rank()
     net.train()
-    bar = core.progress(total=steps, initial=start, desc=f"{kind} net on average fusion")
+    objective = distributed.wrap(_TaskObjective(kind, net), find_unused_parameters=True)
+    bar = core.progress(total=steps, initial=start, desc=f"{kind} net on average fusion", disable=not main)
     for step in range(start, steps):
         with _first_step_flops(step, start):
-            ir, vis, tg = next(stream)
+            ir, vis, tg = _rank_share(next(stream))          # this rank's share of the global batch
             with torch.no_grad():
                 x = fuse(ir, vis)
-            l = task_net_loss(kind, net, x, tg)
+            l = objective(x, tg)
             opt.zero_grad(); l.backward(); opt.step(); sched.step()
-        bar.update(1); bar.set_postfix(loss=f"{float(l.detach()):.3f}")
-        if (step + 1) % S.ckpt_every == 0 or step + 1 == steps:
+            lv = distributed.all_reduce_mean(float(l.detach()))
+        bar.update(1); bar.set_postfix(loss=f"{lv:.3f}")
+        if main and ((step + 1) % S.ckpt_every == 0 or step + 1 == steps):
             ck.save(step + 1, {"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict()})
     bar.close()
     return net.eval()

@@ -239,3 +239,121 @@ def test_yolo_fit_passes_the_gpu_list_to_ultralytics_trainer(tmp_path, monkeypat
     with pytest.raises(_Stop):
         model.fit(ds, epochs=1, batch=8, imgsz=64, out_dir=tmp_path / "gpu2", progress=False, nproc=2)
     assert seen[-1]["device"] == [0, 1]
+
+
+# --- TIM: the task stages (`_train_fixed`, `train_task_guided`, `pretrain_fusion`) on `TaskBatches` ------------------
+# Same argument: the segmentation loss is a per-pixel mean over equally sized images (the mock MSRS masks hold no
+# ignored pixel), ℓ_F a mean of per-image terms; SGD + momentum + cosine. The task net's and the fusion net's BatchNorm
+# are frozen in both runs: in train mode BatchNorm normalises by the batch's statistics, which under DDP on CPU are each
+# rank's half (and the running statistics are rank 0's, broadcast by DDP at the next forward); `distributed.wrap`
+# converts it to SyncBatchNorm on CUDA, where the statistics are the global batch's again.
+
+def _frozen_task_nets():
+    "In this process: `tim.build_task_net` returns nets with frozen BatchNorm."
+    from fusion_papers import tim
+    build = tim._build_task_net_orig = getattr(tim, "_build_task_net_orig", tim.build_task_net)
+    tim.build_task_net = lambda *a, **k: distributed.freeze_batchnorm(build(*a, **k))
+
+
+def tim_stage_rank(name, args, kwargs, device):
+    """Stands in for `tim._task_stage_rank` in the workers of the public path (`nproc=2`): frozen-BatchNorm task nets,
+    every write audited; rank 0 leaves the audit in $DDP_AUDIT_OUT/<name>.pt (after the audited call)."""
+    import ddp_audit
+    from fusion_papers import tim
+    _frozen_task_nets()
+    r = ddp_audit.audited(tim._task_stage_rank, name, args, kwargs, device)
+    if distributed.is_main():
+        torch.save(r["written"], Path(os.environ["DDP_AUDIT_OUT"]) / f"{name}.pt")
+    return r["value"]
+
+
+def test_tim_task_batches_is_the_generator_it_replaces(tmp_path):
+    "`TaskBatches` (picklable) yields the batches of the former generator, also after a pickle round trip mid-stream."
+    import pickle
+    from fusion_papers import data, tim
+    data.write_mock("msrs", tmp_path / "msrs", n=4, seed=0)
+    entries = tim.task_split("seg", tmp_path, "train")
+
+    def old(kind, root, entries, size, batch, seed=0):            # the generator before TaskBatches (verbatim body)
+        rng = np.random.default_rng(seed)
+        while True:
+            items = [tim.task_sample(kind, root, entries[int(i)], size) for i in rng.integers(len(entries), size=batch)]
+            yield (torch.stack([i[0] for i in items]), torch.stack([i[1] for i in items]), torch.stack([i[2] for i in items]))
+    g, s = old("seg", tmp_path, entries, (32, 48), 2, 5), tim.task_batches("seg", tmp_path, entries, (32, 48), 2, 5)
+    for step in range(4):
+        if step == 2:
+            s = pickle.loads(pickle.dumps(s))
+        assert all(torch.equal(a, b) for a, b in zip(next(g), next(s)))
+
+
+def test_tim_task_stages_two_processes_match_one_and_only_rank0_writes(tmp_path, monkeypatch):
+    import copy
+    from fusion_papers import data, tim
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("DDP_AUDIT_OUT", str(tmp_path))
+    monkeypatch.syspath_prepend(TESTS)
+    root = tmp_path / "mock"
+    data.write_mock("msrs", root / "msrs", n=4, seed=0)
+    S = replace(tim.resolve_settings("smoke"), seg_size=(64, 64), task_batch=2, ckpt_every=2, fd_width=8, C=8, task_lr=1e-3)
+    steps = 3
+    monkeypatch.setattr(tim, "build_task_net", tim.build_task_net)      # restored after the test
+    _frozen_task_nets()
+    core.seed_everything(0)
+    fnet0 = distributed.freeze_batchnorm(tim.TIMStage1("fusion_M", ("Cell_Fusion", "Cell_Chain2"), C=S.C))
+    with torch.no_grad():       # an untrained net's output lies below 0 here, where `fused_rgb`'s clamp passes no gradient
+        fnet0.stem_out[3].conv2d.bias.fill_(0.5)
+    net0 = tim.build_task_net("seg", S)
+    fuse = tim._row_fuser("Average")
+    # 1) the baselines' task network on fixed (average-)fused images
+    one = tim._train_fixed("seg", copy.deepcopy(net0), fuse, S, root, tmp_path / "one_fixed", steps, 0, "cpu", nproc=1)
+    me = sys.modules[__name__]
+    monkeypatch.setattr(tim, "_task_stage_rank", me.tim_stage_rank)     # the workers run the audited rank body
+    two = tim._train_fixed("seg", copy.deepcopy(net0), fuse, S, root, tmp_path / "two_fixed", steps, 0, "cpu", nproc=2)
+    d, rel = _max_diff(one.state_dict(), two.state_dict()), _rel_update_diff(net0.state_dict(), one.state_dict(), two.state_dict())
+    print(f"TIM _train_fixed (seg) 2 vs 1 process: max |Δw| {d:.2e}, |Δupdate|/|update| {rel:.2e}")
+    assert rel <= UPDATE_RTOL, (d, rel)
+    rank0, rank1 = torch.load(tmp_path / "_train_fixed.pt")
+    assert any("two_fixed" in f and "ckpt" in f for f in rank0) and rank1 == [], (rank0, rank1)
+    ck1, ck2 = (core.Checkpointer(tmp_path / f"{w}_fixed" / "ckpt", keep=1).latest() for w in ("one", "two"))
+    assert ck2[0] == ck1[0] == steps and set(ck2[1]) == set(ck1[1]) and set(ck2[1]["net"]) == set(one.state_dict())
+    # 2) the task-guided joint training (task net + fusion net, ℓ_T + η·ℓ_F)
+    kw = dict(steps=steps, joint=True, seed=0, device="cpu")
+    n1, f1, h1 = tim.train_task_guided("seg", fnet0, S, root, tmp_path / "one_tg", nproc=1, **kw)
+    n2, f2, h2 = tim.train_task_guided("seg", fnet0, S, root, tmp_path / "two_tg", nproc=2, **kw)
+    core.seed_everything(0)
+    w0 = tim.build_task_net("seg", S).state_dict()
+    rel_t = _rel_update_diff(w0, n1.state_dict(), n2.state_dict())
+    rel_f = _rel_update_diff(fnet0.state_dict(), f1.state_dict(), f2.state_dict())
+    print(f"TIM train_task_guided (seg, joint) 2 vs 1 process: |Δupdate|/|update| task net {rel_t:.2e}, fusion net {rel_f:.2e}; "
+          f"losses {[h['loss'] for h in h1]} / {[h['loss'] for h in h2]}")
+    assert np.allclose([h["loss"] for h in h1], [h["loss"] for h in h2], rtol=LOSS_RTOL)
+    assert np.allclose([h["task"] for h in h1], [h["task"] for h in h2], rtol=LOSS_RTOL)
+    # Reference 1, exact: one process computing each global batch as its two halves (the mean of the halves' losses,
+    # so the gradient is the mean of theirs, as DDP averages them) — the same arithmetic as the 2 ranks.
+    fwd = tim._TaskObjective.forward
+
+    def halves(self, ir, vis, tg):
+        r = [fwd(self, ir[i:i + 1], vis[i:i + 1], tg[i:i + 1]) for i in range(2)]
+        return (r[0][0] + r[1][0]) / 2, (r[0][1] + r[1][1]) / 2
+    monkeypatch.setattr(tim._TaskObjective, "forward", halves)
+    n4, f4, h4 = tim.train_task_guided("seg", fnet0, S, root, tmp_path / "halves_tg", nproc=1, **kw)
+    monkeypatch.setattr(tim._TaskObjective, "forward", fwd)
+    dh = max(_max_diff(n4.state_dict(), n2.state_dict()), _max_diff(f4.state_dict(), f2.state_dict()))
+    print(f"  2 processes vs one process on the two halves: max |Δw| {dh:.1e}")
+    assert dh <= 1e-7, dh
+    # Reference 2: one process on the whole batch. The task net agrees to 1e-3 of its update; the fusion net to 1e-2:
+    # a batch of 2 and two batches of 1 give per-pixel values that differ in float32 rounding, a few pixels then cross
+    # the clamps of `fused_rgb` (and ReLU kinks), and the fusion net's output-bias gradient is a cancelling sum over
+    # pixels, so its relative difference is large (1.7e-3 measured). In float64 the two gradients agree to 1e-15;
+    # swapping the batch order in one process moves the update by 7e-6 only.
+    assert rel_t <= UPDATE_RTOL and rel_f <= 10 * UPDATE_RTOL, (rel_t, rel_f)
+    moved = {k: (f1.state_dict()[k] - v).abs().max().item() for k, v in fnet0.state_dict().items() if v.is_floating_point()}
+    assert max(moved.values()) > 1e-4, moved     # the fusion net did train (a gradient reached it, not only weight decay)
+    rank0, rank1 = torch.load(tmp_path / "train_task_guided.pt")
+    assert any("two_tg" in f and "ckpt_train" in f for f in rank0) and rank1 == [], (rank0, rank1)
+    # resume in one process from the 2-process run's checkpoint: nothing left to train, the same weights
+    n3, f3, h3 = tim.train_task_guided("seg", fnet0, S, root, tmp_path / "two_tg", nproc=1, **kw)
+    assert _max_diff(n3.state_dict(), n2.state_dict()) == 0 and _max_diff(f3.state_dict(), f2.state_dict()) == 0 and h3 == h2
+    with pytest.raises(ValueError, match="does not split"):
+        tim.train_task_guided("seg", fnet0, replace(S, task_batch=3), root, tmp_path / "x", nproc=2, **kw)
