@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ["core", "data", "metrics", "nets", "losses", "tasks", "hypergrad", "peers", "report", "distributed", "fmi_kernel"]
+SHARED = ["core", "data", "metrics", "nets", "losses", "tasks", "hypergrad", "peers", "report", "distributed", "fmi_kernel", "metrics_torch"]
 
 
 def py(code, env=None):
