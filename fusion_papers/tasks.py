@@ -502,6 +502,26 @@ def _pad32(images, value: float = 114 / 255):
     return F.pad(images, (0, pw, 0, ph), value=value) if (ph or pw) else images
 
 
+def _predict_resized(images, device, imgsz, detect) -> list[dict]:
+    """The detector-independent part of `predict`: each image to `device`, resized to long side `imgsz` (when given),
+    padded to ×32, `detect(batch) -> N×6` (xyxy, score, label in the resized image), boxes scaled back and clipped to
+    the input."""
+    out = []
+    for im in images:
+        im = im.to(device)
+        H, W = im.shape[-2:]
+        s = 1.0
+        if imgsz and max(H, W) != imgsz:
+            s = imgsz / max(H, W)
+            im = F.interpolate(im[None], size=(max(1, round(H * s)), max(1, round(W * s))), mode="bilinear",
+                               align_corners=False)[0]
+        det = detect(_pad32(im[None]))
+        boxes = det[:, :4] / s
+        boxes[:, 0::2] = boxes[:, 0::2].clamp(0, W); boxes[:, 1::2] = boxes[:, 1::2].clamp(0, H)
+        out.append({"boxes": boxes.cpu(), "scores": det[:, 4].cpu(), "labels": det[:, 5].long().cpu()})
+    return out
+
+
 def yolo_batch(targets: Sequence[dict], size_hw: tuple[int, int], device=None) -> dict:
     "An ultralytics batch dict (cls, bboxes normalised cx cy w h, batch_idx) from per-image pixel-xyxy targets."
     h, w = size_hw
@@ -1095,21 +1115,8 @@ class YoloModel(TaskModel):
         ultralytics_offline()
         from ultralytics.utils.nms import non_max_suppression
         self.net.eval()
-        out = []
-        for im in images:
-            im = im.to(self.device)
-            H, W = im.shape[-2:]
-            s = 1.0
-            if imgsz and max(H, W) != imgsz:
-                s = imgsz / max(H, W)
-                im = F.interpolate(im[None], size=(max(1, round(H * s)), max(1, round(W * s))), mode="bilinear",
-                                   align_corners=False)[0]
-            pred = self.net(_pad32(im[None]))
-            det = non_max_suppression(pred, conf_thres=conf, iou_thres=iou, max_det=max_det, nc=self.num_classes)[0]
-            boxes = det[:, :4] / s
-            boxes[:, 0::2] = boxes[:, 0::2].clamp(0, W); boxes[:, 1::2] = boxes[:, 1::2].clamp(0, H)
-            out.append({"boxes": boxes.cpu(), "scores": det[:, 4].cpu(), "labels": det[:, 5].long().cpu()})
-        return out
+        return _predict_resized(images, self.device, imgsz, lambda x: non_max_suppression(
+            self.net(x), conf_thres=conf, iou_thres=iou, max_det=max_det, nc=self.num_classes)[0])
 
     def evaluate(self, data, split: str = "val", imgsz: int | None = None, method: str = "coco101",
                  conf: float = 0.001, iou: float = 0.7, max_det: int = 100, matching: str = "coco") -> pd.DataFrame:
@@ -1343,20 +1350,8 @@ class Yolov5Model(TaskModel):
         with `val.py`'s thresholds (conf 0.001, IoU 0.6); each image resized to long side `imgsz`, padded to ×32."""
         nms = _yolov5().nms
         self.net.eval()
-        out = []
-        for im in images:
-            im = im.to(self.device)
-            H, W = im.shape[-2:]
-            s = 1.0
-            if imgsz and max(H, W) != imgsz:
-                s = imgsz / max(H, W)
-                im = F.interpolate(im[None], size=(max(1, round(H * s)), max(1, round(W * s))), mode="bilinear",
-                                   align_corners=False)[0]
-            det = nms(self.net(_pad32(im[None]))[0], conf_thres=conf, iou_thres=iou, max_det=max_det)[0]
-            boxes = det[:, :4] / s
-            boxes[:, 0::2] = boxes[:, 0::2].clamp(0, W); boxes[:, 1::2] = boxes[:, 1::2].clamp(0, H)
-            out.append({"boxes": boxes.cpu(), "scores": det[:, 4].cpu(), "labels": det[:, 5].long().cpu()})
-        return out
+        return _predict_resized(images, self.device, imgsz,
+                                lambda x: nms(self.net(x)[0], conf_thres=conf, iou_thres=iou, max_det=max_det)[0])
 
     def evaluate(self, data, split: str = "val", imgsz: int | None = None, method: str = "coco101",
                  conf: float = 0.001, iou: float = 0.6, max_det: int = 100, matching: str = "coco") -> pd.DataFrame:
