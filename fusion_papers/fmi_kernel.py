@@ -6,7 +6,7 @@ Docs: https://fusion-papers.github.io/fusion_papers/fmi_kernel.html.md"""
 
 # %% auto #0
 __all__ = ['log2p', 'fmi_windows', 'fmi_map', 'sep_valid', 'uniform_filter_f32', 'ssim_f32_sum', 'vif_terms', 'sobel_int',
-           'corr_sums', 'joint_hist', 'qabf_angle', 'nabf_angle', 'qabf_args', 'qabf_sums']
+           'corr_sums', 'levels_int', 'joint_hist', 'qabf_angle', 'nabf_angle', 'qabf_args', 'qabf_sums']
 
 # %% ../nbs/00ba_fmi_kernel.ipynb #9d4f4043
 import math
@@ -565,6 +565,16 @@ def corr_sums(a, b, f, ma, mb, mf):
 
 
 @_jit
+def levels_int(x):
+    "`np.clip(np.round(x), 0, 255).astype(np.int64)` of a 1-D float64 array in one pass (round half to even, as numpy)."
+    out = np.empty(x.size, np.int64)
+    for k in range(x.size):
+        v = np.rint(x[k])
+        out[k] = np.int64(0.0 if v < 0 else (255.0 if v > 255 else v))
+    return out
+
+
+@_jit
 def joint_hist(xi, fi, cap):
     "Counts of the level pairs (x, f), x, f in 0..255 (int64 levels), as bincount(x·256 + f); levels above `cap` count as `cap`."
     h = np.zeros(65536, np.int64)
@@ -604,13 +614,38 @@ def qabf_args(gx, ax, gf, af, eg, ea):
 
 
 @_jit
-def qabf_sums(xga, xaa, ga, xgb, xab, gb):
-    "Σ (Q_AF g_A + Q_BF g_B) and Σ (g_A + g_B) (1-D arrays) from the exponentials of the logistic arguments."
-    num = 0.0; den = 0.0
-    for k in range(ga.size):
+def _qabf_terms(xga, xaa, ga, xgb, xab, gb, q, w):
+    "Per pixel of a block: q = Q_AF g_A + Q_BF g_B and w = g_A + g_B (a loop without a reduction: it vectorises)."
+    for k in range(q.shape[0]):
         qa = 0.9994 / (1 + xga[k]) * 0.9879 / (1 + xaa[k])
         qb = 0.9994 / (1 + xgb[k]) * 0.9879 / (1 + xab[k])
-        num += qa * ga[k] + qb * gb[k]
-        den += ga[k] + gb[k]
+        q[k] = qa * ga[k] + qb * gb[k]
+        w[k] = ga[k] + gb[k]
+
+
+@_jit
+def qabf_sums(xga, xaa, ga, xgb, xab, gb):
+    """Σ (Q_AF g_A + Q_BF g_B) and Σ (g_A + g_B) (1-D arrays) from the exponentials of the logistic arguments: the
+    per-pixel terms in vectorised blocks of 1024, each block summed with four interleaved partial sums (the order
+    of a sequential sum changes: ~1e-16 relative)."""
+    B = 1024
+    q = np.empty(B); w = np.empty(B)
+    num = 0.0; den = 0.0
+    N = ga.size
+    for k0 in range(0, N, B):
+        nb = min(B, N - k0)
+        _qabf_terms(xga[k0:k0 + nb], xaa[k0:k0 + nb], ga[k0:k0 + nb], xgb[k0:k0 + nb], xab[k0:k0 + nb], gb[k0:k0 + nb],
+                    q[:nb], w[:nb])
+        q0 = 0.0; q1 = 0.0; q2 = 0.0; q3 = 0.0; w0 = 0.0; w1 = 0.0; w2 = 0.0; w3 = 0.0
+        k = 0
+        while k + 4 <= nb:
+            q0 += q[k]; q1 += q[k + 1]; q2 += q[k + 2]; q3 += q[k + 3]
+            w0 += w[k]; w1 += w[k + 1]; w2 += w[k + 2]; w3 += w[k + 3]
+            k += 4
+        while k < nb:
+            q0 += q[k]; w0 += w[k]
+            k += 1
+        num += (q0 + q1) + (q2 + q3)
+        den += (w0 + w1) + (w2 + w3)
     return num, den
 

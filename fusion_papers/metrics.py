@@ -256,6 +256,9 @@ def _hist256(x: np.ndarray) -> np.ndarray:
 
 def _levels(x: np.ndarray) -> np.ndarray:
     "Integer levels 0..255 of `x` (rounded), flattened, int64 (shared by EN, MI, CE within one evaluation)."
+    k = _kernels()
+    if k is not None:          # one compiled pass instead of round, clip and astype (00ba `levels_int`)
+        return _memo(("levels",), (x,), lambda: k.levels_int(np.ascontiguousarray(x, np.float64).ravel()))
     return _memo(("levels",), (x,), lambda: np.clip(np.round(x), 0, 255).astype(np.int64).ravel())
 
 
