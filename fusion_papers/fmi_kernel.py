@@ -6,11 +6,12 @@ Docs: https://fusion-papers.github.io/fusion_papers/fmi_kernel.html.md"""
 
 # %% auto #0
 __all__ = ['log2p', 'fmi_windows', 'fmi_map', 'dwt_sym_axis0', 'sep_valid', 'uniform_filter_f32', 'ssim_f32_sum', 'vif_terms',
-           'sobel_int', 'joint_hist', 'qabf_angle', 'nabf_angle', 'qabf_args', 'qabf_sums']
+           'sobel_int', 'corr_sums', 'levels_int', 'joint_hist', 'qabf_angle', 'nabf_angle', 'qabf_args', 'qabf_sums']
 
 # %% ../nbs/00ba_fmi_kernel.ipynb #9d4f4043
 import math
 
+import cv2
 import numba
 import numpy as np
 from numba.core import types
@@ -522,11 +523,26 @@ def _scale(acc, gk, r, n):
 
 
 @_jit
+def _axpy4(acc, g1, r1, r2, g2, r3, r4, n):
+    "Two tap pairs in one pass: acc += g1·(r1 + r2), then += g2·(r3 + r4) (the same additions, in the same order)."
+    for j in range(n):
+        acc[j] = (acc[j] + g1 * (r1[j] + r2[j])) + g2 * (r3[j] + r4[j])
+
+
+@_jit
+def _axpy8(acc, g1, r1, r2, g2, r3, r4, g3, r5, r6, g4, r7, r8, n):
+    "Four tap pairs in one pass (acc is read and written once instead of four times)."
+    for j in range(n):
+        acc[j] = (((acc[j] + g1 * (r1[j] + r2[j])) + g2 * (r3[j] + r4[j])) + g3 * (r5[j] + r6[j])) + g4 * (r7[j] + r8[j])
+
+
+@_jit
 def sep_valid(x, g, step):
     """Correlation of 2-D float64 `x` with outer(g, g) for a symmetric odd-length `g`, 'valid' region, keeping
     rows and columns 0, step, 2·step, … of it (step 2: VIF's filter-and-downsample computes only what it keeps).
-    Vertical pass into a row buffer, then horizontal, both as g[h]·x[h] + Σ_k g[k]·(x[k] + x[K−1−k])
-    (vectorised; OpenCV's `sepFilter2D` sums in another order: the results agree to ~1e-16 relative)."""
+    Vertical pass into a row buffer, then horizontal, both as g[h]·x[h] + Σ_k g[k]·(x[k] + x[K−1−k]) summed over
+    k = 0, 1, … in that order, four tap pairs per pass over the buffer (vectorised; OpenCV's `sepFilter2D` sums
+    in another order: the results agree to ~1e-16 relative)."""
     m, n = x.shape
     K = g.shape[0]; h = K // 2
     mv = m - K + 1; nv = n - K + 1
@@ -536,11 +552,27 @@ def sep_valid(x, g, step):
     for io in range(mo):
         i = io * step
         _scale(acc, gh, x[i + h], n)
-        for k in range(h):
+        k = 0
+        while k + 3 < h:
+            _axpy8(acc, g[k], x[i + k], x[i + K - 1 - k], g[k + 1], x[i + k + 1], x[i + K - 2 - k],
+                   g[k + 2], x[i + k + 2], x[i + K - 3 - k], g[k + 3], x[i + k + 3], x[i + K - 4 - k], n)
+            k += 4
+        while k + 1 < h:
+            _axpy4(acc, g[k], x[i + k], x[i + K - 1 - k], g[k + 1], x[i + k + 1], x[i + K - 2 - k], n)
+            k += 2
+        if k < h:
             _axpy2(acc, g[k], x[i + k], x[i + K - 1 - k], n)
         o = out[io] if step == 1 else row
         _scale(o, gh, acc[h:], nv)
-        for k in range(h):
+        k = 0
+        while k + 3 < h:
+            _axpy8(o, g[k], acc[k:], acc[K - 1 - k:], g[k + 1], acc[k + 1:], acc[K - 2 - k:],
+                   g[k + 2], acc[k + 2:], acc[K - 3 - k:], g[k + 3], acc[k + 3:], acc[K - 4 - k:], nv)
+            k += 4
+        while k + 1 < h:
+            _axpy4(o, g[k], acc[k:], acc[K - 1 - k:], g[k + 1], acc[k + 1:], acc[K - 2 - k:], nv)
+            k += 2
+        if k < h:
             _axpy2(o, g[k], acc[k:], acc[K - 1 - k:], nv)
         if step != 1:
             for jo in range(no):
@@ -557,59 +589,71 @@ def _refl(i, m):
 
 
 @_jit
-def uniform_filter_f32(x, size):
-    """`scipy.ndimage.uniform_filter(x, size)` (mode 'reflect') of a 2-D float32 array, bit for bit: axis 0, then
-    axis 1, each a running sum in double over the extended line (first window summed left to right, then
+def _uniform_axis0_f32(x, size):
+    """scipy's `uniform_filter1d(x, size, axis=0)` (mode 'reflect') of a 2-D float32 array, bit for bit: the n
+    column lines advance together, row by row, each a running sum in double (first window summed in order, then
     + entering − leaving), every output the running sum / `size` rounded to float32 (scipy's `NI_UniformFilter1D`)."""
     m, n = x.shape
     s1 = size // 2
     y = np.empty((m, n), np.float32)
-    tmp = np.zeros(n)                               # axis 0: the n column lines advance together, row by row
+    tmp = np.zeros(n)
     for e in range(size):
-        r = _refl(e - s1, m)
+        xr = x[_refl(e - s1, m)]
         for j in range(n):
-            tmp[j] += x[r, j]
+            tmp[j] += xr[j]
     for j in range(n):
         y[0, j] = tmp[j] / size
     for t in range(1, m):
-        ri = _refl(t + size - 1 - s1, m); ro = _refl(t - 1 - s1, m)
+        xi = x[_refl(t + size - 1 - s1, m)]; xo = x[_refl(t - 1 - s1, m)]; yt = y[t]
         for j in range(n):
-            tmp[j] += np.float64(x[ri, j]) - np.float64(x[ro, j])
-            y[t, j] = tmp[j] / size
-    out = np.empty((m, n), np.float32)
-    ext = np.empty(n + size - 1)
-    for i in range(m):                              # axis 1: one row line at a time
-        for e in range(n + size - 1):
-            ext[e] = y[i, _refl(e - s1, n)]
-        acc = 0.0
-        for e in range(size):
-            acc += ext[e]
-        out[i, 0] = acc / size
-        for t in range(1, n):
-            acc += ext[t + size - 1] - ext[t - 1]
-            out[i, t] = acc / size
-    return out
+            tmp[j] += np.float64(xi[j]) - np.float64(xo[j])
+            yt[j] = tmp[j] / size
+    return y
+
+
+def uniform_filter_f32(x, size):
+    """`scipy.ndimage.uniform_filter(x, size)` (mode 'reflect') of a 2-D float32 array, bit for bit: axis 0, then
+    axis 1. The axis-1 pass is the axis-0 pass of the transposed image (each line's arithmetic is the same; done
+    that way, both passes vectorise across lines — a row-by-row axis-1 pass is one serial chain per row, 2× slower),
+    with OpenCV's blocked transposes."""
+    y = _uniform_axis0_f32(np.ascontiguousarray(x, np.float32), size)
+    return cv2.transpose(_uniform_axis0_f32(cv2.transpose(y), size))
+
+
+@_jit
+def _ssim_row(ux, uy, uxx, uyy, uxy, c1, c2, cov_norm, buf):
+    "One row of scikit-image's float32 SSIM map into `buf` (float64), each pixel in scikit-image's order of operations."
+    two = np.float32(2.0)
+    for j in range(buf.shape[0]):
+        mx = ux[j]; my = uy[j]
+        vx = cov_norm * (uxx[j] - mx * mx)
+        vy = cov_norm * (uyy[j] - my * my)
+        vxy = cov_norm * (uxy[j] - mx * my)
+        a = (two * mx * my + c1) * (two * vxy + c2)
+        b = (mx * mx + my * my + c1) * (vx + vy + c2)
+        buf[j] = np.float64(a / b)
 
 
 @_jit
 def ssim_f32_sum(ux, uy, uxx, uyy, uxy, c1, c2, cov_norm, crop):
     """Σ over the interior (`crop` pixels off each side) of scikit-image's float32 SSIM map from the five filtered
-    maps, each pixel computed in float32 in scikit-image's order of operations; the sum in float64."""
+    maps, each pixel computed in float32 in scikit-image's order of operations (a row at a time, vectorised); the
+    sum in float64 with four interleaved partial sums (scikit-image's mean sums pairwise: both agree to ~1e-16)."""
     m, n = ux.shape
-    two = np.float32(2.0)
-    total = 0.0
+    w = n - 2 * crop
+    buf = np.empty(w)
+    s0 = 0.0; s1 = 0.0; s2 = 0.0; s3 = 0.0
     for i in range(crop, m - crop):
-        row = 0.0
-        for j in range(crop, n - crop):
-            mx = ux[i, j]; my = uy[i, j]
-            vx = cov_norm * (uxx[i, j] - mx * mx)
-            vy = cov_norm * (uyy[i, j] - my * my)
-            vxy = cov_norm * (uxy[i, j] - mx * my)
-            a = (two * mx * my + c1) * (two * vxy + c2)
-            b = (mx * mx + my * my + c1) * (vx + vy + c2)
-            row += np.float64(a / b)
-        total += row
-    return total
+        a, b = crop, n - crop
+        _ssim_row(ux[i, a:b], uy[i, a:b], uxx[i, a:b], uyy[i, a:b], uxy[i, a:b], c1, c2, cov_norm, buf)
+        j = 0
+        while j + 4 <= w:
+            s0 += buf[j]; s1 += buf[j + 1]; s2 += buf[j + 2]; s3 += buf[j + 3]
+            j += 4
+        while j < w:
+            s0 += buf[j]
+            j += 1
+    return (s0 + s1) + (s2 + s3)
 
 
 @_jit
@@ -673,15 +717,15 @@ def sobel_int(x, sx, sy):
     sy unspecified, when some value is not an integer (the caller then uses OpenCV)."""
     m, n = x.shape
     xp = np.zeros((m + 2, n + 2))
-    frac = 0.0
+    bad = 0
     for i in range(m):
         r = x[i]
         q = xp[i + 1]
         for j in range(n):
             v = r[j]
             q[j + 1] = v
-            frac += abs(v - math.floor(v))
-    if frac != 0:
+            bad += v != math.floor(v)          # an integer count: the loop vectorises (a float sum would not)
+    if bad != 0:
         return False
     for i in range(m):
         p0 = xp[i]; p1 = xp[i + 1]; p2 = xp[i + 2]
@@ -690,6 +734,36 @@ def sobel_int(x, sx, sy):
             ox[j] = (p0[j] - p0[j + 2]) + 2.0 * (p1[j] - p1[j + 2]) + (p2[j] - p2[j + 2])
             oy[j] = (p2[j] + 2.0 * p2[j + 1] + p2[j + 2]) - (p0[j] + 2.0 * p0[j + 1] + p0[j + 2])
     return True
+
+
+@_jit
+def corr_sums(a, b, f, ma, mb, mf):
+    """The nine sums SCD and CC need, in one pass over three 2-D float64 images with the centred values
+    ac = a − ma, bc = b − mb, fc = f − mf (the same doubles as numpy's `x - mean`), d1 = fc − bc, d2 = fc − ac:
+    (Σac², Σbc², Σfc², Σac·fc, Σbc·fc, Σd1², Σd1·ac, Σd2², Σd2·bc). Each row summed in order, then the row sums
+    (error ≈ (row + rows)·ε instead of BLAS's blocked order: the results agree to ~1e-15 relative)."""
+    m, n = f.shape
+    t = np.zeros(9)
+    for i in range(m):
+        ra = a[i]; rb = b[i]; rf = f[i]
+        s0 = 0.0; s1 = 0.0; s2 = 0.0; s3 = 0.0; s4 = 0.0; s5 = 0.0; s6 = 0.0; s7 = 0.0; s8 = 0.0
+        for j in range(n):
+            ac = ra[j] - ma; bc = rb[j] - mb; fc = rf[j] - mf
+            d1 = fc - bc; d2 = fc - ac
+            s0 += ac * ac; s1 += bc * bc; s2 += fc * fc; s3 += ac * fc; s4 += bc * fc
+            s5 += d1 * d1; s6 += d1 * ac; s7 += d2 * d2; s8 += d2 * bc
+        t[0] += s0; t[1] += s1; t[2] += s2; t[3] += s3; t[4] += s4; t[5] += s5; t[6] += s6; t[7] += s7; t[8] += s8
+    return t
+
+
+@_jit
+def levels_int(x):
+    "`np.clip(np.round(x), 0, 255).astype(np.int64)` of a 1-D float64 array in one pass (round half to even, as numpy)."
+    out = np.empty(x.size, np.int64)
+    for k in range(x.size):
+        v = np.rint(x[k])
+        out[k] = np.int64(0.0 if v < 0 else (255.0 if v > 255 else v))
+    return out
 
 
 @_jit
@@ -732,13 +806,38 @@ def qabf_args(gx, ax, gf, af, eg, ea):
 
 
 @_jit
-def qabf_sums(xga, xaa, ga, xgb, xab, gb):
-    "Σ (Q_AF g_A + Q_BF g_B) and Σ (g_A + g_B) (1-D arrays) from the exponentials of the logistic arguments."
-    num = 0.0; den = 0.0
-    for k in range(ga.size):
+def _qabf_terms(xga, xaa, ga, xgb, xab, gb, q, w):
+    "Per pixel of a block: q = Q_AF g_A + Q_BF g_B and w = g_A + g_B (a loop without a reduction: it vectorises)."
+    for k in range(q.shape[0]):
         qa = 0.9994 / (1 + xga[k]) * 0.9879 / (1 + xaa[k])
         qb = 0.9994 / (1 + xgb[k]) * 0.9879 / (1 + xab[k])
-        num += qa * ga[k] + qb * gb[k]
-        den += ga[k] + gb[k]
+        q[k] = qa * ga[k] + qb * gb[k]
+        w[k] = ga[k] + gb[k]
+
+
+@_jit
+def qabf_sums(xga, xaa, ga, xgb, xab, gb):
+    """Σ (Q_AF g_A + Q_BF g_B) and Σ (g_A + g_B) (1-D arrays) from the exponentials of the logistic arguments: the
+    per-pixel terms in vectorised blocks of 1024, each block summed with four interleaved partial sums (the order
+    of a sequential sum changes: ~1e-16 relative)."""
+    B = 1024
+    q = np.empty(B); w = np.empty(B)
+    num = 0.0; den = 0.0
+    N = ga.size
+    for k0 in range(0, N, B):
+        nb = min(B, N - k0)
+        _qabf_terms(xga[k0:k0 + nb], xaa[k0:k0 + nb], ga[k0:k0 + nb], xgb[k0:k0 + nb], xab[k0:k0 + nb], gb[k0:k0 + nb],
+                    q[:nb], w[:nb])
+        q0 = 0.0; q1 = 0.0; q2 = 0.0; q3 = 0.0; w0 = 0.0; w1 = 0.0; w2 = 0.0; w3 = 0.0
+        k = 0
+        while k + 4 <= nb:
+            q0 += q[k]; q1 += q[k + 1]; q2 += q[k + 2]; q3 += q[k + 3]
+            w0 += w[k]; w1 += w[k + 1]; w2 += w[k + 2]; w3 += w[k + 3]
+            k += 4
+        while k < nb:
+            q0 += q[k]; w0 += w[k]
+            k += 1
+        num += (q0 + q1) + (q2 + q3)
+        den += (w0 + w1) + (w2 + w3)
     return num, den
 

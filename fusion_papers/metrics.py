@@ -16,13 +16,13 @@ import cv2
 import numpy as np
 
 # %% auto #0
-__all__ = ['CONVENTIONS', 'DEFAULT_CONVENTION', 'METRICS', 'FMI_METRICS', 'FAST_METRICS', 'VIFB_NAMES', 'IMAGE_EXTS',
+__all__ = ['CONVENTIONS', 'DEFAULT_CONVENTION', 'METRICS', 'FMI_METRICS', 'FAST_METRICS', 'VIFB_NAMES', 'IMAGE_EXTS', 'WARM_ENV',
            'load_image', 'gauss1d', 'matlab_gradient', 'tune_allocator', 'shared_work', 'entropy', 'std_dev',
            'std_dev_uint8', 'spatial_frequency', 'avg_gradient', 'edge_intensity', 'mutual_information',
            'cross_entropy', 'ssim', 'ms_ssim', 'vifp', 'viff', 'qabf', 'nabf', 'corr2', 'scd', 'cc', 'mse',
            'matlab_edge', 'fmi_features', 'resolve_device', 'fmi', 'qcb', 'qcv', 'convention_table', 'resolve_metrics',
-           'prepare', 'evaluate', 'evaluate_prepared', 'match_files', 'summarize', 'resolve_workers', 'map_evaluate',
-           'evaluate_batch', 'summary_table', 'run_cli', 'cli_register', 'compare_reference']
+           'prepare', 'evaluate', 'evaluate_prepared', 'match_files', 'summarize', 'warm_up', 'resolve_workers',
+           'map_evaluate', 'evaluate_batch', 'summary_table', 'run_cli', 'cli_register', 'compare_reference']
 
 # %% ../nbs/00b_metrics.ipynb #c27f6124
 CONVENTIONS = ("cddfuse", "vifb", "tang", "dut", "tang2022")
@@ -256,6 +256,9 @@ def _hist256(x: np.ndarray) -> np.ndarray:
 
 def _levels(x: np.ndarray) -> np.ndarray:
     "Integer levels 0..255 of `x` (rounded), flattened, int64 (shared by EN, MI, CE within one evaluation)."
+    k = _kernels()
+    if k is not None:          # one compiled pass instead of round, clip and astype (00ba `levels_int`)
+        return _memo(("levels",), (x,), lambda: k.levels_int(np.ascontiguousarray(x, np.float64).ravel()))
     return _memo(("levels",), (x,), lambda: np.clip(np.round(x), 0, 255).astype(np.int64).ravel())
 
 
@@ -637,8 +640,28 @@ def _corr_c(x: np.ndarray, xx: float, y: np.ndarray, yy: float) -> float:
     return float(np.dot(x, y) / den) if den > 0 else float("nan")
 
 
+def _ratio(num: float, xx: float, yy: float) -> float:
+    den = math.sqrt(xx * yy)
+    return float(num / den) if den > 0 else float("nan")
+
+
+def _corr_sums(a, b, f):
+    """(Σac², Σbc², Σfc², Σac·fc, Σbc·fc, Σd1², Σd1·ac, Σd2², Σd2·bc) of one pair (centred images, d1 = fc − bc,
+    d2 = fc − ac), shared by SCD and CC: one compiled pass (00ba `corr_sums`), or None without the kernels."""
+    k = _kernels()
+    if k is None or np.ndim(f) != 2:
+        return None
+    def build():
+        xs = [np.ascontiguousarray(z, np.float64) for z in (a, b, f)]
+        return k.corr_sums(*xs, *(float(np.mean(z)) for z in xs))
+    return _memo(("corrsums",), (a, b, f), build)
+
+
 def scd(a, b, f) -> float:
     "Sum of the correlations of differences: corr2(F−B, A) + corr2(F−A, B) (centred once: (F−B)−mean = F_c − B_c)."
+    t = _corr_sums(a, b, f)
+    if t is not None:
+        return _ratio(t[6], t[5], t[0]) + _ratio(t[8], t[7], t[1])
     (ac, aa), (bc, bb), (fc, _) = _centered(a), _centered(b), _centered(f)
     d1, d2 = fc - bc, fc - ac
     return _corr_c(d1, float(np.dot(d1, d1)), ac, aa) + _corr_c(d2, float(np.dot(d2, d2)), bc, bb)
@@ -646,6 +669,9 @@ def scd(a, b, f) -> float:
 
 def cc(a, b, f) -> float:
     "Mean of the correlation coefficients of each source with F."
+    t = _corr_sums(a, b, f)
+    if t is not None:
+        return (_ratio(t[3], t[0], t[2]) + _ratio(t[4], t[1], t[2])) / 2
     (ac, aa), (bc, bb), (fc, ff) = _centered(a), _centered(b), _centered(f)
     return (_corr_c(ac, aa, fc, ff) + _corr_c(bc, bb, fc, ff)) / 2
 
@@ -1313,6 +1339,36 @@ def _worker_init():
         os.environ[k] = "1"
 
 
+WARM_ENV = "FUSION_PAPERS_WARM_METRICS"
+
+
+def warm_up(metrics=None, convention: str = DEFAULT_CONVENTION) -> float:
+    """Evaluate `metrics` once on a small synthetic pair (192×192, RGB visible image) so that every compiled kernel
+    they use is loaded from numba's disk cache and every lazy import is done — about 1.1 s of CPU the first time in
+    a process, which a pool would otherwise pay once per worker. Returns the CPU seconds it took. `map_evaluate`
+    runs it once in the forkserver its workers fork from (see `WARM_ENV`), so the workers start warm."""
+    import time as _time
+    c0 = _time.process_time()
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (192, 192), dtype=np.uint8)
+    v = rng.integers(0, 256, (192, 192, 3), dtype=np.uint8)
+    f = ((a[..., None].astype(np.uint16) + v) // 2).astype(np.uint8)
+    evaluate(a, v, f, metrics, convention)
+    return _time.process_time() - c0
+
+
+def _warm_from_env():
+    "At import: `WARM_ENV` = 'convention:M1,M2,…' (set by `map_evaluate` while it starts the forkserver) → `warm_up`."
+    spec = os.environ.get(WARM_ENV)
+    if not spec:
+        return
+    convention, _, names = spec.partition(":")
+    try:
+        warm_up(names.split(",") if names else None, convention)
+    except Exception:          # only an optimisation: a worker then loads what it needs itself
+        pass
+
+
 def _eval_job(job):
     key, ir, vis, fused, names, convention, device = job
     try:
@@ -1363,9 +1419,24 @@ def map_evaluate(jobs: dict, convention: str = DEFAULT_CONVENTION, workers=None,
             if main_file is not None and not os.path.exists(main_file):    # `python -` / `-c`: no main to re-import
                 method = "fork" if "fork" in mp.get_all_start_methods() else method
             ctx = mp.get_context(method)
-            if method == "forkserver":
-                ctx.set_forkserver_preload(["fusion_papers.metrics"])
             from fusion_papers import metrics as _mod       # by module path (not __main__) for the workers
+            used = sorted(set().union(*(jobs[k][3] for k in keys)))
+            if method == "forkserver":
+                # the server imports this module with WARM_ENV set, so it loads the kernels once (`warm_up`) and
+                # every worker forked from it starts warm (a server already running keeps what it loaded)
+                ctx.set_forkserver_preload(["fusion_papers.metrics"])
+                from multiprocessing import forkserver as _fs
+                prev = os.environ.get(WARM_ENV)
+                os.environ[WARM_ENV] = f"{convention}:{','.join(used)}"
+                try:
+                    _fs.ensure_running()
+                finally:
+                    if prev is None:
+                        os.environ.pop(WARM_ENV, None)
+                    else:
+                        os.environ[WARM_ENV] = prev
+            elif method == "fork":
+                _mod.warm_up(used, convention)             # forked workers inherit the loaded kernels
             pool = ProcessPoolExecutor(w, mp_context=ctx, initializer=_mod._worker_init)
             results = pool.map(_mod._eval_job, stream, chunksize=max(1, min(8, len(keys) // (4 * w))))
         for key, vals, err in results:
@@ -1548,3 +1619,7 @@ def compare_reference(convention: str, images=None, methods=None):
     m = ref.merge(ours, on=["image", "method", "metric"], validate="one_to_one")
     m["rel_err"] = (m["ours"] - m["value"]).abs() / m["value"].abs()
     return m
+
+# %% ../nbs/00b_metrics.ipynb #969c22e6
+_warm_from_env()     # last statement of the module: a forkserver started by `map_evaluate` warms here
+
