@@ -1,7 +1,8 @@
 """The torch metrics (`metrics_torch`, nbs/00bb) equal the numpy path to 1e-6 relative: on real fixture pairs
 (MSRS, TNO, RoadScene), on adversarial images, batched or pair by pair, and through the routing of
 `metrics.evaluate(device=...)`, `evaluate_batch` and `fusion-papers metrics --device`; the `vifb` convention (RGB per
-channel, a gray source reused, a gray fused image against RGB sources) on VIFB fixture triples. On the CPU by default;
+channel, a gray source reused, a gray fused image against RGB sources) on VIFB fixture triples; the five FMI variants
+batched in torch (`torch_fmi=True`; by default only on a GPU) against the numpy path's compiled kernel. On the CPU by default;
 FUSION_PAPERS_TEST_DEVICE=cuda runs the torch side on a GPU (never executed on the build machine: it has none)."""
 import json
 import os
@@ -222,3 +223,35 @@ def test_vifb_cli_device(tmp_path, capsys):
     assert len(rows_t) == 2 and [r["image"] for r in rows_t] == [r["image"] for r in rows_n]
     for rt, rn in zip(rows_t, rows_n):
         assert all(T.rel_diff(rt[m], rn[m]) <= 1e-6 for m in names), (rt, rn)
+
+
+@pytest.mark.parametrize("conv", ["cddfuse", "tang", "dut", "tang2022", "vifb"])
+def test_torch_fmi_equals_numpy(conv):
+    """The five FMI variants batched in torch (feature maps of the stack, every window of both pairs at once) equal
+    the numpy path (tang's FMI_pixel = edge features): two fixture pairs cropped to 96x120 in one stack (vifb: two
+    RGB VIFB triples, 3 channels each), and the adversarial stacks (constants, F = a source, 8x8)."""
+    if conv == "vifb":
+        trip = [_vifb(s, m, (96, 120)) for s, m in (("kettle", "ADF"), ("carLight", "GTF"))]
+    else:
+        trip = [(a[:96, :120], b[:96, :120], f[:96, :120]) for _, a, b, f in _pairs("msrs", 1, conv)]
+    A, B, F = (np.stack([t[k] for t in trip]) for k in range(3))
+    d = T.check_against_numpy(A, B, F, M.FMI_METRICS, conv, DEVICE, torch_fmi=True)
+    assert set(d.metric) == set(M.FMI_METRICS) and len(d) == 10
+    _assert_equal(d)
+    for hw in ((40, 36), (8, 8)):
+        _assert_equal(T.check_against_numpy(*_adversarial(*hw), M.FMI_METRICS, conv, DEVICE, torch_fmi=True))
+
+
+def test_fmi_runs_on_the_compiled_kernel_on_the_cpu_by_default(monkeypatch):
+    "On the CPU, FMI stays on the numpy path (numba kernel) unless torch_fmi=True; on a GPU only tang2022 Qabf falls back."
+    assert T.fallback_metrics("cddfuse", device="cuda") == () and T.fallback_metrics("vifb", device="cuda") == ()
+    assert T.fallback_metrics("tang2022", device="cuda") == ("Qabf",)
+    A, B, F = _adversarial(24, 20)
+    want = T.evaluate_stack(A, B, F, ["FMI_pixel", "FMI_edge"], torch_fmi=True)
+
+    def boom(*a, **k):
+        raise AssertionError("torch FMI used on the CPU")
+    monkeypatch.setattr(T, "fmi", boom)
+    got = T.evaluate_stack(A, B, F, ["FMI_pixel", "FMI_edge"], device="cpu")
+    for m in want:
+        assert all(T.rel_diff(float(x), float(y)) <= 1e-6 for x, y in zip(got[m], want[m])), m
