@@ -19,9 +19,10 @@ from . import metrics as M
 __all__ = ['TORCH_DEFS', 'FALLBACK_REASONS', 'as_stack', 'Work', 'sep_filter', 'corr3', 'levels', 'hist_levels', 'entropy',
            'std_dev', 'std_dev_uint8', 'spatial_frequency', 'gradient', 'avg_gradient', 'edge_intensity',
            'mutual_information', 'cross_entropy', 'scd', 'cc', 'sqdiff', 'mse', 'psnr', 'box7_f32', 'ssim_cddfuse',
-           'ssim', 'ms_ssim', 'vif_pyramid', 'vif_scales', 'vifp', 'viff', 'qabf', 'nabf', 'qcb', 'qcv',
-           'torch_metrics', 'fallback_metrics', 'torch_device', 'resolve_dtype', 'evaluate_stack', 'evaluate',
-           'default_batch', 'map_evaluate', 'rel_diff', 'check_against_numpy']
+           'ssim', 'ms_ssim', 'vif_pyramid', 'vif_scales', 'vifp', 'viff', 'qabf', 'nabf', 'qcb', 'qcv', 'stretch_vifb',
+           'vifb_d', 'spatial_frequency_vifb', 'torch_metrics', 'fallback_metrics', 'torch_device', 'resolve_dtype',
+           'rgb2gray_matlab', 'vifb_stack', 'vifb_channels', 'vifb_side_by_side', 'evaluate_vifb_stack',
+           'evaluate_stack', 'evaluate', 'default_batch', 'map_evaluate', 'rel_diff', 'check_against_numpy']
 
 # %% ../nbs/00bb_metrics_torch.ipynb #77c71b73
 def as_stack(x, dtype=torch.float64, device="cpu") -> torch.Tensor:
@@ -605,13 +606,43 @@ TORCH_DEFS["tang2022"] = {
     "SF": lambda a, b, f, w: spatial_frequency(f / 255.0),
     "VIF": _sum_src(lambda x, f, w: vifp(x, f, 2.0, "uint8", w)),
 }
-TORCH_DEFS["vifb"] = {}
+
+
+def stretch_vifb(x, work=None) -> torch.Tensor:
+    """VIFB's MI preprocessing per image (`metrics._stretch_vifb`, the same formula as `normalize1`): min-max
+    stretch to [0, 255], rounded half away from zero; a constant image as is."""
+    return _work(work).get(("stretch",), (x,), lambda: _normalize1(x))
+
+
+def vifb_d(x, f, work=None) -> torch.Tensor:
+    "VIFB's RMSE term per image pair (`metrics._vifb_d`): sqrt(Σ (x − f)²) / MN."
+    return torch.sqrt(sqdiff(x, f, work)) / (f.shape[-1] * f.shape[-2])
+
+
+def spatial_frequency_vifb(f) -> torch.Tensor:
+    """VIFB SF per image: sqrt((Σ dh² + Σ dv²) / pixel count); `evaluate_vifb_stack` calls it once on the three
+    channels side by side ([R|G|B], `vifb_side_by_side`), not per channel."""
+    dh, dv = f[..., :, 1:] - f[..., :, :-1], f[..., 1:, :] - f[..., :-1, :]
+    return torch.sqrt((_flat(dh * dh).sum(1) + _flat(dv * dv).sum(1)) / (f.shape[-1] * f.shape[-2]))
+
+
+# vifb: per channel (N·C,1,H,W) stacks; `evaluate_vifb_stack` takes the mean over the channels (SF: side by side)
+TORCH_DEFS["vifb"] = {
+    **_T_COMMON,
+    "AG": lambda a, b, f, w: avg_gradient(f, "(M-1)(N-1)", w),
+    "MI": _sum_src(lambda x, f, w: mutual_information(stretch_vifb(x, w), stretch_vifb(f, w), math.e, False, w)),
+    "VIF": _sum_src(lambda x, f, w: vifp(x, f, 2.0, "valid", w)),
+    "SSIM": _sum_src(lambda x, f, w: ssim(x, f, "vifb", w)),
+    "PSNR": lambda a, b, f, w: psnr(255.0, torch.sqrt((vifb_d(b, f, w) + vifb_d(a, f, w)) / 2), 20),
+    "MSE": lambda a, b, f, w: mse(a, b, f, 1.0, w),
+    "RMSE": lambda a, b, f, w: (vifb_d(b, f, w) + vifb_d(a, f, w)) / 2,
+    "SF": lambda a, b, f, w: spatial_frequency_vifb(f),
+}
 
 # why a metric has no torch version (it runs through the numpy path, pair by pair)
 FALLBACK_REASONS = {
     "FMI": "FMI variants: feature maps in numpy; the window formulas run in torch on the device "
            "(`metrics._fmi_maps_torch`), pair by pair",
-    "vifb": "vifb convention: RGB images metric by metric per channel (numpy path)",
     "tang2022:Qabf": "tang2022 Qabf works on /255 doubles, where its g_A == g_F branch needs OpenCV's exact roundings",
 }
 
@@ -649,6 +680,87 @@ def resolve_dtype(dtype=None, device="cpu") -> torch.dtype:
     return d
 
 
+def rgb2gray_matlab(x: torch.Tensor) -> torch.Tensor:
+    "MATLAB `rgb2gray` of (…, 3) levels (`metrics._rgb2gray_matlab`: the same weighted sum, rounded half away from zero)."
+    c = M._RGB2GRAY_MATLAB
+    return torch.clamp(torch.floor(c[0] * x[..., 0] + c[1] * x[..., 1] + c[2] * x[..., 2] + 0.5), 0, 255)
+
+
+def vifb_stack(x, device="cpu") -> torch.Tensor:
+    """A vifb image stack as a float64 tensor on `device`: (N,H,W) gray or (N,H,W,3) RGB, from those shapes, from
+    (N,1,H,W), or from one H×W or H×W×3 image (the levels `metrics.prepare(..., "vifb")` returns)."""
+    t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
+    t = t.to(device=device, dtype=torch.float64)
+    if t.ndim == 2 or (t.ndim == 3 and t.shape[-1] == 3):
+        t = t[None]
+    elif t.ndim == 4 and t.shape[1] == 1 and t.shape[-1] != 3:
+        t = t[:, 0]
+    if not (t.ndim == 3 or (t.ndim == 4 and t.shape[-1] == 3)):
+        raise ValueError(f"expected a stack of gray (N,H,W) or RGB (N,H,W,3) images, got shape {tuple(t.shape)}")
+    return t
+
+
+def vifb_channels(A, B, F):
+    """VIFB's per-channel rule (`metrics._vifb_channels_`) on stacks from `vifb_stack`: a fused RGB stack gives
+    C = 3 channel triples (channel k of an RGB source, a gray source reused for every channel); a fused gray stack
+    gives C = 1 (RGB sources through MATLAB's `rgb2gray`). Returns (a, b, f, C): (N·C,1,H,W) stacks, the C
+    channels of each pair next to each other."""
+    if F.ndim == 4:
+        C = 3
+        ch = lambda x: x.permute(0, 3, 1, 2) if x.ndim == 4 else x[:, None].expand(-1, 3, -1, -1)
+    else:
+        C = 1
+        ch = lambda x: (rgb2gray_matlab(x) if x.ndim == 4 else x)[:, None]
+    H, W = F.shape[1:3]
+    return (*(ch(z).reshape(-1, 1, H, W) for z in (A, B, F)), C)
+
+
+def vifb_side_by_side(f: torch.Tensor, C: int) -> torch.Tensor:
+    "(N,1,H,C·W): the C channels of each fused image of an (N·C,1,H,W) stack side by side ([R|G|B], VIFB's SF)."
+    H, W = f.shape[-2:]
+    return f.reshape(-1, C, H, W).permute(0, 2, 1, 3).reshape(-1, 1, H, C * W)
+
+
+def evaluate_vifb_stack(A, B, F, metrics=None, device="cpu", dtype=None) -> dict[str, np.ndarray]:
+    """The `vifb` convention on a batch: `A`, `B`, `F` are stacks of the levels `metrics.prepare(..., "vifb")`
+    returns (N×H×W gray or N×H×W×3 RGB each, see `vifb_stack`; all pairs of a stack alike). Every channel of
+    every pair (`vifb_channels`) is evaluated in one (N·C,1,H,W) stack and each metric is the mean over the
+    channels, as `metrics._vifb_metric`; SF once on the channels side by side. The FMI variants run through the
+    numpy path pair by pair (`fallback_metrics("vifb")`). Returns {metric: float64 array of N values}."""
+    names = M.resolve_metrics(metrics)
+    dev = torch_device(device)
+    dt = resolve_dtype(dtype, dev)
+    a0, b0, f0 = (vifb_stack(z, dev) for z in (A, B, F))
+    if not (a0.shape[:3] == b0.shape[:3] == f0.shape[:3]):
+        raise ValueError(f"stacks differ in shape: ir {tuple(a0.shape)}, vis {tuple(b0.shape)}, fused {tuple(f0.shape)}")
+    N, H, W = f0.shape[:3]
+    if min(H, W) < 8:
+        raise ValueError(f"images of {W}x{H} are too small for fusion metrics (need ≥ 8×8)")
+    if dev.type == "cpu":
+        M.tune_allocator()
+    out, work = {}, Work()
+    with torch.inference_mode():
+        a, b, f, C = vifb_channels(a0, b0, f0)
+        a, b, f = (z.to(dt) for z in (a, b, f))
+        for m in names:
+            fn = TORCH_DEFS["vifb"].get(m)
+            if fn is None:
+                continue
+            if m == "SF":
+                v = fn(None, None, vifb_side_by_side(f, C), work)
+            else:
+                v = fn(a, b, f, work).reshape(N, C).mean(1)
+            out[m] = v.to(torch.float64).cpu().numpy()
+    rest = [m for m in names if m not in out]
+    if rest:
+        fdev = None if dev.type == "cpu" else str(dev)
+        arrs = [z.cpu().numpy() for z in (a0, b0, f0)]
+        per = [M.evaluate_prepared(arrs[0][i], arrs[1][i], arrs[2][i], rest, "vifb", fdev) for i in range(N)]
+        for m in rest:
+            out[m] = np.array([p[m] for p in per], np.float64)
+    return {m: out[m] for m in names}
+
+
 def evaluate_stack(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVENTION, device="cpu",
                    dtype=None) -> dict[str, np.ndarray]:
     """Metrics of a batch: `A`, `B`, `F` are (N,1,H,W) stacks (tensors or arrays) of the gray 0–255 levels that
@@ -657,9 +769,12 @@ def evaluate_stack(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVENTION
     The metrics in `torch_metrics(convention)` run batched in torch on `device` in `dtype` (float64 by default;
     float32 opt-in: faster on a GPU, values then differ from the numpy path by more than 1e-6 — see the notebook);
     the others (`fallback_metrics`) run pair by pair through `metrics.evaluate_prepared` (FMI's window formulas
-    in torch on `device`). The cddfuse SSIM is computed in float32 whatever `dtype` (as CDDFuse does)."""
+    in torch on `device`). The cddfuse SSIM is computed in float32 whatever `dtype` (as CDDFuse does).
+    `convention="vifb"`: the stacks are those of `evaluate_vifb_stack` (gray or RGB, evaluated per channel)."""
     names = M.resolve_metrics(metrics)
     M._check_convention(convention)
+    if convention == "vifb":
+        return evaluate_vifb_stack(A, B, F, names, device, dtype)
     dev = torch_device(device)
     dt = resolve_dtype(dtype, dev)
     a, b, f = (as_stack(z, dt, dev) for z in (A, B, F))
@@ -689,13 +804,11 @@ def evaluate_stack(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVENTION
 def evaluate(ir, vis, fused, metrics=None, convention: str = M.DEFAULT_CONVENTION, device="cpu",
              dtype=None) -> dict[str, float]:
     """`metrics.evaluate` through the torch path (one pair; `metrics.evaluate(..., device=...)` calls this).
-    The vifb convention (RGB, per channel) runs entirely through the numpy path."""
+    The vifb convention: per channel (`evaluate_vifb_stack`)."""
     names = M.resolve_metrics(metrics)
-    dev = torch_device(device)
+    torch_device(device)
     a, b, f = M.prepare(ir, vis, fused, convention)
-    if convention == "vifb":
-        return M.evaluate_prepared(a, b, f, names, convention, None if dev.type == "cpu" else str(dev))
-    r = evaluate_stack(a, b, f, names, convention, device, dtype)
+    r = evaluate_stack(a[None], b[None], f[None], names, convention, device, dtype)
     return {m: float(v[0]) for m, v in r.items()}
 
 # %% ../nbs/00bb_metrics_torch.ipynb #1d96cc6b
@@ -707,7 +820,7 @@ def default_batch(device="cpu") -> int:
 def map_evaluate(jobs: dict, convention: str = M.DEFAULT_CONVENTION, device="cpu", progress: bool = False,
                  on_result=None, desc: str = "metrics", batch: int | None = None, dtype=None) -> dict:
     """`metrics.map_evaluate` on a torch device: `jobs` = {key: (ir, vis, fused, metric names)}; pairs of equal size
-    (and metric list) are stacked into batches of `batch` and evaluated by `evaluate_stack`. Images are read one
+    (and metric list; vifb: also the same gray/RGB kinds) are stacked into batches of `batch` and evaluated by `evaluate_stack`. Images are read one
     pair at a time; at most 4·`batch` pairs wait for a batch (the largest group is evaluated when that is
     reached). Returns {key: {metric: value}} in the order of `jobs`; `on_result(key, values)` as each finishes."""
     import time as _time
@@ -725,17 +838,12 @@ def map_evaluate(jobs: dict, convention: str = M.DEFAULT_CONVENTION, device="cpu
         items = groups.pop(gk)
         waiting -= len(items)
         names = gk[1]
-        if convention == "vifb":       # RGB per channel: the numpy path, pair by pair
-            dev = torch.device(device)
-            vals = [M.evaluate_prepared(a, b, f, names, convention, None if dev.type == "cpu" else str(dev))
-                    for _, (a, b, f) in items]
-        else:
-            st = [np.stack([it[1][k] for it in items]) for k in range(3)]
-            try:
-                r = evaluate_stack(*st, names, convention, device, dtype)
-            except ValueError as e:
-                raise ValueError(f"{', '.join(map(str, (k for k, _ in items)))}: {e}") from None
-            vals = [{m: float(r[m][i]) for m in names} for i in range(len(items))]
+        st = [np.stack([it[1][k] for it in items]) for k in range(3)]
+        try:
+            r = evaluate_stack(*st, names, convention, device, dtype)
+        except ValueError as e:
+            raise ValueError(f"{', '.join(map(str, (k for k, _ in items)))}: {e}") from None
+        vals = [{m: float(r[m][i]) for m in names} for i in range(len(items))]
         for (k, _), v in zip(items, vals):
             out[k] = v
             if on_result is not None:
@@ -750,7 +858,7 @@ def map_evaluate(jobs: dict, convention: str = M.DEFAULT_CONVENTION, device="cpu
                 arrs = M.prepare(ir, vis, fused, convention)
             except (ValueError, FileNotFoundError) as e:
                 raise type(e)(f"{k}: {e}") from None
-            gk = (arrs[2].shape, tuple(M.resolve_metrics(names)))
+            gk = (tuple(z.shape for z in arrs), tuple(M.resolve_metrics(names)))   # vifb: gray/RGB alike too
             groups.setdefault(gk, []).append((k, arrs))
             waiting += 1
             if len(groups[gk]) >= batch:
@@ -785,8 +893,11 @@ def check_against_numpy(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVE
     import pandas as pd
     import warnings
     names = torch_metrics(convention, metrics)
-    arrs = [np.asarray(z.cpu().numpy() if isinstance(z, torch.Tensor) else z, np.float64) for z in (A, B, F)]
-    arrs = [z.reshape(-1, *z.shape[-2:]) for z in arrs]
+    if convention == "vifb":
+        arrs = [vifb_stack(z).numpy() for z in (A, B, F)]
+    else:
+        arrs = [np.asarray(z.cpu().numpy() if isinstance(z, torch.Tensor) else z, np.float64) for z in (A, B, F)]
+        arrs = [z.reshape(-1, *z.shape[-2:]) for z in arrs]
 
     def numpy_path(i, ms):
         with np.errstate(all="ignore"), warnings.catch_warnings():
