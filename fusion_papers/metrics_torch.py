@@ -16,12 +16,14 @@ import torch.nn.functional as TF
 from . import metrics as M
 
 # %% auto #0
-__all__ = ['TORCH_DEFS', 'FALLBACK_REASONS', 'as_stack', 'Work', 'sep_filter', 'corr3', 'levels', 'hist_levels', 'entropy',
-           'std_dev', 'std_dev_uint8', 'spatial_frequency', 'gradient', 'avg_gradient', 'edge_intensity',
+__all__ = ['FMI_FEATURES', 'TORCH_DEFS', 'FALLBACK_REASONS', 'as_stack', 'Work', 'sep_filter', 'corr3', 'levels', 'hist_levels',
+           'entropy', 'std_dev', 'std_dev_uint8', 'spatial_frequency', 'gradient', 'avg_gradient', 'edge_intensity',
            'mutual_information', 'cross_entropy', 'scd', 'cc', 'sqdiff', 'mse', 'psnr', 'box7_f32', 'ssim_cddfuse',
-           'ssim', 'ms_ssim', 'vif_pyramid', 'vif_scales', 'vifp', 'viff', 'qabf', 'nabf', 'qcb', 'qcv',
-           'torch_metrics', 'fallback_metrics', 'torch_device', 'resolve_dtype', 'evaluate_stack', 'evaluate',
-           'default_batch', 'map_evaluate', 'rel_diff', 'check_against_numpy']
+           'ssim', 'ms_ssim', 'vif_pyramid', 'vif_scales', 'vifp', 'viff', 'qabf', 'nabf', 'qcb', 'qcv', 'fmi_feature',
+           'dct2', 'matlab_edge', 'fmi_features', 'fmi_windows', 'fmi', 'stretch_vifb', 'vifb_d',
+           'spatial_frequency_vifb', 'torch_metrics', 'fallback_metrics', 'torch_device', 'resolve_dtype',
+           'rgb2gray_matlab', 'vifb_stack', 'vifb_channels', 'vifb_side_by_side', 'evaluate_vifb_stack',
+           'evaluate_stack', 'evaluate', 'default_batch', 'map_evaluate', 'rel_diff', 'check_against_numpy']
 
 # %% ../nbs/00bb_metrics_torch.ipynb #77c71b73
 def as_stack(x, dtype=torch.float64, device="cpu") -> torch.Tensor:
@@ -533,6 +535,159 @@ def qcv(a, b, f) -> torch.Tensor:
     la, lb = lam(a), lam(b)
     return ((la * dist(a) + lb * dist(b)).sum((1, 2)) / (la + lb).sum((1, 2))).real
 
+# %% ../nbs/00bb_metrics_torch.ipynb #a23aa069
+FMI_FEATURES = {"FMI_pixel": "none", "FMI_gradient": "gradient", "FMI_edge": "edge", "FMI_dct": "dct",
+                "FMI_wavelet": "wavelet"}
+
+
+def fmi_feature(metric: str, convention: str) -> str:
+    "The feature of an FMI metric under `convention` (Tang's `fmi.m` called without a feature uses EDGE: tang's FMI_pixel)."
+    return "edge" if metric == "FMI_pixel" and convention in ("tang", "tang2022") else FMI_FEATURES[metric]
+
+
+def dct2(x: torch.Tensor) -> torch.Tensor:
+    """Orthonormal type-II 2-D DCT per image (scipy `dctn(x, type=2, norm='ortho')`) as two matrix products.
+    Equal to scipy's to ~1e-15 of the largest coefficient, but where scipy's coefficients cancel exactly (constant or
+    symmetric images) these hold ~1e-13 noise, which FMI's per-window min-max normalisation blows up (FMI_dct then
+    moves by up to 17 %, measured): so `fmi_features` uses scipy's by default (`dct="scipy"`)."""
+    def mat(n):
+        k = torch.arange(n, dtype=x.dtype, device=x.device)
+        D = torch.cos(math.pi * (2 * k[None, :] + 1) * k[:, None] / (2 * n)) * math.sqrt(2 / n)
+        D[0] /= math.sqrt(2)
+        return D
+    return mat(x.shape[-2]) @ x @ mat(x.shape[-1]).T
+
+
+def matlab_edge(x: torch.Tensor) -> torch.Tensor:
+    """`metrics.matlab_edge` (MATLAB `edge`: Sobel/8, replicate padding, threshold 4·mean of the squared strength,
+    thinning) per image, as a float 0/1 stack. On integer levels every sum is exact (multiples of 1/64), the mean
+    included, so the map is the numpy path's bit for bit."""
+    op = M._SOBEL_Y / 8
+    bx, by = corr3(x, op.T, "replicate"), corr3(x, op, "replicate")
+    b = bx * bx + by * by
+    cutoff = 4 * _flat(b).mean(1)[:, None, None, None]
+    bx, by = bx.abs(), by.abs()
+    c = b[..., 1:-1, 1:-1]
+    eps = 100 * np.finfo(np.float64).eps
+    horiz = (bx[..., 1:-1, 1:-1] >= by[..., 1:-1, 1:-1] - eps) & (b[..., 1:-1, :-2] <= c) & (c > b[..., 1:-1, 2:])
+    vert = (by[..., 1:-1, 1:-1] >= bx[..., 1:-1, 1:-1] - eps) & (b[..., :-2, 1:-1] <= c) & (c > b[..., 2:, 1:-1])
+    e = torch.zeros_like(x)
+    e[..., 1:-1, 1:-1] = ((c > cutoff) & (horiz | vert)).to(x.dtype)
+    return e
+
+
+def _cpu_features(x: torch.Tensor, feature: str) -> torch.Tensor:
+    "`metrics.fmi_features` image by image on the CPU, moved back to the stack's device."
+    xs = x.detach().to("cpu", torch.float64).numpy()
+    return torch.from_numpy(np.stack([M.fmi_features(z[0], feature) for z in xs])[:, None]).to(x.device, x.dtype)
+
+
+def fmi_features(x: torch.Tensor, feature: str, work=None, dct: str = "scipy") -> torch.Tensor:
+    """FMI feature maps of a stack (`metrics.fmi_features`): 'none', 'gradient' (MATLAB gradient along x) and 'edge'
+    (`matlab_edge`) in torch; 'wavelet' (PyWavelets 'dmey') and, by default, 'dct' (scipy `dctn`) image by image on
+    the CPU, then moved to the stack's device; `dct="matmul"`: `dct2` on the device (see its caveat)."""
+    def build():
+        if feature == "none":
+            return x
+        if feature == "gradient":
+            return gradient(x, work)[0]
+        if feature == "edge":
+            return matlab_edge(x)
+        if feature == "dct" and dct == "matmul":
+            return dct2(x)
+        if feature in ("dct", "wavelet"):
+            return _cpu_features(x, feature)
+        raise ValueError(f"unknown FMI feature {feature!r}; choose none, gradient, edge, dct or wavelet")
+    if dct not in ("scipy", "matmul"):
+        raise ValueError(f"dct must be 'scipy' or 'matmul', got {dct!r}")
+    return _work(work).get(("fmifeat", feature, dct), (x,), build)
+
+
+def _fmi_win(z: torch.Tensor) -> torch.Tensor:
+    "All 3×3 windows of each image of an (N,1,h,w) stack, column-major within a window (MATLAB x(:)): (N·K, 9)."
+    u = TF.unfold(z, 3)                                    # (N, 9, K), row-major within a window
+    N, _, K = u.shape
+    return u.reshape(N, 3, 3, K).transpose(1, 2).reshape(N, 9, K).transpose(1, 2).reshape(N * K, 9)
+
+
+def _fmi_stats(W):
+    "Per-window statistics (`metrics._WinStats`, as `metrics._fmi_maps_torch`)."
+    L = W.shape[1]
+    mn = W.amin(1, keepdim=True); rng = W.amax(1, keepdim=True) - mn
+    Wn = (W - mn) / torch.where(rng == 0, torch.ones_like(rng), rng)
+    Wn = torch.where(rng == 0, torch.ones_like(Wn), Wn)
+    p = Wn / Wn.sum(1, keepdim=True)
+    lg = torch.where(p > 0, torch.log2(torch.where(p > 0, p, torch.ones_like(p))), torch.zeros_like(p))
+    idx = torch.arange(1, L + 1, dtype=W.dtype, device=W.device)
+    e = p @ idx
+    dev_ = torch.where(rng == 0, torch.zeros_like(p), p - p.mean(1, keepdim=True))
+    return {"W": W, "p": p, "c": torch.cumsum(p, 1), "dev": dev_, "ss": (dev_ * dev_).sum(1), "lg": lg,
+            "plogp": (p * lg).sum(1), "e": e, "sd": torch.sqrt(torch.clamp(p @ (idx * idx) - e * e, min=0))}
+
+
+def _fmi_pair(x, f):
+    "Normalised feature MI of each window pair (the formulas of `metrics._fmi_pair` / `metrics._fmi_maps_torch`)."
+    L = x["p"].shape[1]
+    num = (x["dev"] * f["dev"]).sum(1)
+    c = torch.where(num == 0, torch.zeros_like(num), num / torch.sqrt(x["ss"] * f["ss"]))
+    pos = c >= 0
+    H = torch.where(pos[:, None], x["c"][:, :-1], 1 - x["c"][:, :-1])
+    B = torch.cat([f["c"], H], 1)
+    u, order = torch.sort(B, 1)
+    isF = (order < L).to(torch.int64)
+    nF = torch.cumsum(isF, 1) - isF
+    nH = torch.arange(B.shape[1], device=B.device)[None, :] - nF
+    d = torch.diff(u, dim=1, prepend=torch.zeros_like(u[:, :1]))
+    i = torch.clamp(nF, max=L - 1)
+    j = torch.where(pos[:, None], nH, L - 1 - nH)
+    cov = (d * (i + 1) * (j + 1)).sum(1) - f["e"] * x["e"]
+    k = c * (x["sd"] * f["sd"]) / cov
+    k = torch.where((x["sd"] == 0) | (f["sd"] == 0) | (c == 0), torch.zeros_like(k), k)
+    om = 1 - k
+    prod = om[:, None] * torch.gather(f["p"], 1, i) * torch.gather(x["p"], 1, j)
+    jp = k[:, None] * d + prod
+    lj = torch.log2(torch.where(jp > 0, jp, torch.ones_like(jp)))
+    lom = torch.log2(torch.where(om > 0, om, torch.ones_like(om)))
+    lprod = lom[:, None] + torch.gather(f["lg"], 1, i) + torch.gather(x["lg"], 1, j)
+    corr = (torch.where(jp > 0, jp * lj, 0 * jp) - torch.where(prod > 0, prod * lprod, 0 * prod)).sum(1)
+    sprod = torch.where(om > 0, om * (lom + x["plogp"] + f["plogp"]), torch.zeros_like(om))
+    hx, hf = -x["plogp"], -f["plogp"]
+    mi = hx + hf + sprod + corr
+    out = torch.where(mi == 0, torch.zeros_like(mi), 2 * mi / (hx + hf))
+    return torch.where((x["W"] == f["W"]).all(1), torch.ones_like(out), out)
+
+
+def fmi_windows(Wa, Wb, Wf, chunk: int | None = None) -> torch.Tensor:
+    """(fmi_AF + fmi_BF)/2 of every window triple (rows of the (K, 9) tensors), in chunks of `chunk` windows
+    (default 2^20 on a GPU, 2^16 on the CPU); binary windows (edge maps) evaluate each distinct triple once."""
+    chunk = chunk or (1 << 20 if Wf.device.type != "cpu" else 1 << 16)
+    L = Wf.shape[1]
+    if L <= 9 and all(bool(((W == 0) | (W == 1)).all()) for W in (Wa, Wb, Wf)):
+        bits = 1 << torch.arange(L, device=Wf.device)
+        code = (((Wa.to(torch.int64) * bits).sum(1) << (2 * L)) | ((Wb.to(torch.int64) * bits).sum(1) << L)
+                | (Wf.to(torch.int64) * bits).sum(1))
+        u, inv = torch.unique(code, return_inverse=True)
+        if len(u) < len(code):
+            first = torch.full((len(u),), len(code), dtype=torch.int64, device=code.device)
+            first.scatter_reduce_(0, inv, torch.arange(len(code), device=code.device), "amin")
+            return fmi_windows(Wa[first], Wb[first], Wf[first], chunk)[inv]
+    out = []
+    for s in range(0, Wf.shape[0], chunk):
+        sf = _fmi_stats(Wf[s:s + chunk])
+        out.append((_fmi_pair(_fmi_stats(Wa[s:s + chunk]), sf) + _fmi_pair(_fmi_stats(Wb[s:s + chunk]), sf)) / 2)
+    return torch.cat(out)
+
+
+def fmi(a, b, f, feature: str = "none", work=None, chunk: int | None = None, dct: str = "scipy") -> torch.Tensor:
+    """FMI per image triple of the stacks (`metrics.fmi` with 3×3 windows): the feature maps of the whole stack
+    (`fmi_features`), then the window formulas of every window of every pair in one batched computation
+    (`fmi_windows`), and the mean over each pair's windows."""
+    fa, fb, ff = (fmi_features(z, feature, work, dct) for z in (a, b, f))
+    N = ff.shape[0]
+    v = fmi_windows(*(_fmi_win(z.to(torch.float64)) for z in (fa, fb, ff)), chunk=chunk)
+    return v.reshape(N, -1).mean(1)
+
+
 # %% ../nbs/00bb_metrics_torch.ipynb #d4161151
 def _sum_src(fn):
     return lambda a, b, f, w: fn(a, f, w) + fn(b, f, w)
@@ -605,13 +760,43 @@ TORCH_DEFS["tang2022"] = {
     "SF": lambda a, b, f, w: spatial_frequency(f / 255.0),
     "VIF": _sum_src(lambda x, f, w: vifp(x, f, 2.0, "uint8", w)),
 }
-TORCH_DEFS["vifb"] = {}
+
+
+def stretch_vifb(x, work=None) -> torch.Tensor:
+    """VIFB's MI preprocessing per image (`metrics._stretch_vifb`, the same formula as `normalize1`): min-max
+    stretch to [0, 255], rounded half away from zero; a constant image as is."""
+    return _work(work).get(("stretch",), (x,), lambda: _normalize1(x))
+
+
+def vifb_d(x, f, work=None) -> torch.Tensor:
+    "VIFB's RMSE term per image pair (`metrics._vifb_d`): sqrt(Σ (x − f)²) / MN."
+    return torch.sqrt(sqdiff(x, f, work)) / (f.shape[-1] * f.shape[-2])
+
+
+def spatial_frequency_vifb(f) -> torch.Tensor:
+    """VIFB SF per image: sqrt((Σ dh² + Σ dv²) / pixel count); `evaluate_vifb_stack` calls it once on the three
+    channels side by side ([R|G|B], `vifb_side_by_side`), not per channel."""
+    dh, dv = f[..., :, 1:] - f[..., :, :-1], f[..., 1:, :] - f[..., :-1, :]
+    return torch.sqrt((_flat(dh * dh).sum(1) + _flat(dv * dv).sum(1)) / (f.shape[-1] * f.shape[-2]))
+
+
+# vifb: per channel (N·C,1,H,W) stacks; `evaluate_vifb_stack` takes the mean over the channels (SF: side by side)
+TORCH_DEFS["vifb"] = {
+    **_T_COMMON,
+    "AG": lambda a, b, f, w: avg_gradient(f, "(M-1)(N-1)", w),
+    "MI": _sum_src(lambda x, f, w: mutual_information(stretch_vifb(x, w), stretch_vifb(f, w), math.e, False, w)),
+    "VIF": _sum_src(lambda x, f, w: vifp(x, f, 2.0, "valid", w)),
+    "SSIM": _sum_src(lambda x, f, w: ssim(x, f, "vifb", w)),
+    "PSNR": lambda a, b, f, w: psnr(255.0, torch.sqrt((vifb_d(b, f, w) + vifb_d(a, f, w)) / 2), 20),
+    "MSE": lambda a, b, f, w: mse(a, b, f, 1.0, w),
+    "RMSE": lambda a, b, f, w: (vifb_d(b, f, w) + vifb_d(a, f, w)) / 2,
+    "SF": lambda a, b, f, w: spatial_frequency_vifb(f),
+}
 
 # why a metric has no torch version (it runs through the numpy path, pair by pair)
 FALLBACK_REASONS = {
-    "FMI": "FMI variants: feature maps in numpy; the window formulas run in torch on the device "
-           "(`metrics._fmi_maps_torch`), pair by pair",
-    "vifb": "vifb convention: RGB images metric by metric per channel (numpy path)",
+    "FMI": "FMI variants on the CPU: the numpy path's compiled numba kernel, faster there than torch (on a GPU "
+           "they run batched in torch, `fmi`; evaluate_stack(torch_fmi=True) forces that on the CPU)",
     "tang2022:Qabf": "tang2022 Qabf works on /255 doubles, where its g_A == g_F branch needs OpenCV's exact roundings",
 }
 
@@ -622,10 +807,14 @@ def torch_metrics(convention: str = M.DEFAULT_CONVENTION, metrics=None) -> tuple
     return tuple(m for m in M.resolve_metrics(metrics) if m in TORCH_DEFS[convention])
 
 
-def fallback_metrics(convention: str = M.DEFAULT_CONVENTION, metrics=None) -> tuple[str, ...]:
-    "The metrics (of `metrics`, default all) that run through the numpy path under `convention` (see FALLBACK_REASONS)."
+def fallback_metrics(convention: str = M.DEFAULT_CONVENTION, metrics=None, device="cpu") -> tuple[str, ...]:
+    """The metrics (of `metrics`, default all) that run through the numpy path under `convention` on `device` (see
+    FALLBACK_REASONS): on the CPU the FMI variants (the numpy path's compiled kernel) and tang2022's Q^AB/F; on a
+    GPU only the latter (FMI is then batched in torch, `fmi`)."""
     M._check_convention(convention)
-    return tuple(m for m in M.resolve_metrics(metrics) if m not in TORCH_DEFS[convention])
+    gpu = torch.device(device).type != "cpu"
+    return tuple(m for m in M.resolve_metrics(metrics)
+                 if m not in TORCH_DEFS[convention] and not (gpu and m in M.FMI_METRICS))
 
 # %% ../nbs/00bb_metrics_torch.ipynb #f4a09d53
 def torch_device(device="cpu") -> torch.device:
@@ -649,17 +838,110 @@ def resolve_dtype(dtype=None, device="cpu") -> torch.dtype:
     return d
 
 
+def rgb2gray_matlab(x: torch.Tensor) -> torch.Tensor:
+    "MATLAB `rgb2gray` of (…, 3) levels (`metrics._rgb2gray_matlab`: the same weighted sum, rounded half away from zero)."
+    c = M._RGB2GRAY_MATLAB
+    return torch.clamp(torch.floor(c[0] * x[..., 0] + c[1] * x[..., 1] + c[2] * x[..., 2] + 0.5), 0, 255)
+
+
+def vifb_stack(x, device="cpu") -> torch.Tensor:
+    """A vifb image stack as a float64 tensor on `device`: (N,H,W) gray or (N,H,W,3) RGB, from those shapes, from
+    (N,1,H,W), or from one H×W or H×W×3 image (the levels `metrics.prepare(..., "vifb")` returns)."""
+    t = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
+    t = t.to(device=device, dtype=torch.float64)
+    if t.ndim == 2 or (t.ndim == 3 and t.shape[-1] == 3):
+        t = t[None]
+    elif t.ndim == 4 and t.shape[1] == 1 and t.shape[-1] != 3:
+        t = t[:, 0]
+    if not (t.ndim == 3 or (t.ndim == 4 and t.shape[-1] == 3)):
+        raise ValueError(f"expected a stack of gray (N,H,W) or RGB (N,H,W,3) images, got shape {tuple(t.shape)}")
+    return t
+
+
+def vifb_channels(A, B, F):
+    """VIFB's per-channel rule (`metrics._vifb_channels_`) on stacks from `vifb_stack`: a fused RGB stack gives
+    C = 3 channel triples (channel k of an RGB source, a gray source reused for every channel); a fused gray stack
+    gives C = 1 (RGB sources through MATLAB's `rgb2gray`). Returns (a, b, f, C): (N·C,1,H,W) stacks, the C
+    channels of each pair next to each other."""
+    if F.ndim == 4:
+        C = 3
+        ch = lambda x: x.permute(0, 3, 1, 2) if x.ndim == 4 else x[:, None].expand(-1, 3, -1, -1)
+    else:
+        C = 1
+        ch = lambda x: (rgb2gray_matlab(x) if x.ndim == 4 else x)[:, None]
+    H, W = F.shape[1:3]
+    return (*(ch(z).reshape(-1, 1, H, W) for z in (A, B, F)), C)
+
+
+def vifb_side_by_side(f: torch.Tensor, C: int) -> torch.Tensor:
+    "(N,1,H,C·W): the C channels of each fused image of an (N·C,1,H,W) stack side by side ([R|G|B], VIFB's SF)."
+    H, W = f.shape[-2:]
+    return f.reshape(-1, C, H, W).permute(0, 2, 1, 3).reshape(-1, 1, H, C * W)
+
+
+def _use_torch_fmi(torch_fmi, dev) -> bool:
+    "FMI in torch? None: on a GPU/accelerator; on the CPU the numpy path's compiled kernel (faster there)."
+    return dev.type != "cpu" if torch_fmi is None else bool(torch_fmi)
+
+
+def evaluate_vifb_stack(A, B, F, metrics=None, device="cpu", dtype=None, torch_fmi=None) -> dict[str, np.ndarray]:
+    """The `vifb` convention on a batch: `A`, `B`, `F` are stacks of the levels `metrics.prepare(..., "vifb")`
+    returns (N×H×W gray or N×H×W×3 RGB each, see `vifb_stack`; all pairs of a stack alike). Every channel of
+    every pair (`vifb_channels`) is evaluated in one (N·C,1,H,W) stack and each metric is the mean over the
+    channels, as `metrics._vifb_metric`; SF once on the channels side by side. The FMI variants: batched in torch
+    (`fmi`) when `torch_fmi` (None: on a GPU), else through the numpy path pair by pair (`fallback_metrics`).
+    Returns {metric: float64 array of N values}."""
+    names = M.resolve_metrics(metrics)
+    dev = torch_device(device)
+    dt = resolve_dtype(dtype, dev)
+    a0, b0, f0 = (vifb_stack(z, dev) for z in (A, B, F))
+    if not (a0.shape[:3] == b0.shape[:3] == f0.shape[:3]):
+        raise ValueError(f"stacks differ in shape: ir {tuple(a0.shape)}, vis {tuple(b0.shape)}, fused {tuple(f0.shape)}")
+    N, H, W = f0.shape[:3]
+    if min(H, W) < 8:
+        raise ValueError(f"images of {W}x{H} are too small for fusion metrics (need ≥ 8×8)")
+    if dev.type == "cpu":
+        M.tune_allocator()
+    out, work = {}, Work()
+    with torch.inference_mode():
+        a, b, f, C = vifb_channels(a0, b0, f0)
+        a, b, f = (z.to(dt) for z in (a, b, f))
+        for m in names:
+            fn = TORCH_DEFS["vifb"].get(m)
+            if m in FMI_FEATURES and _use_torch_fmi(torch_fmi, dev):
+                v = fmi(a, b, f, FMI_FEATURES[m], work).reshape(N, C).mean(1)
+            elif fn is None:
+                continue
+            elif m == "SF":
+                v = fn(None, None, vifb_side_by_side(f, C), work)
+            else:
+                v = fn(a, b, f, work).reshape(N, C).mean(1)
+            out[m] = v.to(torch.float64).cpu().numpy()
+    rest = [m for m in names if m not in out]
+    if rest:
+        fdev = None if dev.type == "cpu" else str(dev)
+        arrs = [z.cpu().numpy() for z in (a0, b0, f0)]
+        per = [M.evaluate_prepared(arrs[0][i], arrs[1][i], arrs[2][i], rest, "vifb", fdev) for i in range(N)]
+        for m in rest:
+            out[m] = np.array([p[m] for p in per], np.float64)
+    return {m: out[m] for m in names}
+
+
 def evaluate_stack(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVENTION, device="cpu",
-                   dtype=None) -> dict[str, np.ndarray]:
+                   dtype=None, torch_fmi=None) -> dict[str, np.ndarray]:
     """Metrics of a batch: `A`, `B`, `F` are (N,1,H,W) stacks (tensors or arrays) of the gray 0–255 levels that
     `metrics.prepare` returns for `convention` (IR, visible, fused). Returns {metric: float64 array of N values}.
 
     The metrics in `torch_metrics(convention)` run batched in torch on `device` in `dtype` (float64 by default;
     float32 opt-in: faster on a GPU, values then differ from the numpy path by more than 1e-6 — see the notebook);
-    the others (`fallback_metrics`) run pair by pair through `metrics.evaluate_prepared` (FMI's window formulas
-    in torch on `device`). The cddfuse SSIM is computed in float32 whatever `dtype` (as CDDFuse does)."""
+    the FMI variants run batched in torch (`fmi`) when `torch_fmi` is true (None, the default: on a GPU or other
+    accelerator; on the CPU the numpy path's compiled kernel is faster); the others (`fallback_metrics`) run pair
+    by pair through `metrics.evaluate_prepared`. The cddfuse SSIM is computed in float32 whatever `dtype` (as CDDFuse does).
+    `convention="vifb"`: the stacks are those of `evaluate_vifb_stack` (gray or RGB, evaluated per channel)."""
     names = M.resolve_metrics(metrics)
     M._check_convention(convention)
+    if convention == "vifb":
+        return evaluate_vifb_stack(A, B, F, names, device, dtype, torch_fmi)
     dev = torch_device(device)
     dt = resolve_dtype(dtype, dev)
     a, b, f = (as_stack(z, dt, dev) for z in (A, B, F))
@@ -673,11 +955,14 @@ def evaluate_stack(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVENTION
     with torch.inference_mode():
         for m in names:
             fn = TORCH_DEFS[convention].get(m)
-            if fn is not None:
+            if m in FMI_FEATURES and _use_torch_fmi(torch_fmi, dev):
+                out[m] = fmi(a, b, f, fmi_feature(m, convention), work).cpu().numpy()
+            elif fn is not None:
                 out[m] = fn(a, b, f, work).to(torch.float64).cpu().numpy()
     rest = [m for m in names if m not in out]
     if rest:
         fdev = None if dev.type == "cpu" else str(dev)        # on the CPU, FMI's compiled kernel is the fastest
+        # (only when torch_fmi=False does FMI get here on a GPU: its window formulas then run there pair by pair)
         arrs = [np.asarray(z.detach().cpu().numpy() if isinstance(z, torch.Tensor) else z, np.float64) for z in (A, B, F)]
         arrs = [z.reshape(-1, *z.shape[-2:]) for z in arrs]
         per = [M.evaluate_prepared(arrs[0][i], arrs[1][i], arrs[2][i], rest, convention, fdev) for i in range(f.shape[0])]
@@ -689,13 +974,11 @@ def evaluate_stack(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVENTION
 def evaluate(ir, vis, fused, metrics=None, convention: str = M.DEFAULT_CONVENTION, device="cpu",
              dtype=None) -> dict[str, float]:
     """`metrics.evaluate` through the torch path (one pair; `metrics.evaluate(..., device=...)` calls this).
-    The vifb convention (RGB, per channel) runs entirely through the numpy path."""
+    The vifb convention: per channel (`evaluate_vifb_stack`)."""
     names = M.resolve_metrics(metrics)
-    dev = torch_device(device)
+    torch_device(device)
     a, b, f = M.prepare(ir, vis, fused, convention)
-    if convention == "vifb":
-        return M.evaluate_prepared(a, b, f, names, convention, None if dev.type == "cpu" else str(dev))
-    r = evaluate_stack(a, b, f, names, convention, device, dtype)
+    r = evaluate_stack(a[None], b[None], f[None], names, convention, device, dtype)
     return {m: float(v[0]) for m, v in r.items()}
 
 # %% ../nbs/00bb_metrics_torch.ipynb #1d96cc6b
@@ -707,7 +990,7 @@ def default_batch(device="cpu") -> int:
 def map_evaluate(jobs: dict, convention: str = M.DEFAULT_CONVENTION, device="cpu", progress: bool = False,
                  on_result=None, desc: str = "metrics", batch: int | None = None, dtype=None) -> dict:
     """`metrics.map_evaluate` on a torch device: `jobs` = {key: (ir, vis, fused, metric names)}; pairs of equal size
-    (and metric list) are stacked into batches of `batch` and evaluated by `evaluate_stack`. Images are read one
+    (and metric list; vifb: also the same gray/RGB kinds) are stacked into batches of `batch` and evaluated by `evaluate_stack`. Images are read one
     pair at a time; at most 4·`batch` pairs wait for a batch (the largest group is evaluated when that is
     reached). Returns {key: {metric: value}} in the order of `jobs`; `on_result(key, values)` as each finishes."""
     import time as _time
@@ -725,17 +1008,12 @@ def map_evaluate(jobs: dict, convention: str = M.DEFAULT_CONVENTION, device="cpu
         items = groups.pop(gk)
         waiting -= len(items)
         names = gk[1]
-        if convention == "vifb":       # RGB per channel: the numpy path, pair by pair
-            dev = torch.device(device)
-            vals = [M.evaluate_prepared(a, b, f, names, convention, None if dev.type == "cpu" else str(dev))
-                    for _, (a, b, f) in items]
-        else:
-            st = [np.stack([it[1][k] for it in items]) for k in range(3)]
-            try:
-                r = evaluate_stack(*st, names, convention, device, dtype)
-            except ValueError as e:
-                raise ValueError(f"{', '.join(map(str, (k for k, _ in items)))}: {e}") from None
-            vals = [{m: float(r[m][i]) for m in names} for i in range(len(items))]
+        st = [np.stack([it[1][k] for it in items]) for k in range(3)]
+        try:
+            r = evaluate_stack(*st, names, convention, device, dtype)
+        except ValueError as e:
+            raise ValueError(f"{', '.join(map(str, (k for k, _ in items)))}: {e}") from None
+        vals = [{m: float(r[m][i]) for m in names} for i in range(len(items))]
         for (k, _), v in zip(items, vals):
             out[k] = v
             if on_result is not None:
@@ -750,7 +1028,7 @@ def map_evaluate(jobs: dict, convention: str = M.DEFAULT_CONVENTION, device="cpu
                 arrs = M.prepare(ir, vis, fused, convention)
             except (ValueError, FileNotFoundError) as e:
                 raise type(e)(f"{k}: {e}") from None
-            gk = (arrs[2].shape, tuple(M.resolve_metrics(names)))
+            gk = (tuple(z.shape for z in arrs), tuple(M.resolve_metrics(names)))   # vifb: gray/RGB alike too
             groups.setdefault(gk, []).append((k, arrs))
             waiting += 1
             if len(groups[gk]) >= batch:
@@ -778,22 +1056,28 @@ def rel_diff(t: float, n: float) -> float:
     return abs(t - n) / abs(n) if n != 0 else abs(t - n)
 
 
-def check_against_numpy(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVENTION, device="cpu", dtype=None):
+def check_against_numpy(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVENTION, device="cpu", dtype=None,
+                        torch_fmi=None):
     """DataFrame (pair, metric, torch, numpy, rel_diff) of the torch metrics of a stack against the numpy path
-    pair by pair (`metrics.evaluate_prepared`); only metrics with a torch version. Where one path raises for a
+    pair by pair (`metrics.evaluate_prepared`); only metrics with a torch version (the FMI variants too when
+    `torch_fmi` makes them run in torch: True, or None on a GPU). Where one path raises for a
     metric, the other must raise too (else a ValueError names both outcomes); such rows carry the `error`."""
     import pandas as pd
     import warnings
-    names = torch_metrics(convention, metrics)
-    arrs = [np.asarray(z.cpu().numpy() if isinstance(z, torch.Tensor) else z, np.float64) for z in (A, B, F)]
-    arrs = [z.reshape(-1, *z.shape[-2:]) for z in arrs]
+    names = tuple(m for m in M.resolve_metrics(metrics) if m in torch_metrics(convention, metrics)
+                  or (m in M.FMI_METRICS and _use_torch_fmi(torch_fmi, torch_device(device))))
+    if convention == "vifb":
+        arrs = [vifb_stack(z).numpy() for z in (A, B, F)]
+    else:
+        arrs = [np.asarray(z.cpu().numpy() if isinstance(z, torch.Tensor) else z, np.float64) for z in (A, B, F)]
+        arrs = [z.reshape(-1, *z.shape[-2:]) for z in arrs]
 
     def numpy_path(i, ms):
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)      # the numpy path's 0/0 on constant images
             return M.evaluate_prepared(arrs[0][i], arrs[1][i], arrs[2][i], ms, convention)
     try:                                     # all metrics at once (shared work in both paths) …
-        t = evaluate_stack(*arrs, names, convention, device, dtype)
+        t = evaluate_stack(*arrs, names, convention, device, dtype, torch_fmi)
         n = [numpy_path(i, names) for i in range(arrs[0].shape[0])]
         return pd.DataFrame([{"pair": i, "metric": m, "torch": float(t[m][i]), "numpy": n[i][m],
                               "rel_diff": rel_diff(float(t[m][i]), n[i][m])}
@@ -803,7 +1087,7 @@ def check_against_numpy(A, B, F, metrics=None, convention: str = M.DEFAULT_CONVE
     rows = []
     for m in names:
         try:
-            t = evaluate_stack(*arrs, [m], convention, device, dtype)[m]
+            t = evaluate_stack(*arrs, [m], convention, device, dtype, torch_fmi)[m]
             terr = None
         except ValueError as e:
             terr = e
