@@ -74,13 +74,13 @@ def _fir(x: torch.Tensor, g, dim: int, step: int = 1) -> torch.Tensor:
         z = x.narrow(dim, j, span)
         return z if step == 1 else (z[..., ::step, :] if dim == -2 else z[..., ::step])
     sym = all(g[j] == g[k - 1 - j] for j in range(k // 2))
-    out = None
+    # symmetric odd kernel: g[h]·x[h] first, then + g[j]·(x[j] + x[k−1−j]) for j = 0, 1, … — the order of the numpy
+    # path's compiled `fmi_kernel.sep_valid`, so that 'valid' filterings (VIF, VIFF, the vifb/dut SSIM) agree bit
+    # for bit and VIFF's g_A < g_B choice cannot flip on a rounding-level near-tie
+    out = sl(k // 2) * float(g[k // 2]) if (sym and k % 2) else None
     for j in range(k // 2 if sym else k):
         term = (sl(j) + sl(k - 1 - j)) if sym else sl(j)
         term = term * float(g[j])
-        out = term if out is None else out.add_(term)
-    if sym and k % 2:
-        term = sl(k // 2) * float(g[k // 2])
         out = term if out is None else out.add_(term)
     return out
 
