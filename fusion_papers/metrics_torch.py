@@ -681,11 +681,17 @@ def fmi_windows(Wa, Wb, Wf, chunk: int | None = None) -> torch.Tensor:
 def fmi(a, b, f, feature: str = "none", work=None, chunk: int | None = None, dct: str = "scipy") -> torch.Tensor:
     """FMI per image triple of the stacks (`metrics.fmi` with 3×3 windows): the feature maps of the whole stack
     (`fmi_features`), then the window formulas of every window of every pair in one batched computation
-    (`fmi_windows`), and the mean over each pair's windows."""
+    (`fmi_windows`), and the mean over each pair's windows. The windows of at most ~4 chunks are held at once
+    (groups of whole images: 1024×768 on a GPU, 5 images a group; memory ≈ 0.2 GB per 2^20 windows and image kind)."""
     fa, fb, ff = (fmi_features(z, feature, work, dct) for z in (a, b, f))
-    N = ff.shape[0]
-    v = fmi_windows(*(_fmi_win(z.to(torch.float64)) for z in (fa, fb, ff)), chunk=chunk)
-    return v.reshape(N, -1).mean(1)
+    N, K = ff.shape[0], (ff.shape[-2] - 2) * (ff.shape[-1] - 2)
+    chunk = chunk or (1 << 20 if ff.device.type != "cpu" else 1 << 16)
+    per = max(1, 4 * chunk // K)
+    out = []
+    for s in range(0, N, per):
+        v = fmi_windows(*(_fmi_win(z[s:s + per].to(torch.float64)) for z in (fa, fb, ff)), chunk=chunk)
+        out.append(v.reshape(-1, K).mean(1))
+    return torch.cat(out)
 
 
 # %% ../nbs/00bb_metrics_torch.ipynb #d4161151
