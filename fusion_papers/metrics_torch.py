@@ -74,13 +74,13 @@ def _fir(x: torch.Tensor, g, dim: int, step: int = 1) -> torch.Tensor:
         z = x.narrow(dim, j, span)
         return z if step == 1 else (z[..., ::step, :] if dim == -2 else z[..., ::step])
     sym = all(g[j] == g[k - 1 - j] for j in range(k // 2))
-    out = None
+    # symmetric odd kernel: g[h]·x[h] first, then + g[j]·(x[j] + x[k−1−j]) for j = 0, 1, … — the order of the numpy
+    # path's compiled `fmi_kernel.sep_valid`, so that 'valid' filterings (VIF, VIFF, the vifb/dut SSIM) agree bit
+    # for bit and VIFF's g_A < g_B choice cannot flip on a rounding-level near-tie
+    out = sl(k // 2) * float(g[k // 2]) if (sym and k % 2) else None
     for j in range(k // 2 if sym else k):
         term = (sl(j) + sl(k - 1 - j)) if sym else sl(j)
         term = term * float(g[j])
-        out = term if out is None else out.add_(term)
-    if sym and k % 2:
-        term = sl(k // 2) * float(g[k // 2])
         out = term if out is None else out.add_(term)
     return out
 
@@ -681,11 +681,17 @@ def fmi_windows(Wa, Wb, Wf, chunk: int | None = None) -> torch.Tensor:
 def fmi(a, b, f, feature: str = "none", work=None, chunk: int | None = None, dct: str = "scipy") -> torch.Tensor:
     """FMI per image triple of the stacks (`metrics.fmi` with 3×3 windows): the feature maps of the whole stack
     (`fmi_features`), then the window formulas of every window of every pair in one batched computation
-    (`fmi_windows`), and the mean over each pair's windows."""
+    (`fmi_windows`), and the mean over each pair's windows. The windows of at most ~4 chunks are held at once
+    (groups of whole images: 1024×768 on a GPU, 5 images a group; memory ≈ 0.2 GB per 2^20 windows and image kind)."""
     fa, fb, ff = (fmi_features(z, feature, work, dct) for z in (a, b, f))
-    N = ff.shape[0]
-    v = fmi_windows(*(_fmi_win(z.to(torch.float64)) for z in (fa, fb, ff)), chunk=chunk)
-    return v.reshape(N, -1).mean(1)
+    N, K = ff.shape[0], (ff.shape[-2] - 2) * (ff.shape[-1] - 2)
+    chunk = chunk or (1 << 20 if ff.device.type != "cpu" else 1 << 16)
+    per = max(1, 4 * chunk // K)
+    out = []
+    for s in range(0, N, per):
+        v = fmi_windows(*(_fmi_win(z[s:s + per].to(torch.float64)) for z in (fa, fb, ff)), chunk=chunk)
+        out.append(v.reshape(-1, K).mean(1))
+    return torch.cat(out)
 
 
 # %% ../nbs/00bb_metrics_torch.ipynb #d4161151
