@@ -633,6 +633,15 @@ def _nabf_q(gx, ax, gf, af):
 def nabf(a: np.ndarray, b: np.ndarray, f: np.ndarray, wt_min: float = 0.001) -> float:
     "Shreyamsha Kumar's modified fusion-artifact measure N^AB/F (lower is better); `wt_min=0`: the DUT code's weights."
     ga, aa = _nabf_grad(a); gb, ab = _nabf_grad(b); gf, af = _nabf_grad(f)
+    k = _kernels()
+    if k is not None:          # arguments and sums compiled (00ba `nabf_args`, `nabf_sums`), exp by OpenCV as below
+        e = [np.empty(gf.size) for _ in range(4)]
+        k.nabf_args(ga.ravel(), aa.ravel(), gf.ravel(), af.ravel(), e[0], e[1])
+        k.nabf_args(gb.ravel(), ab.ravel(), gf.ravel(), af.ravel(), e[2], e[3])
+        for z in e:
+            cv2.exp(z, z)
+        num, den = k.nabf_sums(*e, ga.ravel(), gb.ravel(), gf.ravel(), float(wt_min))
+        return float(num / den)
     qa, qb = _nabf_q(ga, aa, gf, af), _nabf_q(gb, ab, gf, af)
     wa = np.where(ga >= 2, ga ** 1.5, wt_min); wb = np.where(gb >= 2, gb ** 1.5, wt_min)
     na = ((gf > ga) & (gf > gb)).astype(np.float64)
