@@ -641,7 +641,7 @@ def nabf(a: np.ndarray, b: np.ndarray, f: np.ndarray, wt_min: float = 0.001) -> 
         for z in e:
             cv2.exp(z, z)
         num, den = k.nabf_sums(*e, ga.ravel(), gb.ravel(), gf.ravel(), float(wt_min))
-        return float(num / den)
+        return float(num / den) if den != 0 else float("nan")      # numpy's 0/0 (zero weights: constant images, wt_min 0)
     qa, qb = _nabf_q(ga, aa, gf, af), _nabf_q(gb, ab, gf, af)
     wa = np.where(ga >= 2, ga ** 1.5, wt_min); wb = np.where(gb >= 2, gb ** 1.5, wt_min)
     na = ((gf > ga) & (gf > gb)).astype(np.float64)
