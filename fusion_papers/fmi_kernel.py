@@ -284,6 +284,17 @@ def _summary(W, mn, rg, s, e2, zero):
 _L = 9            # 3×3 windows: the window length as a compile-time constant, so the short inner loops unroll
 _L1 = _L - 1      # and the loops over the block's windows vectorise
 
+@numba.njit(inline="always", error_model="numpy")
+def _cell_terms(kq, dd, prod, lp):
+    """One staircase cell's correction to the joint entropy: jp·log2 jp of the mixed pdf jp = k·d + prod, and
+    prod·(log2 of the product pdf) `lp`, both 0 off the staircase (d = 0) or where the pdf is 0."""
+    jp = kq * dd + prod
+    l2 = log2p(jp)
+    c1 = jp * l2 if (dd != 0 and jp > 0) else 0.0
+    c2 = prod * lp if (dd != 0 and prod > 0) else 0.0
+    return c1, c2
+
+
 @_jit
 def _pair9(Px, Cx, LGx, mx, ssx, plx, ex, sdx, Pf, Cf, LGf, mf, ssf, plf, ef, sdf, same, out,
            H, XR, LXR, VF, LVF, DF, VH, LVH, DH, c, pos, cov, k, om, lom, corr):
@@ -361,22 +372,12 @@ def _pair9(Px, Cx, LGx, mx, ssx, plx, ex, sdx, Pf, Cf, LGf, mf, ssf, plf, ef, sd
     for a in range(_L):
         for q in range(n):
             prod = om[q] * Pf[a, q] * VF[a, q]
-            dd = DF[a, q]
-            jp = k[q] * dd + prod
-            lp = lom[q] + LGf[a, q] + LVF[a, q]
-            l2 = log2p(jp)
-            c1 = jp * l2 if (dd != 0 and jp > 0) else 0.0
-            c2 = prod * lp if (dd != 0 and prod > 0) else 0.0
+            c1, c2 = _cell_terms(k[q], DF[a, q], prod, lom[q] + LGf[a, q] + LVF[a, q])
             corr[q] = (corr[q] + c1) - c2
     for b in range(_L1):
         for q in range(n):
             prod = om[q] * VH[b, q] * XR[b, q]
-            dd = DH[b, q]
-            jp = k[q] * dd + prod
-            lp = lom[q] + LVH[b, q] + LXR[b, q]
-            l2 = log2p(jp)
-            c1 = jp * l2 if (dd != 0 and jp > 0) else 0.0
-            c2 = prod * lp if (dd != 0 and prod > 0) else 0.0
+            c1, c2 = _cell_terms(k[q], DH[b, q], prod, lom[q] + LVH[b, q] + LXR[b, q])
             corr[q] = (corr[q] + c1) - c2
     for q in range(n):
         omq = om[q]
@@ -699,6 +700,20 @@ def uniform_filter_f32(x, size):
 
 
 @_jit
+def _sum4(x, n):
+    "Σ x[:n] with four interleaved partial sums (vectorisable; a single running sum is one serial chain)."
+    s0 = 0.0; s1 = 0.0; s2 = 0.0; s3 = 0.0
+    j = 0
+    while j + 4 <= n:
+        s0 += x[j]; s1 += x[j + 1]; s2 += x[j + 2]; s3 += x[j + 3]
+        j += 4
+    while j < n:
+        s0 += x[j]
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@_jit
 def _ssim_row(ux, uy, uxx, uyy, uxy, c1, c2, cov_norm, buf):
     "One row of scikit-image's float32 SSIM map into `buf` (float64), each pixel in scikit-image's order of operations."
     two = np.float32(2.0)
@@ -716,22 +731,16 @@ def _ssim_row(ux, uy, uxx, uyy, uxy, c1, c2, cov_norm, buf):
 def ssim_f32_sum(ux, uy, uxx, uyy, uxy, c1, c2, cov_norm, crop):
     """Σ over the interior (`crop` pixels off each side) of scikit-image's float32 SSIM map from the five filtered
     maps, each pixel computed in float32 in scikit-image's order of operations (a row at a time, vectorised); the
-    sum in float64 with four interleaved partial sums (scikit-image's mean sums pairwise: both agree to ~1e-16)."""
+    sum in float64, each row with `_sum4`, then the rows (scikit-image's mean sums pairwise: both agree to ~1e-16)."""
     m, n = ux.shape
     w = n - 2 * crop
     buf = np.empty(w)
-    s0 = 0.0; s1 = 0.0; s2 = 0.0; s3 = 0.0
+    total = 0.0
     for i in range(crop, m - crop):
         a, b = crop, n - crop
         _ssim_row(ux[i, a:b], uy[i, a:b], uxx[i, a:b], uyy[i, a:b], uxy[i, a:b], c1, c2, cov_norm, buf)
-        j = 0
-        while j + 4 <= w:
-            s0 += buf[j]; s1 += buf[j + 1]; s2 += buf[j + 2]; s3 += buf[j + 3]
-            j += 4
-        while j < w:
-            s0 += buf[j]
-            j += 1
-    return (s0 + s1) + (s2 + s3)
+        total += _sum4(buf, w)
+    return total
 
 
 @_jit
@@ -842,20 +851,6 @@ def levels_int(x):
         v = np.rint(x[k])
         out[k] = np.int64(0.0 if v < 0 else (255.0 if v > 255 else v))
     return out
-
-
-@_jit
-def _sum4(x, n):
-    "Σ x[:n] with four interleaved partial sums (vectorisable; a single running sum is one serial chain)."
-    s0 = 0.0; s1 = 0.0; s2 = 0.0; s3 = 0.0
-    j = 0
-    while j + 4 <= n:
-        s0 += x[j]; s1 += x[j + 1]; s2 += x[j + 2]; s3 += x[j + 3]
-        j += 4
-    while j < n:
-        s0 += x[j]
-        j += 1
-    return (s0 + s1) + (s2 + s3)
 
 
 @_jit
@@ -998,16 +993,7 @@ def qabf_sums(xga, xaa, ga, xgb, xab, gb):
         nb = min(B, N - k0)
         _qabf_terms(xga[k0:k0 + nb], xaa[k0:k0 + nb], ga[k0:k0 + nb], xgb[k0:k0 + nb], xab[k0:k0 + nb], gb[k0:k0 + nb],
                     q[:nb], w[:nb])
-        q0 = 0.0; q1 = 0.0; q2 = 0.0; q3 = 0.0; w0 = 0.0; w1 = 0.0; w2 = 0.0; w3 = 0.0
-        k = 0
-        while k + 4 <= nb:
-            q0 += q[k]; q1 += q[k + 1]; q2 += q[k + 2]; q3 += q[k + 3]
-            w0 += w[k]; w1 += w[k + 1]; w2 += w[k + 2]; w3 += w[k + 3]
-            k += 4
-        while k < nb:
-            q0 += q[k]; w0 += w[k]
-            k += 1
-        num += (q0 + q1) + (q2 + q3)
-        den += (w0 + w1) + (w2 + w3)
+        num += _sum4(q, nb)
+        den += _sum4(w, nb)
     return num, den
 

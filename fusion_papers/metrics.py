@@ -663,14 +663,14 @@ def _centered(x: np.ndarray):
     return _memo(("centered",), (x,), build)
 
 
-def _corr_c(x: np.ndarray, xx: float, y: np.ndarray, yy: float) -> float:
-    den = math.sqrt(xx * yy)
-    return float(np.dot(x, y) / den) if den > 0 else float("nan")
-
-
 def _ratio(num: float, xx: float, yy: float) -> float:
+    "num / √(xx·yy), NaN when the denominator is 0 (a constant image)."
     den = math.sqrt(xx * yy)
     return float(num / den) if den > 0 else float("nan")
+
+
+def _corr_c(x: np.ndarray, xx: float, y: np.ndarray, yy: float) -> float:
+    return _ratio(float(np.dot(x, y)), xx, yy)
 
 
 def _corr_sums(a, b, f):
@@ -885,61 +885,11 @@ def _fmi_maps(Wa, Wb, Wf, chunk: int = 16384, device=None, kernel=None) -> np.nd
 
 
 def _fmi_maps_torch(Wa, Wb, Wf, device, chunk: int = 1 << 20) -> np.ndarray:
-    "The same computation in torch float64 on `device` (batched on a GPU); identical formulas."
+    "The same computation in torch float64 on `device` (batched on a GPU): `metrics_torch.fmi_windows`, identical formulas."
     import torch
-    dev = torch.device(device)
-
-    def stats(W):
-        L = W.shape[1]
-        mn = W.amin(1, keepdim=True); rng = W.amax(1, keepdim=True) - mn
-        Wn = (W - mn) / torch.where(rng == 0, torch.ones_like(rng), rng)
-        Wn = torch.where(rng == 0, torch.ones_like(Wn), Wn)
-        p = Wn / Wn.sum(1, keepdim=True)
-        lg = torch.where(p > 0, torch.log2(torch.where(p > 0, p, torch.ones_like(p))), torch.zeros_like(p))
-        idx = torch.arange(1, L + 1, dtype=W.dtype, device=W.device)
-        e = p @ idx
-        dev_ = torch.where(rng == 0, torch.zeros_like(p), p - p.mean(1, keepdim=True))
-        return {"W": W, "p": p, "c": torch.cumsum(p, 1), "dev": dev_, "ss": (dev_ * dev_).sum(1), "lg": lg,
-                "plogp": (p * lg).sum(1), "e": e, "sd": torch.sqrt(torch.clamp(p @ (idx * idx) - e * e, min=0))}
-
-    def pair(x, f):
-        L = x["p"].shape[1]
-        num = (x["dev"] * f["dev"]).sum(1)
-        c = torch.where(num == 0, torch.zeros_like(num), num / torch.sqrt(x["ss"] * f["ss"]))
-        pos = c >= 0
-        H = torch.where(pos[:, None], x["c"][:, :-1], 1 - x["c"][:, :-1])
-        B = torch.cat([f["c"], H], 1)
-        u, order = torch.sort(B, 1)
-        isF = (order < L).to(torch.int64)
-        nF = torch.cumsum(isF, 1) - isF
-        nH = torch.arange(B.shape[1], device=B.device)[None, :] - nF
-        d = torch.diff(u, dim=1, prepend=torch.zeros_like(u[:, :1]))
-        i = torch.clamp(nF, max=L - 1)
-        j = torch.where(pos[:, None], nH, L - 1 - nH)
-        cov = (d * (i + 1) * (j + 1)).sum(1) - f["e"] * x["e"]
-        k = c * (x["sd"] * f["sd"]) / cov
-        k = torch.where((x["sd"] == 0) | (f["sd"] == 0) | (c == 0), torch.zeros_like(k), k)
-        om = 1 - k
-        prod = om[:, None] * torch.gather(f["p"], 1, i) * torch.gather(x["p"], 1, j)
-        jp = k[:, None] * d + prod
-        one = torch.ones_like(jp)
-        lj = torch.log2(torch.where(jp > 0, jp, one))
-        lom = torch.log2(torch.where(om > 0, om, torch.ones_like(om)))
-        lprod = lom[:, None] + torch.gather(f["lg"], 1, i) + torch.gather(x["lg"], 1, j)
-        corr = (torch.where(jp > 0, jp * lj, 0 * jp) - torch.where(prod > 0, prod * lprod, 0 * prod)).sum(1)
-        sprod = torch.where(om > 0, om * (lom + x["plogp"] + f["plogp"]), torch.zeros_like(om))
-        hx, hf = -x["plogp"], -f["plogp"]
-        mi = hx + hf + sprod + corr
-        out = torch.where(mi == 0, torch.zeros_like(mi), 2 * mi / (hx + hf))
-        return torch.where((x["W"] == f["W"]).all(1), torch.ones_like(out), out)
-
-    out = []
-    for s in range(0, len(Wa), chunk):
-        ta, tb, tf = (torch.as_tensor(np.ascontiguousarray(W[s:s + chunk]), dtype=torch.float64, device=dev)
-                      for W in (Wa, Wb, Wf))
-        sf = stats(tf)
-        out.append(((pair(stats(ta), sf) + pair(stats(tb), sf)) / 2).cpu().numpy())
-    return np.concatenate(out)
+    from fusion_papers import metrics_torch
+    ta, tb, tf = (torch.as_tensor(np.ascontiguousarray(W), dtype=torch.float64, device=torch.device(device)) for W in (Wa, Wb, Wf))
+    return metrics_torch.fmi_windows(ta, tb, tf, chunk).cpu().numpy()
 
 
 def resolve_device(device=None):
